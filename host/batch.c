@@ -1,0 +1,261 @@
+/* batch.c — the pipeline: one image from file to file (decode, luma, resize,
+ * pad, device or reference, verify, map, atomic write), and a pool of worker
+ * threads that runs it over many images, one failure costing one image.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "clconv_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+void clconv_job_init(clconv_job *job)
+{
+    memset(job, 0, sizeof *job);
+    clconv_params_init(&job->params);
+    job->map = CLCONV_MAP_CLAMP;
+    job->quality = 95;
+    job->max_pixels = 1LL << 28;
+}
+
+/* Nonzero when both paths name the same existing file. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Appends src to dst (cap bytes), truncating; returns the new length. */
+static size_t append(char *dst, size_t len, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (len + 1 >= cap) return len;
+    if (n > cap - 1 - len) n = cap - 1 - len;
+    memcpy(dst + len, src, n);
+    dst[len + n] = '\0';
+    return len + n;
+}
+
+/* Writes "<input>: <message>" into r->err; messages that already start with
+ * the file name (the decoder's) are kept as they are. */
+static clconv_status fail(clconv_report *r, clconv_status st, const char *msg)
+{
+    size_t len = 0;
+    r->err[0] = '\0';
+    if (strncmp(msg, r->input, strlen(r->input)) != 0) {
+        len = append(r->err, len, sizeof r->err, r->input);
+        len = append(r->err, len, sizeof r->err, ": ");
+    }
+    append(r->err, len, sizeof r->err, msg);
+    r->status = st;
+    return st;
+}
+
+clconv_status clconv_process_file(const clconv_job *job, const char *input,
+                                  const char *output, clconv_report *r)
+{
+    clconv_status st;
+    clconv_plane img = {0, 0, NULL}, tmp = {0, 0, NULL}, padded = {0, 0, NULL};
+    clconv_plane out = {0, 0, NULL}, ref = {0, 0, NULL}, asum = {0, 0, NULL};
+    clconv_geometry g;
+    char err[CLCONV_ERR_MAX];
+    double t;
+    int done_on_device = 0;
+
+    memset(r, 0, sizeof *r);
+    r->input = input;
+    r->output = output;
+    err[0] = '\0';
+    if (same_file(input, output)) {
+        st = fail(r, CLCONV_E_INVALID, "refusing to overwrite the input with "
+                                       "the output");
+        goto cleanup;
+    }
+    t = now_ms();
+    st = clconv_image_load(input, job->max_pixels, &img, err);
+    if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    r->in_w = img.width;
+    r->in_h = img.height;
+    if (job->resize_w > 0 && job->resize_h > 0 &&
+        (job->resize_w != img.width || job->resize_h != img.height)) {
+        st = clconv_plane_resize(&img, job->resize_w, job->resize_h, &tmp, err);
+        if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+        clconv_plane_free(&img);
+        img = tmp;
+        tmp.data = NULL;
+    }
+    r->decode_ms = now_ms() - t;
+
+    t = now_ms();
+    st = clconv_geometry_compute(img.width, img.height,
+                                 clconv_filter_width(job->filter),
+                                 clconv_filter_height(job->filter),
+                                 &job->params, &g, err);
+    if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    r->out_w = g.out_w;
+    r->out_h = g.out_h;
+    st = clconv_pad(&img, &g, &job->params, &padded, err);
+    if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    clconv_plane_free(&img);
+    st = clconv_plane_alloc(&out, g.out_w, g.out_h);
+    if (st != CLCONV_OK) {
+        fail(r, st, "cannot allocate the output plane");
+        goto cleanup;
+    }
+    r->pad_ms = now_ms() - t;
+
+    t = now_ms();
+    if (job->cl) {
+        st = clconv_conv_cl(job->cl, &padded, job->filter, &g, &out,
+                            &r->cl_timing, err);
+        if (st == CLCONV_OK) {
+            done_on_device = 1;
+        } else if (job->fallback) {
+            size_t len = append(r->note, 0, sizeof r->note, input);
+            len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
+            len = append(r->note, len, sizeof r->note, err);
+            append(r->note, len, sizeof r->note, "); using the CPU reference");
+            r->fell_back = 1;
+        } else {
+            fail(r, st, err);
+            goto cleanup;
+        }
+    }
+    r->on_device = done_on_device;
+    if (!done_on_device) {
+        st = clconv_conv_ref(&padded, job->filter, &g, &out, NULL);
+        if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
+    }
+    r->compute_ms = now_ms() - t;
+
+    if (job->verify) {
+        t = now_ms();
+        if (clconv_plane_alloc(&ref, g.out_w, g.out_h) != CLCONV_OK ||
+            clconv_plane_alloc(&asum, g.out_w, g.out_h) != CLCONV_OK) {
+            st = fail(r, CLCONV_E_NOMEM, "out of memory for --verify");
+            goto cleanup;
+        }
+        st = clconv_conv_ref(&padded, job->filter, &g, &ref, &asum);
+        if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
+        clconv_verify(&out, &ref, &asum, g.kw * g.kh, &r->vr);
+        r->verified = 1;
+        r->verify_ms = now_ms() - t;
+    }
+    clconv_plane_free(&padded);
+
+    t = now_ms();
+    st = clconv_image_save(output, &out, job->map, job->quality, &r->nan_count,
+                           err);
+    if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    r->encode_ms = now_ms() - t;
+    if (r->verified && r->vr.bad > 0) {
+        snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
+                 "tolerance, worst at (%d, %d): device %.9g, reference %.9g, "
+                 "tolerance %.3g", r->vr.bad, r->vr.bad == 1 ? "" : "s",
+                 r->vr.worst_x, r->vr.worst_y, r->vr.worst_dev,
+                 r->vr.worst_ref, r->vr.worst_tol);
+        st = fail(r, CLCONV_E_MISMATCH, err);
+    }
+cleanup:
+    clconv_plane_free(&img);
+    clconv_plane_free(&tmp);
+    clconv_plane_free(&padded);
+    clconv_plane_free(&out);
+    clconv_plane_free(&ref);
+    clconv_plane_free(&asum);
+    r->status = st;
+    return st;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+typedef struct pool {
+    const clconv_job *job;
+    const char *const *inputs;
+    const char *const *outputs;
+    int n, next;
+    clconv_status first_fail;
+    int first_fail_index;
+    clconv_report_fn fn;
+    void *user;
+    pthread_mutex_t lock;
+} pool;
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    clconv_report *r = malloc(sizeof *r);
+    for (;;) {
+        int i;
+        pthread_mutex_lock(&p->lock);
+        i = p->next < p->n ? p->next++ : -1;
+        pthread_mutex_unlock(&p->lock);
+        if (i < 0) break;
+        if (!r) {
+            /* Without memory for a report the image still counts as failed. */
+            pthread_mutex_lock(&p->lock);
+            if (p->first_fail_index < 0 || i < p->first_fail_index) {
+                p->first_fail = CLCONV_E_NOMEM;
+                p->first_fail_index = i;
+            }
+            pthread_mutex_unlock(&p->lock);
+            continue;
+        }
+        clconv_process_file(p->job, p->inputs[i], p->outputs[i], r);
+        pthread_mutex_lock(&p->lock);
+        if (r->status != CLCONV_OK &&
+            (p->first_fail_index < 0 || i < p->first_fail_index)) {
+            p->first_fail = r->status;
+            p->first_fail_index = i;
+        }
+        if (p->fn) p->fn(r, p->user);
+        pthread_mutex_unlock(&p->lock);
+    }
+    free(r);
+    return NULL;
+}
+
+clconv_status clconv_batch_run(const clconv_job *job, int n,
+                               const char *const *inputs,
+                               const char *const *outputs, int jobs,
+                               clconv_report_fn fn, void *user)
+{
+    pool p;
+    pthread_t *th = NULL;
+    int i, started = 0;
+
+    memset(&p, 0, sizeof p);
+    p.job = job;
+    p.inputs = inputs;
+    p.outputs = outputs;
+    p.n = n;
+    p.fn = fn;
+    p.user = user;
+    p.first_fail = CLCONV_OK;
+    p.first_fail_index = -1;
+    if (pthread_mutex_init(&p.lock, NULL) != 0) return CLCONV_E_NOMEM;
+    if (jobs < 1) jobs = 1;
+    if (jobs > n) jobs = n > 0 ? n : 1;
+    if (jobs > 1) th = calloc((size_t)jobs - 1, sizeof *th);
+    if (th) {
+        for (i = 0; i < jobs - 1; i++)
+            if (pthread_create(&th[i], NULL, worker, &p) == 0) th[started++] = th[i];
+    }
+    /* The calling thread works too; with no threads it does everything. */
+    worker(&p);
+    for (i = 0; i < started; i++) pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&p.lock);
+    return p.first_fail;
+}

@@ -1,0 +1,53 @@
+/* cl_internal.h — the OpenCL state behind clconv_cl and the CL_TRY macro that
+ * turns every failed OpenCL call into a message with the error's name.
+ */
+#ifndef CLCONV_CL_INTERNAL_H
+#define CLCONV_CL_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#ifndef CL_PLATFORM_NOT_FOUND_KHR
+#define CL_PLATFORM_NOT_FOUND_KHR -1001 /* cl_khr_icd: no platform */
+#endif
+#include <pthread.h>
+
+#include "clconv_internal.h"
+
+struct clconv_cl {
+    clconv_device_info info;
+    cl_device_id dev;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel k_const, k_global;
+    /* Band buffers, kept between calls and grown when an image needs more. */
+    cl_mem in_buf, out_buf;
+    size_t in_cap, out_cap;
+    int band_rows;          /* cap on output rows per band, 0: none */
+    pthread_mutex_t lock;   /* one call at a time on this device */
+};
+
+/* "CL_OUT_OF_RESOURCES" for -5, and so on. */
+const char *clconv__cl_errname(cl_int e);
+
+/* Records a failed call in err: the call, the error's name, where. */
+clconv_status clconv__cl_fail(char *err, cl_int e, const char *call,
+                              const char *func, int line);
+
+/* Test-only fault switches, read from $CLCONV_FAULT (a list of words):
+ * "cl-alloc" fails buffer creation, "cl-build" breaks the kernel source,
+ * "perturb" corrupts one device output pixel, "write" fails output writes. */
+int clconv__fault(const char *what);
+
+#define CL_TRY(err, call)                                                    \
+    do {                                                                     \
+        cl_int e_ = (call);                                                  \
+        if (e_ != CL_SUCCESS) {                                              \
+            st = clconv__cl_fail((err), e_, #call, __func__, __LINE__);      \
+            goto cleanup;                                                    \
+        }                                                                    \
+    } while (0)
+
+#endif

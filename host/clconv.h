@@ -1,0 +1,328 @@
+/* clconv.h — the only public header of libclconv: 2-D convolution (correlation)
+ * of grayscale images on OpenCL devices, with a CPU reference path that is both
+ * the fallback and the oracle the device is verified against.
+ *
+ * Conventions, for every function below:
+ *  - Every call returns a clconv_status; CLCONV_OK is 0. clconv_status_str()
+ *    gives fixed text for a status; functions that take an `err` buffer write a
+ *    one-line detailed message there (at most CLCONV_ERR_MAX bytes, NUL ended).
+ *  - Planes are row-major, top-left pixel first, with no padding between rows:
+ *    the stride of a plane is its width, in elements.
+ *  - Whatever the library allocates, the caller frees with the matching
+ *    _free/_destroy function; every one of them accepts NULL.
+ *  - The library never exits and never writes to stdout or stderr; messages go
+ *    to the caller through `err` buffers and the optional log callback.
+ */
+#ifndef CLCONV_H
+#define CLCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLCONV_VERSION "0.3.0"
+#define CLCONV_ERR_MAX 4096
+
+typedef enum clconv_status {
+    CLCONV_OK = 0,
+    CLCONV_E_INVALID,   /* a bad argument or option value */
+    CLCONV_E_NOMEM,     /* host allocation failed */
+    CLCONV_E_IO,        /* a file could not be read or written */
+    CLCONV_E_DECODE,    /* not a supported or not a valid image */
+    CLCONV_E_TOO_LARGE, /* sizes overflow, or exceed --max-pixels */
+    CLCONV_E_FILTER,    /* a filter spec or filter file is unusable */
+    CLCONV_E_GEOMETRY,  /* the output would be empty (filter larger than image) */
+    CLCONV_E_OPENCL,    /* an OpenCL call failed; the message names the error */
+    CLCONV_E_NO_DEVICE, /* the requested OpenCL device does not exist */
+    CLCONV_E_MISMATCH   /* verification found pixels over tolerance */
+} clconv_status;
+
+/* Fixed English text for a status ("out of memory", ...). Never NULL. */
+const char *clconv_status_str(clconv_status s);
+
+/* ---------------------------------------------------------------- planes */
+
+/* A float32 plane. `data` holds width*height floats, row-major, owned by
+ * whoever created the plane (free with clconv_plane_free). */
+typedef struct clconv_plane {
+    int width;
+    int height;
+    float *data;
+} clconv_plane;
+
+/* Allocates a width x height plane, uninitialised. Checks the size for
+ * overflow. Returns CLCONV_E_INVALID for sizes < 1, CLCONV_E_TOO_LARGE or
+ * CLCONV_E_NOMEM. */
+clconv_status clconv_plane_alloc(clconv_plane *p, int width, int height);
+/* Frees p->data and zeroes *p. Accepts NULL and an already freed plane. */
+void clconv_plane_free(clconv_plane *p);
+
+/* ---------------------------------------------------------------- images */
+
+/* Loads an image file and turns it into a gray plane exactly as Pillow's
+ * convert("L"): L = (19595 R + 38470 G + 7471 B + 32768) >> 16, alpha ignored,
+ * gray inputs keep their gray. Also reads .npy float32/float64/uint8 2-D
+ * arrays as they are. `max_pixels` (0: no limit) is checked against the
+ * header before any pixel is decoded. On failure `err` says why, naming
+ * `path`. */
+clconv_status clconv_image_load(const char *path, long long max_pixels,
+                                clconv_plane *out, char *err);
+
+/* Same, from memory; `name` is used in messages only. */
+clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
+                                       const char *name, long long max_pixels,
+                                       clconv_plane *out, char *err);
+
+/* Resizes a plane to width x height (stb_image_resize on float data:
+ * Mitchell filter when shrinking, Catmull-Rom when enlarging, clamped edges).
+ * Allocates `out`. */
+clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
+                                  clconv_plane *out, char *err);
+
+typedef enum clconv_map {
+    CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (default) */
+    CLCONV_MAP_ABS,       /* |v|, then as clamp */
+    CLCONV_MAP_NORMALIZE  /* min..max of the finite values to 0..255 */
+} clconv_map;
+
+/* Maps a float plane to 8 bits. `out8` holds width*height bytes, allocated by
+ * the caller. NaN maps to 0; *nan_count (may be NULL) receives their count. */
+void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
+                        unsigned char *out8, long long *nan_count);
+
+/* Writes a plane to `path`; the extension picks the format: .png .jpg/.jpeg
+ * .bmp .tga (8-bit gray, mapped with `map`) or .npy (raw float32, shape
+ * (H, W)). The file is written to a temporary file in the same directory and
+ * renamed into place, so a failure never leaves a partial file. `quality`
+ * is the JPEG quality (1..100). */
+clconv_status clconv_image_save(const char *path, const clconv_plane *p,
+                                clconv_map map, int quality,
+                                long long *nan_count, char *err);
+
+/* ---------------------------------------------------------------- filters */
+
+typedef struct clconv_filter clconv_filter;
+
+/* Parses a filter spec: a preset name ("sharpen", "box:5", "gaussian:7:1.5"),
+ * "@FILE" (a text matrix: one row a line, numbers split by spaces or commas,
+ * '#' starts a comment) or an inline matrix ("0,-1,0;-1,5,-1;0,-1,0").
+ * Refuses empty, ragged, non-numeric, NaN/Inf, |tap| > 1e30 and filters over
+ * CLCONV_FILTER_MAX taps a side. Allocates *out (free: clconv_filter_destroy). */
+#define CLCONV_FILTER_MAX 255
+clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
+                                  char *err);
+/* Makes a filter from kh x kw row-major taps (copied). */
+clconv_status clconv_filter_create(int kh, int kw, const double *taps,
+                                   const char *name, clconv_filter **out,
+                                   char *err);
+void clconv_filter_destroy(clconv_filter *f);
+int clconv_filter_width(const clconv_filter *f);
+int clconv_filter_height(const clconv_filter *f);
+/* Row-major taps, kh*kw doubles, owned by the filter. */
+const double *clconv_filter_taps(const clconv_filter *f);
+const char *clconv_filter_name(const clconv_filter *f);
+/* Nonzero when every tap is an integer (such filters are bit-exact on 8-bit
+ * input, see DESIGN.md). */
+int clconv_filter_is_integer(const clconv_filter *f);
+/* A new filter rotated by 180 degrees (true convolution). */
+clconv_status clconv_filter_flip(const clconv_filter *f, clconv_filter **out,
+                                 char *err);
+
+/* Preset list for --list-filters: the i-th preset's name and description, or
+ * NULL past the end. Parametric presets are listed with an example. */
+const char *clconv_preset_name(int i);
+const char *clconv_preset_help(int i);
+
+/* ---------------------------------------------------------------- geometry */
+
+typedef enum clconv_padding {
+    CLCONV_PAD_SAME = 0, /* TensorFlow SAME (default) */
+    CLCONV_PAD_VALID,    /* no padding */
+    CLCONV_PAD_EXPLICIT  /* pad_width on every side, then valid */
+} clconv_padding;
+
+typedef enum clconv_border { /* names and meaning of numpy.pad modes */
+    CLCONV_BORDER_CONSTANT = 0,
+    CLCONV_BORDER_EDGE,
+    CLCONV_BORDER_REFLECT,
+    CLCONV_BORDER_SYMMETRIC,
+    CLCONV_BORDER_WRAP
+} clconv_border;
+
+typedef struct clconv_params {
+    clconv_padding padding;
+    int pad_width;        /* for CLCONV_PAD_EXPLICIT, >= 0 */
+    clconv_border border;
+    float cval;           /* value of the constant border */
+    int stride;           /* >= 1 */
+    int dilation;         /* >= 1 */
+} clconv_params;
+
+/* Fills the defaults: same, constant 0, stride 1, dilation 1. */
+void clconv_params_init(clconv_params *p);
+const char *clconv_border_name(clconv_border b);
+/* Parses a border name; returns -1 when unknown. */
+int clconv_border_parse(const char *s);
+
+/* Everything a run needs to know about sizes. The padded plane is
+ * (in_h + pad_top + pad_bottom) x (in_w + pad_left + pad_right); output pixel
+ * (y, x) reads padded rows y*stride + i*dilation, i < kh, and columns
+ * x*stride + j*dilation, j < kw. */
+typedef struct clconv_geometry {
+    int in_w, in_h;
+    int kw, kh;
+    int stride, dilation;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int padded_w, padded_h;
+    int out_w, out_h;
+} clconv_geometry;
+
+/* Computes the geometry. Returns CLCONV_E_GEOMETRY when the output would be
+ * empty (err names both sizes), CLCONV_E_TOO_LARGE on overflow. */
+clconv_status clconv_geometry_compute(int in_w, int in_h, int kw, int kh,
+                                      const clconv_params *prm,
+                                      clconv_geometry *g, char *err);
+
+/* Pads `in` into a new plane `out` of the geometry's padded size with the
+ * border mode of `prm` (numpy.pad semantics, any width). */
+clconv_status clconv_pad(const clconv_plane *in, const clconv_geometry *g,
+                         const clconv_params *prm, clconv_plane *out,
+                         char *err);
+
+/* ---------------------------------------------------------------- compute */
+
+/* The CPU reference: correlates the padded plane with the filter, summing
+ * in double and rounding once to float32. `out` must be allocated with the
+ * geometry's output size. When `abs_sum` is not NULL it receives, per output
+ * pixel, sum |K * P| (the scale of the verification tolerance). */
+clconv_status clconv_conv_ref(const clconv_plane *padded,
+                              const clconv_filter *f, const clconv_geometry *g,
+                              clconv_plane *out, clconv_plane *abs_sum);
+
+/* Verification of a device result against the reference: a pixel passes when
+ * |dev - ref| <= 4 * taps * FLT_EPSILON * abs_sum + FLT_MIN (NaN fails unless
+ * both are NaN). */
+typedef struct clconv_verify_result {
+    long long bad;       /* pixels over tolerance */
+    double max_abs_err;  /* over all pixels */
+    int worst_x, worst_y;/* the pixel with the largest error, -1 when none */
+    float worst_dev, worst_ref;
+    double worst_tol;
+} clconv_verify_result;
+
+void clconv_verify(const clconv_plane *dev, const clconv_plane *ref,
+                   const clconv_plane *abs_sum, int taps,
+                   clconv_verify_result *r);
+
+/* ---------------------------------------------------------------- OpenCL */
+
+typedef struct clconv_device_info {
+    int platform, device;   /* indices as --list-devices numbers them */
+    char name[256], vendor[256], platform_name[256];
+    char driver_version[128], cl_version[128];
+    int is_gpu;
+    char type[16];          /* "GPU", "CPU", "ACCEL", "OTHER" */
+    unsigned long long global_mem, max_alloc, local_mem, const_mem;
+    unsigned int compute_units;
+} clconv_device_info;
+
+/* Lists every OpenCL device. No platform or no device is not an error: it
+ * gives *count = 0. *out is allocated (free with free()). When the ICD
+ * loader itself fails, `err` explains and *count is 0. */
+clconv_status clconv_devices_list(clconv_device_info **out, int *count,
+                                  char *err);
+
+typedef struct clconv_cl clconv_cl;
+
+/* Opens an OpenCL device for work: context, queue and the program built once.
+ * platform/device = -1/-1 picks automatically (a GPU, else any device);
+ * *why (may be NULL) receives a short reason for the choice. Kernels are the
+ * ones embedded at build time, or read from the directory named by the
+ * environment variable CLCONV_KERNEL_DIR. Returns CLCONV_E_NO_DEVICE when no
+ * such device exists, CLCONV_E_OPENCL when it cannot be opened (err holds the
+ * OpenCL error's name and, for a build failure, the build log). */
+clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
+                             char *why, size_t why_len, char *err);
+void clconv_cl_close(clconv_cl *cl);
+const clconv_device_info *clconv_cl_info(const clconv_cl *cl);
+
+/* Caps the rows of the output computed per device band (0: no cap beyond the
+ * device's memory). The result does not depend on the band size. */
+void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
+
+/* Timing of the last clconv_conv_cl call, in milliseconds. */
+typedef struct clconv_cl_timing {
+    double upload_ms, kernel_ms, download_ms;
+    int bands;
+} clconv_cl_timing;
+
+/* The device path: same contract as clconv_conv_ref (without abs_sum), the
+ * padded plane uploaded in horizontal bands with their halo when it does not
+ * fit one allocation. Sums in float32. Not thread-safe on one clconv_cl. */
+clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
+                             const clconv_filter *f, const clconv_geometry *g,
+                             clconv_plane *out, clconv_cl_timing *timing,
+                             char *err);
+
+
+/* ---------------------------------------------------------------- pipeline */
+
+/* What to do to every image of a run. */
+typedef struct clconv_job {
+    const clconv_filter *filter; /* as applied: flip it first for --flip */
+    clconv_params params;
+    int resize_w, resize_h;      /* 0: keep the size */
+    clconv_map map;
+    int quality;                 /* JPEG quality, 1..100 */
+    long long max_pixels;        /* 0: no limit */
+    int verify;                  /* also run the reference and compare */
+    clconv_cl *cl;               /* NULL: the CPU reference path */
+    int fallback;                /* on a device failure, use the reference */
+} clconv_job;
+
+/* What happened to one image. Filled by clconv_process_file. */
+typedef struct clconv_report {
+    const char *input, *output;  /* as given, not copied */
+    clconv_status status;        /* CLCONV_OK, or why this image failed */
+    char err[CLCONV_ERR_MAX];    /* the one-line message when it failed */
+    char note[CLCONV_ERR_MAX];   /* a fallback, when one happened */
+    int in_w, in_h, out_w, out_h;
+    int on_device;               /* computed by OpenCL (not the reference) */
+    int fell_back;               /* the device failed; the reference did it */
+    double decode_ms, pad_ms, compute_ms, verify_ms, encode_ms;
+    clconv_cl_timing cl_timing;
+    int verified;                /* verify ran; vr holds its result */
+    clconv_verify_result vr;
+    long long nan_count;         /* NaN pixels mapped to 0 */
+} clconv_report;
+
+/* Initialises a job with the defaults of the CLI. */
+void clconv_job_init(clconv_job *job);
+
+/* One image, start to end: decode, luma, (resize), pad, compute, (verify),
+ * map, write atomically. Never overwrites `input`. Returns r->status:
+ * CLCONV_E_MISMATCH when verification failed (the output is still written,
+ * so it can be looked at). */
+clconv_status clconv_process_file(const clconv_job *job, const char *input,
+                                  const char *output, clconv_report *r);
+
+/* Called once per finished image, from one thread at a time, in completion
+ * order. */
+typedef void (*clconv_report_fn)(const clconv_report *r, void *user);
+
+/* Runs n images on `jobs` worker threads (< 1: one). The device, when there
+ * is one, is shared: its calls are serialised, decoding and encoding run in
+ * parallel. Returns CLCONV_OK when every image succeeded, else the status of
+ * the first failure by input order. */
+clconv_status clconv_batch_run(const clconv_job *job, int n,
+                               const char *const *inputs,
+                               const char *const *outputs, int jobs,
+                               clconv_report_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

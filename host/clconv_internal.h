@@ -1,0 +1,33 @@
+/* clconv_internal.h — helpers shared by the library's files, not installed:
+ * error formatting, overflow-checked size arithmetic and the filter struct.
+ */
+#ifndef CLCONV_INTERNAL_H
+#define CLCONV_INTERNAL_H
+
+#include "clconv.h"
+
+#include <stddef.h>
+
+struct clconv_filter {
+    int kh, kw;
+    double *taps; /* kh*kw, row-major */
+    char name[64];
+};
+
+/* Writes a formatted one-line message into err (CLCONV_ERR_MAX bytes); err
+ * may be NULL. Newlines are kept only in OpenCL build logs, which callers
+ * append themselves. */
+void clconv__err(char *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* *out = a * b * c; returns 0 when that overflows size_t (and when any
+ * factor is 0, which no caller wants). */
+int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);
+
+/* Nonzero when the output file name has an extension clconv can write. */
+int clconv__format_known(const char *path);
+
+#endif

@@ -1,0 +1,387 @@
+/* filter.c — filters: the presets of DESIGN.md §2, parametric box/gaussian,
+ * text matrices from @FILE or inline specs, with every malformed input
+ * refused before any image is read.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "clconv_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Taps above this magnitude are refused: 255 * 1e30 * 255^2 taps stays
+ * below FLT_MAX, so no finite 8-bit input can overflow a float sum. */
+#define TAP_LIMIT 1e30
+/* A filter file larger than this cannot be a sane 255x255 matrix. */
+#define FILTER_FILE_MAX (4 << 20)
+
+typedef struct preset {
+    const char *name;
+    const char *help;
+    int k;
+    double div;
+    double taps[9];
+} preset;
+
+static const preset presets[] = {
+    {"identity", "leaves the image as it is", 3, 1, {0, 0, 0, 0, 1, 0, 0, 0, 0}},
+    {"sharpen", "sharpens edges", 3, 1, {0, -1, 0, -1, 5, -1, 0, -1, 0}},
+    {"blur", "3x3 binomial blur (/16)", 3, 16, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+    {"outline", "edges in every direction", 3, 1,
+     {-1, -1, -1, -1, 8, -1, -1, -1, -1}},
+    {"emboss", "relief lit from the top left", 3, 1,
+     {-2, -1, 0, -1, 1, 1, 0, 1, 2}},
+    {"sobel-left", "horizontal gradient, bright where the left is brighter", 3, 1,
+     {1, 0, -1, 2, 0, -2, 1, 0, -1}},
+    {"sobel-right", "horizontal gradient, bright where the right is brighter", 3, 1,
+     {-1, 0, 1, -2, 0, 2, -1, 0, 1}},
+    {"sobel-top", "vertical gradient, bright where the top is brighter", 3, 1,
+     {1, 2, 1, 0, 0, 0, -1, -2, -1}},
+    {"sobel-bottom", "vertical gradient, bright where the bottom is brighter", 3, 1,
+     {-1, -2, -1, 0, 0, 0, 1, 2, 1}},
+};
+#define NPRESETS ((int)(sizeof presets / sizeof presets[0]))
+
+const char *clconv_preset_name(int i)
+{
+    if (i >= 0 && i < NPRESETS) return presets[i].name;
+    if (i == NPRESETS) return "box:N";
+    if (i == NPRESETS + 1) return "gaussian:N[:SIGMA]";
+    return NULL;
+}
+
+const char *clconv_preset_help(int i)
+{
+    if (i >= 0 && i < NPRESETS) return presets[i].help;
+    if (i == NPRESETS) return "NxN mean, each tap 1/N^2 (e.g. box:5)";
+    if (i == NPRESETS + 1)
+        return "NxN Gaussian, sum 1; SIGMA defaults to 0.3*((N-1)/2-1)+0.8 "
+               "(e.g. gaussian:5, gaussian:9:2.5)";
+    return NULL;
+}
+
+clconv_status clconv_filter_create(int kh, int kw, const double *taps,
+                                   const char *name, clconv_filter **out,
+                                   char *err)
+{
+    clconv_filter *f;
+    size_t n;
+    int i;
+    *out = NULL;
+    if (kh < 1 || kw < 1 || kh > CLCONV_FILTER_MAX || kw > CLCONV_FILTER_MAX) {
+        clconv__err(err, "filter %s: %dx%d is not between 1x1 and %dx%d",
+                    name ? name : "", kw, kh, CLCONV_FILTER_MAX,
+                    CLCONV_FILTER_MAX);
+        return CLCONV_E_FILTER;
+    }
+    n = (size_t)kh * (size_t)kw;
+    for (i = 0; i < (int)n; i++) {
+        if (!isfinite(taps[i]) || fabs(taps[i]) > TAP_LIMIT) {
+            clconv__err(err, "filter %s: tap %d (row %d) is %g: taps must be "
+                        "finite and at most 1e30 in magnitude", name ? name : "",
+                        i % kw + 1, i / kw + 1, taps[i]);
+            return CLCONV_E_FILTER;
+        }
+    }
+    f = calloc(1, sizeof *f);
+    if (!f || !(f->taps = malloc(n * sizeof(double)))) {
+        free(f);
+        clconv__err(err, "filter: out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    memcpy(f->taps, taps, n * sizeof(double));
+    f->kh = kh;
+    f->kw = kw;
+    snprintf(f->name, sizeof f->name, "%s", name ? name : "custom");
+    *out = f;
+    return CLCONV_OK;
+}
+
+void clconv_filter_destroy(clconv_filter *f)
+{
+    if (!f) return;
+    free(f->taps);
+    free(f);
+}
+
+int clconv_filter_width(const clconv_filter *f) { return f->kw; }
+int clconv_filter_height(const clconv_filter *f) { return f->kh; }
+const double *clconv_filter_taps(const clconv_filter *f) { return f->taps; }
+const char *clconv_filter_name(const clconv_filter *f) { return f->name; }
+
+int clconv_filter_is_integer(const clconv_filter *f)
+{
+    int i;
+    for (i = 0; i < f->kh * f->kw; i++)
+        if (f->taps[i] != floor(f->taps[i]) || fabs(f->taps[i]) > 16777216.0)
+            return 0;
+    return 1;
+}
+
+clconv_status clconv_filter_flip(const clconv_filter *f, clconv_filter **out,
+                                 char *err)
+{
+    clconv_status st;
+    int i, n = f->kh * f->kw;
+    char name[80];
+    double *t = malloc((size_t)n * sizeof(double));
+    if (!t) {
+        clconv__err(err, "filter: out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < n; i++) t[i] = f->taps[n - 1 - i];
+    snprintf(name, sizeof name, "%s", f->name);
+    st = clconv_filter_create(f->kh, f->kw, t, name, out, err);
+    free(t);
+    return st;
+}
+
+/* Parses a positive integer that fills the whole string. */
+static int parse_int(const char *s, const char *end, long *v)
+{
+    char *e;
+    errno = 0;
+    if (s == end) return 0;
+    *v = strtol(s, &e, 10);
+    return errno == 0 && e == end;
+}
+
+static clconv_status parametric(const char *spec, clconv_filter **out,
+                                char *err)
+{
+    const char *c1 = strchr(spec, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    const char *nend = c2 ? c2 : spec + strlen(spec);
+    int gauss = strncmp(spec, "gaussian:", 9) == 0;
+    long n;
+    double sigma = 0, *t = NULL, *g = NULL, sum = 0;
+    int i, j;
+    clconv_status st;
+
+    if (!parse_int(c1 + 1, nend, &n) || n < 1 || n > CLCONV_FILTER_MAX) {
+        clconv__err(err, "filter '%s': N must be an integer from 1 to %d", spec,
+                    CLCONV_FILTER_MAX);
+        return CLCONV_E_FILTER;
+    }
+    if (c2) {
+        char *e;
+        if (!gauss) {
+            clconv__err(err, "filter '%s': box takes one parameter (box:N)",
+                        spec);
+            return CLCONV_E_FILTER;
+        }
+        errno = 0;
+        sigma = strtod(c2 + 1, &e);
+        if (errno || e == c2 + 1 || *e || !(sigma > 0) || !isfinite(sigma)) {
+            clconv__err(err, "filter '%s': SIGMA must be a positive number",
+                        spec);
+            return CLCONV_E_FILTER;
+        }
+    } else if (gauss) {
+        sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8; /* as OpenCV's default */
+    }
+    t = malloc((size_t)n * (size_t)n * sizeof(double));
+    g = malloc((size_t)n * sizeof(double));
+    if (!t || !g) {
+        free(t);
+        free(g);
+        clconv__err(err, "filter: out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        double x = i - (n - 1) * 0.5;
+        g[i] = gauss ? exp(-x * x / (2 * sigma * sigma)) : 1.0;
+        sum += g[i];
+    }
+    for (i = 0; i < n; i++) g[i] /= sum;
+    /* Outer product of the normalised 1-D kernel: the 2-D one sums to 1 and
+     * is exactly rank 1, so the separable path computes the same taps. */
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++) t[i * n + j] = g[i] * g[j];
+    st = clconv_filter_create((int)n, (int)n, t, spec, out, err);
+    free(t);
+    free(g);
+    return st;
+}
+
+/* Parses a text matrix: rows split by newlines or ';', numbers by spaces,
+ * tabs or commas, '#' to the end of a line is a comment. `what` names the
+ * source in messages. */
+static clconv_status parse_matrix(const char *text, const char *what,
+                                  const char *name, clconv_filter **out,
+                                  char *err)
+{
+    double *t = NULL;
+    size_t cap = 0, n = 0;
+    int rows = 0, cols = -1, cur = 0, line = 1, in_comment = 0;
+    const char *p = text;
+    clconv_status st = CLCONV_OK;
+
+    *out = NULL;
+    for (;;) {
+        char c = *p;
+        if (c == '\0' || c == '\n' || c == ';') {
+            if (cur > 0) {
+                if (cols < 0) cols = cur;
+                else if (cur != cols) {
+                    clconv__err(err, "%s: ragged matrix: row %d has %d numbers, "
+                                "row 1 has %d", what, rows + 1, cur, cols);
+                    st = CLCONV_E_FILTER;
+                    goto cleanup;
+                }
+                rows++;
+                if (rows > CLCONV_FILTER_MAX) {
+                    clconv__err(err, "%s: more than %d rows", what,
+                                CLCONV_FILTER_MAX);
+                    st = CLCONV_E_FILTER;
+                    goto cleanup;
+                }
+            }
+            cur = 0;
+            in_comment = 0;
+            if (c == '\n') line++;
+            if (c == '\0') break;
+            p++;
+            continue;
+        }
+        if (in_comment || c == ' ' || c == '\t' || c == ',' || c == '\r') {
+            p++;
+            continue;
+        }
+        if (c == '#') {
+            in_comment = 1;
+            p++;
+            continue;
+        }
+        {
+            char *e;
+            double v;
+            errno = 0;
+            v = strtod(p, &e);
+            if (e == p || (*e && !strchr(" \t,;\r\n#", *e))) {
+                const char *tok_end = p;
+                while (*tok_end && !strchr(" \t,;\r\n#", *tok_end)) tok_end++;
+                clconv__err(err, "%s: line %d: '%.*s' is not a number", what,
+                            line, (int)(tok_end - p > 40 ? 40 : tok_end - p), p);
+                st = CLCONV_E_FILTER;
+                goto cleanup;
+            }
+            if (!isfinite(v)) {
+                clconv__err(err, "%s: line %d: '%.*s' is not finite (NaN and "
+                            "Inf are refused)", what, line, (int)(e - p), p);
+                st = CLCONV_E_FILTER;
+                goto cleanup;
+            }
+            if (++cur > CLCONV_FILTER_MAX) {
+                clconv__err(err, "%s: line %d: more than %d numbers", what,
+                            line, CLCONV_FILTER_MAX);
+                st = CLCONV_E_FILTER;
+                goto cleanup;
+            }
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                double *nt = realloc(t, ncap * sizeof(double));
+                if (!nt) {
+                    clconv__err(err, "%s: out of memory", what);
+                    st = CLCONV_E_NOMEM;
+                    goto cleanup;
+                }
+                t = nt;
+                cap = ncap;
+            }
+            t[n++] = v;
+            p = e;
+        }
+    }
+    if (rows == 0) {
+        clconv__err(err, "%s: empty filter (no numbers)", what);
+        st = CLCONV_E_FILTER;
+        goto cleanup;
+    }
+    st = clconv_filter_create(rows, cols, t, name, out, err);
+    if (st != CLCONV_OK) {
+        /* Prefix the source: filter_create names only the filter. */
+        char tmp[CLCONV_ERR_MAX];
+        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
+        clconv__err(err, "%s: %s", what, tmp);
+    }
+cleanup:
+    free(t);
+    return st;
+}
+
+static clconv_status from_file(const char *path, clconv_filter **out,
+                               char *err)
+{
+    FILE *fp = fopen(path, "rb");
+    struct stat sb;
+    char *text = NULL, what[4200];
+    size_t got;
+    clconv_status st;
+    const char *base = strrchr(path, '/');
+
+    snprintf(what, sizeof what, "%s", path);
+    if (!fp) {
+        clconv__err(err, "%s: cannot open the filter file: %s", path,
+                    strerror(errno));
+        return CLCONV_E_FILTER;
+    }
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        sb.st_size > FILTER_FILE_MAX) {
+        fclose(fp);
+        clconv__err(err, "%s: filter file is not a regular file of at most "
+                    "%d bytes", path, FILTER_FILE_MAX);
+        return CLCONV_E_FILTER;
+    }
+    text = malloc((size_t)sb.st_size + 1);
+    if (!text) {
+        fclose(fp);
+        clconv__err(err, "%s: out of memory", path);
+        return CLCONV_E_NOMEM;
+    }
+    got = fread(text, 1, (size_t)sb.st_size, fp);
+    fclose(fp);
+    text[got] = '\0';
+    if (memchr(text, '\0', got)) {
+        free(text);
+        clconv__err(err, "%s: filter file is binary, not a text matrix", path);
+        return CLCONV_E_FILTER;
+    }
+    st = parse_matrix(text, what, base ? base + 1 : path, out, err);
+    free(text);
+    return st;
+}
+
+clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
+                                  char *err)
+{
+    int i;
+    *out = NULL;
+    if (!spec || !*spec) {
+        clconv__err(err, "empty filter spec");
+        return CLCONV_E_FILTER;
+    }
+    if (spec[0] == '@') return from_file(spec + 1, out, err);
+    for (i = 0; i < NPRESETS; i++) {
+        if (strcmp(spec, presets[i].name) == 0) {
+            double t[9];
+            int j;
+            for (j = 0; j < 9; j++) t[j] = presets[i].taps[j] / presets[i].div;
+            return clconv_filter_create(3, 3, t, spec, out, err);
+        }
+    }
+    if (strncmp(spec, "box:", 4) == 0 || strncmp(spec, "gaussian:", 9) == 0)
+        return parametric(spec, out, err);
+    if (strspn(spec, "0123456789+-.eE,; \t") == strlen(spec)) {
+        char what[300];
+        snprintf(what, sizeof what, "inline filter '%.200s'", spec);
+        return parse_matrix(spec, what, "inline", out, err);
+    }
+    clconv__err(err, "unknown filter '%.200s' (see --list-filters; a file "
+                "needs '@', a matrix looks like \"0,-1,0;-1,5,-1;0,-1,0\")",
+                spec);
+    return CLCONV_E_FILTER;
+}

@@ -1,0 +1,555 @@
+/* main.c — the clconv command line: parses options, picks the device, names
+ * the outputs, hands the images to the library and turns its reports into
+ * messages, a JSON report and the exit status. No image logic lives here.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "clconv.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_DONE = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3 };
+
+static const char usage_line[] =
+    "Usage: clconv -f FILTER [options] INPUT... -o OUTPUT\n";
+
+static void help(void)
+{
+    printf("%s", usage_line);
+    printf(
+"Filter grayscale images with a 2-D convolution on an OpenCL device (a GPU\n"
+"first), with a CPU reference path that is the fallback and the oracle.\n"
+"\n"
+"Filter:\n"
+"  -f, --filter SPEC      a preset (--list-filters), @FILE (a text matrix, one\n"
+"                         row a line) or an inline matrix \"0,-1,0;-1,5,-1;0,-1,0\"\n"
+"      --flip             true convolution: rotate the filter by 180 degrees\n"
+"                         (default: correlation, no flip)\n"
+"\n"
+"Geometry:\n"
+"      --padding MODE     same | valid | N (N pixels on every side) (same)\n"
+"      --border MODE      constant | edge | reflect | symmetric | wrap, as\n"
+"                         numpy.pad (constant)\n"
+"      --cval V           value of the constant border (0)\n"
+"      --stride N         step between output pixels (1)\n"
+"      --dilation N       spacing between filter taps (1)\n"
+"      --resize WxH       resize the gray image before filtering (off)\n"
+"\n"
+"Output:\n"
+"  -o, --output PATH      a file for one input; a directory for several or\n"
+"                         when PATH ends in '/' (required)\n"
+"      --format EXT       png | jpg | bmp | tga | npy, for directory outputs (png)\n"
+"      --map MODE         clamp | abs | normalize: float to 8 bits (clamp)\n"
+"      --quality N        JPEG quality 1..100 (95)\n"
+"\n"
+"Device:\n"
+"      --device DEV       auto | cpu | opencl[:P[:D]] (auto; also $CLCONV_DEVICE)\n"
+"      --verify           also run the CPU reference and compare; exit 3 on a\n"
+"                         mismatch (off)\n"
+"      --list-devices     list the OpenCL devices and exit\n"
+"\n"
+"Run:\n"
+"  -j, --jobs N           worker threads for decoding and encoding (number of CPUs)\n"
+"      --max-pixels N     refuse images with more pixels (268435456)\n"
+"  -q, --quiet            no messages but errors\n"
+"      --json             a machine-readable report on stdout\n"
+"      --list-filters     list the presets with their matrices and exit\n"
+"  -h, --help             this help\n"
+"  -V, --version          the version\n"
+"\n"
+"Exit status: 0 all done; 1 some inputs failed (the others are done); 2 bad\n"
+"usage, filter or option value; 3 verification mismatch.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "clconv: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%sTry 'clconv --help'.\n", usage_line);
+    return EXIT_USAGE;
+}
+
+/* A whole-string integer within [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *v)
+{
+    char *e;
+    errno = 0;
+    *v = strtol(s, &e, 10);
+    return s[0] && !errno && !*e && *v >= lo && *v <= hi;
+}
+
+static int list_filters(void)
+{
+    int i;
+    for (i = 0; clconv_preset_name(i); i++) {
+        const char *name = clconv_preset_name(i);
+        clconv_filter *f = NULL;
+        printf("%-20s %s\n", name, clconv_preset_help(i));
+        if (strchr(name, ':')) continue;
+        if (clconv_filter_parse(name, &f, NULL) == CLCONV_OK) {
+            int y, x, w = clconv_filter_width(f), h = clconv_filter_height(f);
+            const double *t = clconv_filter_taps(f);
+            for (y = 0; y < h; y++) {
+                printf("%20s", "");
+                for (x = 0; x < w; x++) printf(" %8.5g", t[y * w + x]);
+                printf("\n");
+            }
+        }
+        clconv_filter_destroy(f);
+    }
+    return EXIT_DONE;
+}
+
+static int list_devices(void)
+{
+    clconv_device_info *d = NULL;
+    int n = 0, i;
+    char err[CLCONV_ERR_MAX] = "";
+    if (clconv_devices_list(&d, &n, err) != CLCONV_OK)
+        fprintf(stderr, "clconv: %s\n", err);
+    if (n == 0) printf("no OpenCL devices (the CPU reference path is used)\n");
+    for (i = 0; i < n; i++) {
+        printf("opencl:%d:%d  %s  %s\n", d[i].platform, d[i].device, d[i].type,
+               d[i].name);
+        printf("    vendor %s; platform %s; driver %s; %s\n", d[i].vendor,
+               d[i].platform_name, d[i].driver_version, d[i].cl_version);
+        printf("    global memory %.0f MiB; max allocation %.0f MiB; "
+               "compute units %u\n", d[i].global_mem / 1048576.0,
+               d[i].max_alloc / 1048576.0, d[i].compute_units);
+    }
+    free(d);
+    return EXIT_DONE;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+typedef struct run_state {
+    int quiet, json, verify;
+    int done, failed, mismatched;
+    long long nans;
+    const char *device_name;
+} run_state;
+
+static void json_image(const run_state *s, const clconv_report *r);
+
+static void on_report(const clconv_report *r, void *user)
+{
+    run_state *s = user;
+    if (r->note[0] && !s->quiet) fprintf(stderr, "clconv: %s\n", r->note);
+    if (r->status == CLCONV_OK || r->status == CLCONV_E_MISMATCH) s->done++;
+    if (r->status == CLCONV_E_MISMATCH) s->mismatched++;
+    else if (r->status != CLCONV_OK) s->failed++;
+    if (r->status != CLCONV_OK) fprintf(stderr, "clconv: %s\n", r->err);
+    if (r->verified && r->status != CLCONV_E_MISMATCH && !s->quiet)
+        fprintf(stderr, "clconv: %s: verify ok (%s vs CPU reference): max abs "
+                "error %.3g, 0 pixels over tolerance\n", r->input,
+                r->on_device ? "device" : "reference", r->vr.max_abs_err);
+    if (r->verified && r->status == CLCONV_E_MISMATCH)
+        fprintf(stderr, "clconv: %s: verify: max abs error %.9g\n", r->input,
+                r->vr.max_abs_err);
+    if (r->nan_count > 0 && !s->quiet)
+        fprintf(stderr, "clconv: %s: %lld NaN pixel%s written as 0\n", r->input,
+                r->nan_count, r->nan_count == 1 ? "" : "s");
+    s->nans += r->nan_count;
+    if (s->json) json_image(s, r);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c == '\n') printf("\\n");
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void json_num(double v)
+{
+    if (isfinite(v)) printf("%.6g", v);
+    else printf("null");
+}
+
+/* The JSON report streams: the images are written as they finish, so a
+ * batch of any size needs no memory for it. */
+static void json_begin(const run_state *s, const clconv_filter *f)
+{
+    printf("{\"version\": \"%s\", \"filter\": ", CLCONV_VERSION);
+    json_str(clconv_filter_name(f));
+    printf(", \"filter_size\": [%d, %d], \"device\": ", clconv_filter_height(f),
+           clconv_filter_width(f));
+    json_str(s->device_name);
+    printf(", \"images\": [");
+}
+
+static void json_image(const run_state *s, const clconv_report *r)
+{
+    printf("%s\n  {\"input\": ", s->done + s->failed > 1 ? "," : "");
+    json_str(r->input);
+    printf(", \"output\": ");
+    json_str(r->output);
+    printf(", \"status\": ");
+    json_str(r->status == CLCONV_OK ? "ok" : r->status == CLCONV_E_MISMATCH
+                                                  ? "mismatch" : "failed");
+    if (r->status != CLCONV_OK) {
+        printf(", \"error\": ");
+        json_str(r->err);
+    }
+    printf(", \"size\": [%d, %d], \"out_size\": [%d, %d], \"device\": ",
+           r->in_w, r->in_h, r->out_w, r->out_h);
+    json_str(r->on_device ? s->device_name : "cpu");
+    printf(", \"fell_back\": %s", r->fell_back ? "true" : "false");
+    printf(", \"ms\": {\"decode\": ");
+    json_num(r->decode_ms);
+    printf(", \"pad\": ");
+    json_num(r->pad_ms);
+    printf(", \"compute\": ");
+    json_num(r->compute_ms);
+    printf(", \"kernel\": ");
+    json_num(r->cl_timing.kernel_ms);
+    printf(", \"upload\": ");
+    json_num(r->cl_timing.upload_ms);
+    printf(", \"download\": ");
+    json_num(r->cl_timing.download_ms);
+    printf(", \"verify\": ");
+    json_num(r->verify_ms);
+    printf(", \"encode\": ");
+    json_num(r->encode_ms);
+    printf("}, \"nan_pixels\": %lld", r->nan_count);
+    if (r->verified) {
+        printf(", \"verify\": {\"ok\": %s, \"bad_pixels\": %lld, "
+               "\"max_abs_err\": ", r->vr.bad ? "false" : "true", r->vr.bad);
+        json_num(r->vr.max_abs_err);
+        printf(", \"worst\": [%d, %d]}", r->vr.worst_x, r->vr.worst_y);
+    }
+    printf("}");
+    fflush(stdout);
+}
+
+static void json_end(const run_state *s)
+{
+    printf("\n], \"done\": %d, \"failed\": %d, \"mismatched\": %d}\n",
+           s->done - s->mismatched, s->failed, s->mismatched);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* dir/<input base name without extension>.<ext> */
+static char *output_in_dir(const char *dir, const char *input, const char *ext)
+{
+    const char *base = strrchr(input, '/');
+    const char *dot;
+    size_t blen, dlen = strlen(dir), n;
+    char *out;
+    base = base ? base + 1 : input;
+    dot = strrchr(base, '.');
+    blen = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    while (dlen > 1 && dir[dlen - 1] == '/') dlen--;
+    n = dlen + 1 + blen + 1 + strlen(ext) + 1;
+    out = malloc(n);
+    if (out) snprintf(out, n, "%.*s/%.*s.%s", (int)dlen, dir, (int)blen, base, ext);
+    return out;
+}
+
+static int parse_device(const char *s, int *kind, int *p, int *d)
+{
+    long v;
+    const char *c;
+    *p = *d = -1;
+    if (strcmp(s, "auto") == 0) { *kind = 0; return 1; }
+    if (strcmp(s, "cpu") == 0) { *kind = 1; return 1; }
+    if (strncmp(s, "opencl", 6) != 0) return 0;
+    *kind = 2;
+    s += 6;
+    if (!*s) return 1;
+    if (*s != ':') return 0;
+    s++;
+    c = strchr(s, ':');
+    if (c) {
+        char buf[32];
+        if ((size_t)(c - s) >= sizeof buf) return 0;
+        memcpy(buf, s, (size_t)(c - s));
+        buf[c - s] = '\0';
+        if (!parse_long(buf, 0, 1000, &v)) return 0;
+        *p = (int)v;
+        if (!parse_long(c + 1, 0, 1000, &v)) return 0;
+        *d = (int)v;
+    } else {
+        if (!parse_long(s, 0, 1000, &v)) return 0;
+        *p = (int)v;
+    }
+    return 1;
+}
+
+enum {
+    OPT_FLIP = 256, OPT_PADDING, OPT_BORDER, OPT_CVAL, OPT_STRIDE, OPT_DILATION,
+    OPT_RESIZE, OPT_FORMAT, OPT_MAP, OPT_QUALITY, OPT_DEVICE, OPT_VERIFY,
+    OPT_LIST_DEVICES, OPT_LIST_FILTERS, OPT_MAX_PIXELS, OPT_JSON
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"filter", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"flip", no_argument, NULL, OPT_FLIP},
+        {"padding", required_argument, NULL, OPT_PADDING},
+        {"border", required_argument, NULL, OPT_BORDER},
+        {"cval", required_argument, NULL, OPT_CVAL},
+        {"stride", required_argument, NULL, OPT_STRIDE},
+        {"dilation", required_argument, NULL, OPT_DILATION},
+        {"resize", required_argument, NULL, OPT_RESIZE},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"map", required_argument, NULL, OPT_MAP},
+        {"quality", required_argument, NULL, OPT_QUALITY},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"verify", no_argument, NULL, OPT_VERIFY},
+        {"list-devices", no_argument, NULL, OPT_LIST_DEVICES},
+        {"list-filters", no_argument, NULL, OPT_LIST_FILTERS},
+        {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0}};
+    clconv_job job;
+    clconv_filter *filter = NULL, *flipped = NULL;
+    clconv_cl *cl = NULL;
+    const char *filter_spec = NULL, *output = NULL, *format = "png";
+    const char *device = getenv("CLCONV_DEVICE");
+    char err[CLCONV_ERR_MAX], why[256];
+    char **outs = NULL;
+    int flip = 0, jobs = 0, c, i, n, dir_mode, dev_kind, dev_p, dev_d;
+    int rc = EXIT_DONE;
+    long v;
+    run_state s;
+
+    memset(&s, 0, sizeof s);
+    clconv_job_init(&job);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "f:o:j:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': filter_spec = optarg; break;
+        case 'o': output = optarg; break;
+        case 'j':
+            if (!parse_long(optarg, 1, 1024, &v))
+                return usage_error("--jobs: '%s' is not a number from 1 to 1024", optarg);
+            jobs = (int)v;
+            break;
+        case 'q': s.quiet = 1; break;
+        case 'h': help(); return EXIT_DONE;
+        case 'V': printf("clconv %s\n", CLCONV_VERSION); return EXIT_DONE;
+        case OPT_FLIP: flip = 1; break;
+        case OPT_PADDING:
+            if (strcmp(optarg, "same") == 0) job.params.padding = CLCONV_PAD_SAME;
+            else if (strcmp(optarg, "valid") == 0) job.params.padding = CLCONV_PAD_VALID;
+            else if (parse_long(optarg, 0, 1 << 20, &v)) {
+                job.params.padding = CLCONV_PAD_EXPLICIT;
+                job.params.pad_width = (int)v;
+            } else
+                return usage_error("--padding: '%s' is not same, valid or a "
+                                   "width from 0 to 1048576", optarg);
+            break;
+        case OPT_BORDER: {
+            int b = clconv_border_parse(optarg);
+            if (b < 0)
+                return usage_error("--border: '%s' is not constant, edge, "
+                                   "reflect, symmetric or wrap", optarg);
+            job.params.border = (clconv_border)b;
+            break;
+        }
+        case OPT_CVAL: {
+            char *e;
+            double d;
+            errno = 0;
+            d = strtod(optarg, &e);
+            if (!optarg[0] || *e || errno || !isfinite(d) || fabs(d) > 3e38)
+                return usage_error("--cval: '%s' is not a finite number", optarg);
+            job.params.cval = (float)d;
+            break;
+        }
+        case OPT_STRIDE:
+            if (!parse_long(optarg, 1, 1 << 20, &v))
+                return usage_error("--stride: '%s' is not a whole number >= 1", optarg);
+            job.params.stride = (int)v;
+            break;
+        case OPT_DILATION:
+            if (!parse_long(optarg, 1, 1 << 20, &v))
+                return usage_error("--dilation: '%s' is not a whole number >= 1", optarg);
+            job.params.dilation = (int)v;
+            break;
+        case OPT_RESIZE: {
+            char *x = strchr(optarg, 'x'), buf[32];
+            long w, h;
+            if (!x || (size_t)(x - optarg) >= sizeof buf)
+                return usage_error("--resize: '%s' is not WxH", optarg);
+            memcpy(buf, optarg, (size_t)(x - optarg));
+            buf[x - optarg] = '\0';
+            if (!parse_long(buf, 1, 1 << 20, &w) || !parse_long(x + 1, 1, 1 << 20, &h))
+                return usage_error("--resize: '%s' is not WxH (1 to 1048576 each)", optarg);
+            job.resize_w = (int)w;
+            job.resize_h = (int)h;
+            break;
+        }
+        case OPT_FORMAT:
+            if (strcmp(optarg, "png") && strcmp(optarg, "jpg") &&
+                strcmp(optarg, "bmp") && strcmp(optarg, "tga") &&
+                strcmp(optarg, "npy"))
+                return usage_error("--format: '%s' is not png, jpg, bmp, tga or npy", optarg);
+            format = optarg;
+            break;
+        case OPT_MAP:
+            if (strcmp(optarg, "clamp") == 0) job.map = CLCONV_MAP_CLAMP;
+            else if (strcmp(optarg, "abs") == 0) job.map = CLCONV_MAP_ABS;
+            else if (strcmp(optarg, "normalize") == 0) job.map = CLCONV_MAP_NORMALIZE;
+            else return usage_error("--map: '%s' is not clamp, abs or normalize", optarg);
+            break;
+        case OPT_QUALITY:
+            if (!parse_long(optarg, 1, 100, &v))
+                return usage_error("--quality: '%s' is not a number from 1 to 100", optarg);
+            job.quality = (int)v;
+            break;
+        case OPT_DEVICE: device = optarg; break;
+        case OPT_VERIFY: job.verify = 1; break;
+        case OPT_LIST_DEVICES: return list_devices();
+        case OPT_LIST_FILTERS: return list_filters();
+        case OPT_MAX_PIXELS:
+            if (!parse_long(optarg, 1, LONG_MAX, &v))
+                return usage_error("--max-pixels: '%s' is not a number >= 1", optarg);
+            job.max_pixels = v;
+            break;
+        case OPT_JSON: s.json = 1; break;
+        default:
+            if (optopt && optopt < 256)
+                return usage_error("unknown or incomplete option '-%s'",
+                                   (char[]){(char)optopt, 0});
+            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    n = argc - optind;
+    if (!filter_spec) return usage_error("%sno filter given (-f)", "");
+    if (n < 1) return usage_error("%sno input image given", "");
+    if (!output) return usage_error("%sno output given (-o)", "");
+    if (!device || !*device) device = "auto";
+    if (!parse_device(device, &dev_kind, &dev_p, &dev_d))
+        return usage_error("--device: '%s' is not auto, cpu or opencl[:P[:D]]", device);
+
+    /* The filter is refused before any image is read. */
+    if (clconv_filter_parse(filter_spec, &filter, err) != CLCONV_OK) {
+        fprintf(stderr, "clconv: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (flip) {
+        if (clconv_filter_flip(filter, &flipped, err) != CLCONV_OK) {
+            fprintf(stderr, "clconv: %s\n", err);
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        clconv_filter_destroy(filter);
+        filter = flipped;
+    }
+    job.filter = filter;
+
+    /* Output names. */
+    dir_mode = n > 1 || output[strlen(output) - 1] == '/' || is_dir(output);
+    outs = calloc((size_t)n, sizeof *outs);
+    if (!outs) {
+        fprintf(stderr, "clconv: out of memory\n");
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
+    if (dir_mode) {
+        if (!is_dir(output) && mkdir(output, 0777) != 0) {
+            fprintf(stderr, "clconv: %s: cannot create the output directory: %s\n",
+                    output, strerror(errno));
+            rc = EXIT_SOME_FAILED;
+            goto cleanup;
+        }
+        for (i = 0; i < n; i++) {
+            outs[i] = output_in_dir(output, argv[optind + i], format);
+            if (!outs[i]) {
+                fprintf(stderr, "clconv: out of memory\n");
+                rc = EXIT_SOME_FAILED;
+                goto cleanup;
+            }
+        }
+    } else {
+        const char *dot = strrchr(output, '.');
+        if (!dot || strchr(dot, '/') ||
+            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") &&
+             strcasecmp(dot, ".jpeg") && strcasecmp(dot, ".bmp") &&
+             strcasecmp(dot, ".tga") && strcasecmp(dot, ".npy"))) {
+            fprintf(stderr, "clconv: %s: unknown output format (use .png, .jpg, "
+                    ".bmp, .tga or .npy, or a directory ending in '/')\n", output);
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        outs[0] = strdup(output);
+        if (!outs[0]) {
+            rc = EXIT_SOME_FAILED;
+            goto cleanup;
+        }
+    }
+
+    /* The device. */
+    s.device_name = "cpu";
+    if (dev_kind != 1) {
+        clconv_status st = clconv_cl_open(dev_p, dev_d, &cl, why, sizeof why, err);
+        if (st == CLCONV_OK) {
+            s.device_name = clconv_cl_info(cl)->name;
+            if (!s.quiet)
+                fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
+                        clconv_cl_info(cl)->platform, clconv_cl_info(cl)->device,
+                        clconv_cl_info(cl)->name, why);
+        } else if (dev_kind == 0) {
+            if (!s.quiet)
+                fprintf(stderr, "clconv: using the CPU reference path (%s)\n", err);
+        } else {
+            fprintf(stderr, "clconv: %s: %s\n", device, err);
+            rc = st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;
+            goto cleanup;
+        }
+    }
+    job.cl = cl;
+    job.fallback = dev_kind == 0;
+    if (jobs < 1) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = ncpu > 0 ? (int)ncpu : 1;
+    }
+
+    s.verify = job.verify;
+    if (s.json) json_begin(&s, filter);
+    clconv_batch_run(&job, n, (const char *const *)(argv + optind),
+                     (const char *const *)outs, jobs, on_report, &s);
+    if (s.json) json_end(&s);
+    if (n > 1 && !s.quiet)
+        fprintf(stderr, "clconv: %d of %d image%s done, %d failed%s\n", s.done,
+                n, n == 1 ? "" : "s", s.failed + s.mismatched,
+                s.mismatched ? " verification" : "");
+    rc = s.mismatched ? EXIT_MISMATCH : s.failed ? EXIT_SOME_FAILED : EXIT_DONE;
+cleanup:
+    if (outs)
+        for (i = 0; i < n; i++) free(outs[i]);
+    free(outs);
+    clconv_cl_close(cl);
+    clconv_filter_destroy(filter);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* util.c — status text, error buffers and overflow-checked sizes: the small
+ * pieces every other file of the library leans on.
+ */
+#include "clconv_internal.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+const char *clconv_status_str(clconv_status s)
+{
+    switch (s) {
+    case CLCONV_OK: return "success";
+    case CLCONV_E_INVALID: return "invalid argument";
+    case CLCONV_E_NOMEM: return "out of memory";
+    case CLCONV_E_IO: return "input/output error";
+    case CLCONV_E_DECODE: return "not a supported or valid image";
+    case CLCONV_E_TOO_LARGE: return "too large";
+    case CLCONV_E_FILTER: return "bad filter";
+    case CLCONV_E_GEOMETRY: return "filter larger than the image";
+    case CLCONV_E_OPENCL: return "OpenCL failure";
+    case CLCONV_E_NO_DEVICE: return "no such OpenCL device";
+    case CLCONV_E_MISMATCH: return "verification mismatch";
+    }
+    return "unknown status";
+}
+
+void clconv__err(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err) return;
+    va_start(ap, fmt);
+    vsnprintf(err, CLCONV_ERR_MAX, fmt, ap);
+    va_end(ap);
+}
+
+int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)
+{
+    if (a == 0 || b == 0 || c == 0) return 0;
+    if (a > SIZE_MAX / b) return 0;
+    if (a * b > SIZE_MAX / c) return 0;
+    *out = a * b * c;
+    return 1;
+}

@@ -62,6 +62,47 @@ static clconv_status fail(clconv_report *r, clconv_status st, const char *msg)
     return st;
 }
 
+/* The gray input and the mapped output next to each other, 8 pixels apart on
+ * a black ground, written as a PNG (the seed's plot_two_images). */
+static clconv_status side_by_side(const clconv_plane *in,
+                                  const clconv_plane *out, clconv_map map,
+                                  const char *path, char *err)
+{
+    const int gap = 8;
+    clconv_plane both = {0, 0, NULL};
+    unsigned char *u8 = NULL;
+    long long w = (long long)in->width + gap + out->width;
+    int h = in->height > out->height ? in->height : out->height, y, x;
+    clconv_status st;
+
+    if (w > 1 << 20) {
+        clconv__err(err, "%s: side-by-side image too wide", path);
+        return CLCONV_E_TOO_LARGE;
+    }
+    st = clconv_plane_alloc(&both, (int)w, h);
+    if (st == CLCONV_OK &&
+        !(u8 = malloc((size_t)out->width * (size_t)out->height)))
+        st = CLCONV_E_NOMEM;
+    if (st != CLCONV_OK) {
+        clconv__err(err, "%s: cannot allocate the side-by-side image", path);
+        goto cleanup;
+    }
+    memset(both.data, 0, (size_t)w * (size_t)h * sizeof(float));
+    clconv_plane_to_u8(out, map, u8, NULL);
+    for (y = 0; y < in->height; y++)
+        memcpy(both.data + (size_t)y * (size_t)w,
+               in->data + (size_t)y * in->width, (size_t)in->width * sizeof(float));
+    for (y = 0; y < out->height; y++)
+        for (x = 0; x < out->width; x++)
+            both.data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
+                u8[(size_t)y * out->width + x];
+    st = clconv_image_save(path, &both, CLCONV_MAP_CLAMP, 95, NULL, err);
+cleanup:
+    clconv_plane_free(&both);
+    free(u8);
+    return st;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
@@ -107,7 +148,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     r->out_h = g.out_h;
     st = clconv_pad(&img, &g, &job->params, &padded, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    clconv_plane_free(&img);
+    if (!job->side_by_side) clconv_plane_free(&img);
     st = clconv_plane_alloc(&out, g.out_w, g.out_h);
     if (st != CLCONV_OK) {
         fail(r, st, "cannot allocate the output plane");
@@ -158,6 +199,10 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     st = clconv_image_save(output, &out, job->map, job->quality, &r->nan_count,
                            err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    if (job->side_by_side) {
+        st = side_by_side(&img, &out, job->map, job->side_by_side, err);
+        if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+    }
     r->encode_ms = now_ms() - t;
     if (r->verified && r->vr.bad > 0) {
         snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
@@ -192,14 +237,20 @@ typedef struct pool {
     pthread_mutex_t lock;
 } pool;
 
+typedef struct worker_arg {
+    pool *p;
+    clconv_job job; /* the pool's job, bound to this worker's device */
+} worker_arg;
+
 static void *worker(void *arg)
 {
-    pool *p = arg;
+    worker_arg *wa = arg;
+    pool *p = wa->p;
     clconv_report *r = malloc(sizeof *r);
     for (;;) {
         int i;
         pthread_mutex_lock(&p->lock);
-        i = p->next < p->n ? p->next++ : -1;
+        i = p->next < p->n && !(p->job->stop && *p->job->stop) ? p->next++ : -1;
         pthread_mutex_unlock(&p->lock);
         if (i < 0) break;
         if (!r) {
@@ -212,7 +263,7 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&p->lock);
             continue;
         }
-        clconv_process_file(p->job, p->inputs[i], p->outputs[i], r);
+        clconv_process_file(&wa->job, p->inputs[i], p->outputs[i], r);
         pthread_mutex_lock(&p->lock);
         if (r->status != CLCONV_OK &&
             (p->first_fail_index < 0 || i < p->first_fail_index)) {
@@ -233,6 +284,7 @@ clconv_status clconv_batch_run(const clconv_job *job, int n,
 {
     pool p;
     pthread_t *th = NULL;
+    worker_arg *wa = NULL;
     int i, started = 0;
 
     memset(&p, 0, sizeof p);
@@ -247,15 +299,27 @@ clconv_status clconv_batch_run(const clconv_job *job, int n,
     if (pthread_mutex_init(&p.lock, NULL) != 0) return CLCONV_E_NOMEM;
     if (jobs < 1) jobs = 1;
     if (jobs > n) jobs = n > 0 ? n : 1;
+    wa = calloc((size_t)jobs, sizeof *wa);
+    if (!wa) {
+        pthread_mutex_destroy(&p.lock);
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < jobs; i++) {
+        wa[i].p = &p;
+        wa[i].job = *job;
+        if (job->ndevices > 0) wa[i].job.cl = job->devices[i % job->ndevices];
+    }
     if (jobs > 1) th = calloc((size_t)jobs - 1, sizeof *th);
     if (th) {
         for (i = 0; i < jobs - 1; i++)
-            if (pthread_create(&th[i], NULL, worker, &p) == 0) th[started++] = th[i];
+            if (pthread_create(&th[started], NULL, worker, &wa[i + 1]) == 0)
+                started++;
     }
-    /* The calling thread works too; with no threads it does everything. */
-    worker(&p);
+    /* The calling thread works too; without threads it does everything. */
+    worker(&wa[0]);
     for (i = 0; i < started; i++) pthread_join(th[i], NULL);
     free(th);
+    free(wa);
     pthread_mutex_destroy(&p.lock);
     return p.first_fail;
 }

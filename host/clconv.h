@@ -281,6 +281,12 @@ typedef struct clconv_job {
     int verify;                  /* also run the reference and compare */
     clconv_cl *cl;               /* NULL: the CPU reference path */
     int fallback;                /* on a device failure, use the reference */
+    const char *side_by_side;    /* also write input | output into this PNG */
+    /* clconv_batch_run only: */
+    clconv_cl *const *devices;   /* spread the images over these (ndevices > 0;
+                                    then `cl` is ignored) */
+    int ndevices;
+    volatile int *stop;          /* when *stop != 0, take no new image */
 } clconv_job;
 
 /* What happened to one image. Filled by clconv_process_file. */
@@ -313,10 +319,14 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
  * order. */
 typedef void (*clconv_report_fn)(const clconv_report *r, void *user);
 
-/* Runs n images on `jobs` worker threads (< 1: one). The device, when there
- * is one, is shared: its calls are serialised, decoding and encoding run in
- * parallel. Returns CLCONV_OK when every image succeeded, else the status of
- * the first failure by input order. */
+/* Runs n images on `jobs` worker threads (< 1: one), taking them in order
+ * from a shared queue, so at most `jobs` images are in memory at once. Each
+ * device (job->cl, or job->devices) is shared by the workers bound to it:
+ * its calls are serialised while the others decode and encode; with several
+ * devices, worker w uses device w % ndevices, and a faster device simply
+ * comes back for more. Returns CLCONV_OK when every image succeeded, else
+ * the status of the first failure by input order. Images not started
+ * because *job->stop was set are not reported. */
 clconv_status clconv_batch_run(const clconv_job *job, int n,
                                const char *const *inputs,
                                const char *const *outputs, int jobs,

@@ -4,15 +4,18 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,21 +46,33 @@ static void help(void)
 "      --dilation N       spacing between filter taps (1)\n"
 "      --resize WxH       resize the gray image before filtering (off)\n"
 "\n"
+"Inputs (image files, directories of images, or '-' for paths on stdin):\n"
+"  -r, --recursive        walk directories below the ones given; outputs keep\n"
+"                         their relative paths (off)\n"
+"      --inputs-from FILE read input paths from FILE, one a line ('-': stdin)\n"
+"      --shard I/N        do only part I of N of the sorted inputs, or 'auto'\n"
+"                         from Slurm/Kubernetes job arrays (all)\n"
+"      --skip-existing    leave inputs whose output exists alone, to resume (off)\n"
+"\n"
 "Output:\n"
 "  -o, --output PATH      a file for one input; a directory for several or\n"
 "                         when PATH ends in '/' (required)\n"
+"      --side-by-side F   also write the input and the output side by side\n"
+"                         into F, for one input (off)\n"
 "      --format EXT       png | jpg | bmp | tga | npy, for directory outputs (png)\n"
 "      --map MODE         clamp | abs | normalize: float to 8 bits (clamp)\n"
 "      --quality N        JPEG quality 1..100 (95)\n"
 "\n"
 "Device:\n"
-"      --device DEV       auto | cpu | opencl[:P[:D]] (auto; also $CLCONV_DEVICE)\n"
+"      --device DEV       auto | all | cpu | opencl[:P[:D]] (auto; also\n"
+"                         $CLCONV_DEVICE)\n"
 "      --verify           also run the CPU reference and compare; exit 3 on a\n"
 "                         mismatch (off)\n"
 "      --list-devices     list the OpenCL devices and exit\n"
 "\n"
 "Run:\n"
-"  -j, --jobs N           worker threads for decoding and encoding (number of CPUs)\n"
+"  -j, --jobs N           images in flight: worker threads that decode, filter\n"
+"                         and encode (number of CPUs, at least 2 per device)\n"
 "      --max-pixels N     refuse images with more pixels (268435456)\n"
 "  -q, --quiet            no messages but errors\n"
 "      --json             a machine-readable report on stdout\n"
@@ -66,7 +81,8 @@ static void help(void)
 "  -V, --version          the version\n"
 "\n"
 "Exit status: 0 all done; 1 some inputs failed (the others are done); 2 bad\n"
-"usage, filter or option value; 3 verification mismatch.\n");
+"usage, filter or option value; 3 verification mismatch; 130 interrupted\n"
+"(finished outputs kept, nothing partial left).\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -132,34 +148,67 @@ static int list_devices(void)
 /* ---------------------------------------------------------------- reports */
 
 typedef struct run_state {
-    int quiet, json, verify;
-    int done, failed, mismatched;
+    int quiet, json, progress;
+    int total, done, failed, mismatched;
     long long nans;
+    double t0, last_progress;
     const char *device_name;
 } run_state;
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void json_image(const run_state *s, const clconv_report *r);
+
+/* Messages must not land in the middle of the progress line. */
+static void clear_progress(const run_state *s)
+{
+    if (s->progress) fputs("\r\033[K", stderr);
+}
+
+static void show_progress(run_state *s, int final)
+{
+    double t = now_s(), el = t - s->t0, rate;
+    int n = s->done + s->failed;
+    if (!s->progress || (!final && t - s->last_progress < 0.1)) return;
+    s->last_progress = t;
+    rate = el > 0 ? n / el : 0;
+    fprintf(stderr, "\r\033[Kclconv: %d/%d images, %.1f/s", n, s->total, rate);
+    if (rate > 0 && n < s->total)
+        fprintf(stderr, ", ETA %.0f s", (s->total - n) / rate);
+    if (final) fputc('\n', stderr);
+}
 
 static void on_report(const clconv_report *r, void *user)
 {
     run_state *s = user;
-    if (r->note[0] && !s->quiet) fprintf(stderr, "clconv: %s\n", r->note);
+    int loud = !s->quiet;
     if (r->status == CLCONV_OK || r->status == CLCONV_E_MISMATCH) s->done++;
     if (r->status == CLCONV_E_MISMATCH) s->mismatched++;
     else if (r->status != CLCONV_OK) s->failed++;
+    if ((r->note[0] && loud) || r->status != CLCONV_OK || (r->verified && loud) ||
+        (r->nan_count > 0 && loud))
+        clear_progress(s);
+    if (r->note[0] && loud) fprintf(stderr, "clconv: %s\n", r->note);
     if (r->status != CLCONV_OK) fprintf(stderr, "clconv: %s\n", r->err);
-    if (r->verified && r->status != CLCONV_E_MISMATCH && !s->quiet)
+    if (r->verified && r->status != CLCONV_E_MISMATCH && loud)
         fprintf(stderr, "clconv: %s: verify ok (%s vs CPU reference): max abs "
-                "error %.3g, 0 pixels over tolerance\n", r->input,
-                r->on_device ? "device" : "reference", r->vr.max_abs_err);
+                "error %.9g at (%d, %d), 0 pixels over tolerance\n", r->input,
+                r->on_device ? "device" : "reference", r->vr.max_abs_err,
+                r->vr.worst_x, r->vr.worst_y);
     if (r->verified && r->status == CLCONV_E_MISMATCH)
         fprintf(stderr, "clconv: %s: verify: max abs error %.9g\n", r->input,
                 r->vr.max_abs_err);
-    if (r->nan_count > 0 && !s->quiet)
+    if (r->nan_count > 0 && loud)
         fprintf(stderr, "clconv: %s: %lld NaN pixel%s written as 0\n", r->input,
                 r->nan_count, r->nan_count == 1 ? "" : "s");
     s->nans += r->nan_count;
     if (s->json) json_image(s, r);
+    show_progress(s, 0);
 }
 
 static void json_str(const char *s)
@@ -251,21 +300,22 @@ static int is_dir(const char *p)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* dir/<input base name without extension>.<ext> */
-static char *output_in_dir(const char *dir, const char *input, const char *ext)
+static int exists(const char *p)
 {
-    const char *base = strrchr(input, '/');
-    const char *dot;
-    size_t blen, dlen = strlen(dir), n;
-    char *out;
-    base = base ? base + 1 : input;
-    dot = strrchr(base, '.');
-    blen = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    while (dlen > 1 && dir[dlen - 1] == '/') dlen--;
-    n = dlen + 1 + blen + 1 + strlen(ext) + 1;
-    out = malloc(n);
-    if (out) snprintf(out, n, "%.*s/%.*s.%s", (int)dlen, dir, (int)blen, base, ext);
-    return out;
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+static volatile int stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
 }
 
 static int parse_device(const char *s, int *kind, int *p, int *d)
@@ -301,8 +351,67 @@ static int parse_device(const char *s, int *kind, int *p, int *d)
 enum {
     OPT_FLIP = 256, OPT_PADDING, OPT_BORDER, OPT_CVAL, OPT_STRIDE, OPT_DILATION,
     OPT_RESIZE, OPT_FORMAT, OPT_MAP, OPT_QUALITY, OPT_DEVICE, OPT_VERIFY,
-    OPT_LIST_DEVICES, OPT_LIST_FILTERS, OPT_MAX_PIXELS, OPT_JSON
+    OPT_LIST_DEVICES, OPT_LIST_FILTERS, OPT_MAX_PIXELS, OPT_JSON, OPT_FROM,
+    OPT_SKIP, OPT_SHARD, OPT_SIDE
 };
+
+/* Opens the devices --device asks for. Returns an exit status (0: go on). */
+static int open_devices(int kind, int p, int d, const char *spec, int quiet,
+                        clconv_cl ***cls, int *ncl)
+{
+    char err[CLCONV_ERR_MAX], why[256];
+    clconv_device_info *info = NULL;
+    int n = 0, i;
+    *cls = NULL;
+    *ncl = 0;
+    if (kind == 1) return EXIT_DONE;
+    if (kind == 3) { /* all */
+        if (clconv_devices_list(&info, &n, err) != CLCONV_OK && !quiet)
+            fprintf(stderr, "clconv: %s\n", err);
+        *cls = calloc(n > 0 ? (size_t)n : 1, sizeof **cls);
+        if (!*cls) {
+            free(info);
+            return EXIT_SOME_FAILED;
+        }
+        for (i = 0; i < n; i++) {
+            clconv_cl *cl = NULL;
+            if (clconv_cl_open(info[i].platform, info[i].device, &cl, why,
+                               sizeof why, err) == CLCONV_OK) {
+                (*cls)[(*ncl)++] = cl;
+                if (!quiet)
+                    fprintf(stderr, "clconv: using OpenCL device %d:%d %s\n",
+                            info[i].platform, info[i].device, info[i].name);
+            } else if (!quiet) {
+                fprintf(stderr, "clconv: skipping OpenCL device %d:%d %s: %s\n",
+                        info[i].platform, info[i].device, info[i].name, err);
+            }
+        }
+        free(info);
+        if (*ncl == 0 && !quiet)
+            fprintf(stderr, "clconv: using the CPU reference path (no usable "
+                    "OpenCL device)\n");
+        return EXIT_DONE;
+    }
+    *cls = calloc(1, sizeof **cls);
+    if (!*cls) return EXIT_SOME_FAILED;
+    {
+        clconv_status st = clconv_cl_open(p, d, &(*cls)[0], why, sizeof why, err);
+        if (st == CLCONV_OK) {
+            const clconv_device_info *in = clconv_cl_info((*cls)[0]);
+            *ncl = 1;
+            if (!quiet)
+                fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
+                        in->platform, in->device, in->name, why);
+        } else if (kind == 0) {
+            if (!quiet)
+                fprintf(stderr, "clconv: using the CPU reference path (%s)\n", err);
+        } else {
+            fprintf(stderr, "clconv: %s: %s\n", spec, err);
+            return st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;
+        }
+    }
+    return EXIT_DONE;
+}
 
 int main(int argc, char **argv)
 {
@@ -311,6 +420,7 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
+        {"recursive", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"flip", no_argument, NULL, OPT_FLIP},
@@ -329,23 +439,34 @@ int main(int argc, char **argv)
         {"list-filters", no_argument, NULL, OPT_LIST_FILTERS},
         {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
         {"json", no_argument, NULL, OPT_JSON},
+        {"inputs-from", required_argument, NULL, OPT_FROM},
+        {"skip-existing", no_argument, NULL, OPT_SKIP},
+        {"shard", required_argument, NULL, OPT_SHARD},
+        {"side-by-side", required_argument, NULL, OPT_SIDE},
         {NULL, 0, NULL, 0}};
     clconv_job job;
     clconv_filter *filter = NULL, *flipped = NULL;
-    clconv_cl *cl = NULL;
+    clconv_cl **cls = NULL;
+    cli_inputs in = {NULL, 0, 0, 0};
     const char *filter_spec = NULL, *output = NULL, *format = "png";
-    const char *device = getenv("CLCONV_DEVICE");
-    char err[CLCONV_ERR_MAX], why[256];
-    char **outs = NULL;
-    int flip = 0, jobs = 0, c, i, n, dir_mode, dev_kind, dev_p, dev_d;
+    const char *device = getenv("CLCONV_DEVICE"), *shard = NULL;
+    const char **from = NULL;
+    char err[CLCONV_ERR_MAX];
+    char **outs = NULL, **ins = NULL, ***order = NULL;
+    int flip = 0, jobs = 0, recursive = 0, skip_existing = 0, nfrom = 0;
+    int c, i, n, dir_mode, dev_kind, dev_p, dev_d, ncl = 0, skipped = 0;
+    int shard_i = 0, shard_n = 1;
     int rc = EXIT_DONE;
     long v;
     run_state s;
+    struct sigaction sa;
 
     memset(&s, 0, sizeof s);
     clconv_job_init(&job);
+    from = calloc((size_t)argc + 1, sizeof *from);
+    if (!from) return EXIT_SOME_FAILED;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "f:o:j:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:o:j:qrhV", opts, NULL)) != -1) {
         switch (c) {
         case 'f': filter_spec = optarg; break;
         case 'o': output = optarg; break;
@@ -355,6 +476,7 @@ int main(int argc, char **argv)
             jobs = (int)v;
             break;
         case 'q': s.quiet = 1; break;
+        case 'r': recursive = 1; break;
         case 'h': help(); return EXIT_DONE;
         case 'V': printf("clconv %s\n", CLCONV_VERSION); return EXIT_DONE;
         case OPT_FLIP: flip = 1; break;
@@ -437,24 +559,31 @@ int main(int argc, char **argv)
             job.max_pixels = v;
             break;
         case OPT_JSON: s.json = 1; break;
+        case OPT_FROM: from[nfrom++] = optarg; break;
+        case OPT_SKIP: skip_existing = 1; break;
+        case OPT_SHARD: shard = optarg; break;
+        case OPT_SIDE: job.side_by_side = optarg; break;
         default:
             if (optopt && optopt < 256)
-                return usage_error("unknown or incomplete option '-%s'",
+                return usage_error("unknown option or missing value: '-%s'",
                                    (char[]){(char)optopt, 0});
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
         }
     }
-    n = argc - optind;
     if (!filter_spec) return usage_error("%sno filter given (-f)", "");
-    if (n < 1) return usage_error("%sno input image given", "");
+    if (optind >= argc && nfrom == 0) return usage_error("%sno input image given", "");
     if (!output) return usage_error("%sno output given (-o)", "");
     if (!device || !*device) device = "auto";
-    if (!parse_device(device, &dev_kind, &dev_p, &dev_d))
-        return usage_error("--device: '%s' is not auto, cpu or opencl[:P[:D]]", device);
+    if (strcmp(device, "all") == 0) dev_kind = 3, dev_p = dev_d = -1;
+    else if (!parse_device(device, &dev_kind, &dev_p, &dev_d))
+        return usage_error("--device: '%s' is not auto, all, cpu or opencl[:P[:D]]", device);
+    if (shard && cli_shard_parse(shard, &shard_i, &shard_n, err) != 0)
+        return usage_error("%s", err);
 
     /* The filter is refused before any image is read. */
     if (clconv_filter_parse(filter_spec, &filter, err) != CLCONV_OK) {
         fprintf(stderr, "clconv: %s\n", err);
+        free(from);
         return EXIT_USAGE;
     }
     if (flip) {
@@ -468,30 +597,31 @@ int main(int argc, char **argv)
     }
     job.filter = filter;
 
-    /* Output names. */
-    dir_mode = n > 1 || output[strlen(output) - 1] == '/' || is_dir(output);
-    outs = calloc((size_t)n, sizeof *outs);
-    if (!outs) {
-        fprintf(stderr, "clconv: out of memory\n");
-        rc = EXIT_SOME_FAILED;
-        goto cleanup;
-    }
-    if (dir_mode) {
-        if (!is_dir(output) && mkdir(output, 0777) != 0) {
-            fprintf(stderr, "clconv: %s: cannot create the output directory: %s\n",
-                    output, strerror(errno));
+    /* Inputs: sorted, so shards are the same on every machine. */
+    for (i = optind; i < argc; i++)
+        if (cli_inputs_add_arg(&in, argv[i], recursive, err) != 0) {
+            fprintf(stderr, "clconv: %s\n", err);
             rc = EXIT_SOME_FAILED;
             goto cleanup;
         }
-        for (i = 0; i < n; i++) {
-            outs[i] = output_in_dir(output, argv[optind + i], format);
-            if (!outs[i]) {
-                fprintf(stderr, "clconv: out of memory\n");
-                rc = EXIT_SOME_FAILED;
-                goto cleanup;
-            }
+    for (i = 0; i < nfrom; i++)
+        if (cli_inputs_add_list(&in, from[i], err) != 0) {
+            fprintf(stderr, "clconv: %s\n", err);
+            rc = EXIT_SOME_FAILED;
+            goto cleanup;
         }
-    } else {
+    cli_inputs_sort(&in);
+    cli_inputs_shard(&in, shard_i, shard_n);
+    n = in.n;
+    dir_mode = n > 1 || in.had_dir || nfrom > 0 || shard_n > 1 ||
+               optind + 1 < argc || output[strlen(output) - 1] == '/' ||
+               is_dir(output);
+    if (job.side_by_side && (dir_mode || n != 1)) {
+        fprintf(stderr, "clconv: --side-by-side takes one input and one output file\n");
+        rc = EXIT_USAGE;
+        goto cleanup;
+    }
+    if (!dir_mode) {
         const char *dot = strrchr(output, '.');
         if (!dot || strchr(dot, '/') ||
             (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") &&
@@ -502,54 +632,121 @@ int main(int argc, char **argv)
             rc = EXIT_USAGE;
             goto cleanup;
         }
-        outs[0] = strdup(output);
-        if (!outs[0]) {
+    }
+    if (n == 0) {
+        if (!s.quiet) fprintf(stderr, "clconv: no images to do\n");
+        goto cleanup;
+    }
+
+    /* Output names; directories made up front, so workers only write. */
+    outs = calloc((size_t)n, sizeof *outs);
+    ins = calloc((size_t)n, sizeof *ins);
+    order = calloc((size_t)n, sizeof *order);
+    if (!outs || !ins || !order) {
+        fprintf(stderr, "clconv: out of memory\n");
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
+    if (dir_mode && !is_dir(output) && mkdir(output, 0777) != 0) {
+        fprintf(stderr, "clconv: %s: cannot create the output directory: %s\n",
+                output, strerror(errno));
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
+    for (i = 0; i < n; i++) {
+        outs[i] = dir_mode ? cli_output_name(output, in.v[i].rel, format)
+                           : strdup(output);
+        if (!outs[i]) {
+            fprintf(stderr, "clconv: out of memory\n");
             rc = EXIT_SOME_FAILED;
             goto cleanup;
         }
-    }
-
-    /* The device. */
-    s.device_name = "cpu";
-    if (dev_kind != 1) {
-        clconv_status st = clconv_cl_open(dev_p, dev_d, &cl, why, sizeof why, err);
-        if (st == CLCONV_OK) {
-            s.device_name = clconv_cl_info(cl)->name;
-            if (!s.quiet)
-                fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
-                        clconv_cl_info(cl)->platform, clconv_cl_info(cl)->device,
-                        clconv_cl_info(cl)->name, why);
-        } else if (dev_kind == 0) {
-            if (!s.quiet)
-                fprintf(stderr, "clconv: using the CPU reference path (%s)\n", err);
-        } else {
-            fprintf(stderr, "clconv: %s: %s\n", device, err);
-            rc = st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;
+        if (dir_mode && strchr(in.v[i].rel, '/') &&
+            cli_make_parents(outs[i], err) != 0) {
+            fprintf(stderr, "clconv: %s\n", err);
+            rc = EXIT_SOME_FAILED;
             goto cleanup;
         }
+        order[i] = &outs[i];
     }
-    job.cl = cl;
-    job.fallback = dev_kind == 0;
+    /* Two inputs must not write one output (a.png and a.jpg into out/). */
+    qsort(order, (size_t)n, sizeof *order, by_str);
+    for (i = 1; i < n; i++)
+        if (strcmp(*order[i - 1], *order[i]) == 0) {
+            int k = (int)(order[i] - outs);
+            fprintf(stderr, "clconv: %s: its output %s is also another input's "
+                    "output; skipped\n", in.v[k].path, outs[k]);
+            free(outs[k]);
+            outs[k] = NULL;
+            s.failed++;
+        }
+    {
+        int m = 0;
+        for (i = 0; i < n; i++) {
+            if (!outs[i]) continue;
+            if (skip_existing && exists(outs[i])) {
+                skipped++;
+                free(outs[i]);
+                continue;
+            }
+            ins[m] = in.v[i].path;
+            outs[m++] = outs[i];
+        }
+        for (i = m; i < n; i++) outs[i] = NULL;
+        n = m;
+    }
+
+    rc = open_devices(dev_kind, dev_p, dev_d, device, s.quiet, &cls, &ncl);
+    if (rc != EXIT_DONE) goto cleanup;
+    job.cl = ncl > 0 ? cls[0] : NULL;
+    job.devices = cls;
+    job.ndevices = ncl;
+    job.fallback = dev_kind == 0 || dev_kind == 3;
+    s.device_name = ncl == 1 ? clconv_cl_info(cls[0])->name
+                  : ncl > 1 ? "all" : "cpu";
     if (jobs < 1) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = ncpu > 0 ? (int)ncpu : 1;
+        /* At least two images in flight per device. */
+        if (jobs < 2 * ncl) jobs = 2 * ncl;
     }
 
-    s.verify = job.verify;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    job.stop = &stop_signal;
+
+    s.total = n;
+    s.progress = !s.quiet && n > 1 && isatty(STDERR_FILENO);
+    s.t0 = now_s();
     if (s.json) json_begin(&s, filter);
-    clconv_batch_run(&job, n, (const char *const *)(argv + optind),
-                     (const char *const *)outs, jobs, on_report, &s);
+    clconv_batch_run(&job, n, (const char *const *)ins, (const char *const *)outs,
+                     jobs, on_report, &s);
     if (s.json) json_end(&s);
-    if (n > 1 && !s.quiet)
-        fprintf(stderr, "clconv: %d of %d image%s done, %d failed%s\n", s.done,
-                n, n == 1 ? "" : "s", s.failed + s.mismatched,
-                s.mismatched ? " verification" : "");
+    show_progress(&s, 1);
+    if (stop_signal) {
+        fprintf(stderr, "clconv: interrupted: %d done, %d failed, %d not started\n",
+                s.done, s.failed, n - s.done - s.failed);
+        rc = 130;
+        goto cleanup;
+    }
+    if ((n > 1 || skipped) && !s.quiet)
+        fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped (%.1f s)\n",
+                s.done - s.mismatched, s.failed + s.mismatched,
+                s.mismatched ? " (verification)" : "", skipped, now_s() - s.t0);
     rc = s.mismatched ? EXIT_MISMATCH : s.failed ? EXIT_SOME_FAILED : EXIT_DONE;
 cleanup:
     if (outs)
-        for (i = 0; i < n; i++) free(outs[i]);
+        for (i = 0; i < in.n; i++) free(outs[i]);
     free(outs);
-    clconv_cl_close(cl);
+    free(ins);
+    free(order);
+    free(from);
+    cli_inputs_free(&in);
+    for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);
+    free(cls);
     clconv_filter_destroy(filter);
     return rc;
 }

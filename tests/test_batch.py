@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Batch behaviour of the clconv CLI: directory walks, list files and stdin,
+shards that are disjoint and cover the set, --skip-existing, output name
+collisions, --side-by-side, --device all, and a clean stop on SIGINT.
+argv[1] is the clconv binary."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+CLCONV = sys.argv[1]
+SEED = int(os.environ.get("CLCONV_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
+print(f"seed {SEED} (set CLCONV_TEST_SEED to repeat)")
+rng = np.random.default_rng(SEED)
+failures = []
+checks = [0]
+
+
+def check(cond, what):
+    checks[0] += 1
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([CLCONV, *args], input=stdin, capture_output=True, text=True, env=e)
+    return p.returncode, p.stdout, p.stderr
+
+
+def make_tree(root, n, size=(24, 17)):
+    paths = []
+    for i in range(n):
+        sub = os.path.join(root, "a" if i % 3 == 0 else "b/c" if i % 3 == 1 else "")
+        os.makedirs(sub, exist_ok=True)
+        p = os.path.join(sub, f"img{i:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)).save(p)
+        paths.append(p)
+    return sorted(paths)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in")
+    paths = make_tree(src, 23)
+    rels = sorted(os.path.relpath(p, src) for p in paths)
+
+    # -r keeps relative paths below the output directory; without -r only the top.
+    out = os.path.join(tmp, "out-r")
+    rc, _, err = run("-f", "sharpen", "-r", src, "-o", out, "-q", "--device", "cpu")
+    check(rc == 0, f"-r batch exit {rc}: {err}")
+    got = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+    check(got == rels, f"-r outputs {got[:5]}... != inputs {rels[:5]}...")
+    out = os.path.join(tmp, "out-flat")
+    rc, _, err = run("-f", "sharpen", src, "-o", out, "-q", "--device", "cpu")
+    top = sorted(r for r in rels if "/" not in r)
+    got = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    check(rc == 0 and got == top, f"non-recursive walk gave {got}, want {top}")
+
+    # Paths on stdin and from a list file.
+    out = os.path.join(tmp, "out-stdin")
+    rc, _, err = run("-f", "blur", "-", "-o", out + "/", "-q", "--device", "cpu",
+                     stdin="\n".join(paths[:5]) + "\n")
+    check(rc == 0 and len(os.listdir(out)) == 5, f"stdin list: rc {rc}, {err}")
+    lst = os.path.join(tmp, "list.txt")
+    with open(lst, "w") as f:
+        f.write("# a comment\n" + "\n".join(paths[5:9]) + "\n")
+    out = os.path.join(tmp, "out-list")
+    rc, _, err = run("-f", "blur", "--inputs-from", lst, "-o", out, "-q", "--device", "cpu")
+    check(rc == 0 and len(os.listdir(out)) == 4, f"--inputs-from: rc {rc}, {err}")
+
+    # Shards: disjoint, covering, deterministic; auto from Slurm variables.
+    seen = []
+    for n in (1, 3, 4):
+        parts = []
+        for i in range(n):
+            rc, so, err = run("-f", "identity", "-r", src, "-o", os.path.join(tmp, f"sh{n}-{i}"),
+                              "--shard", f"{i}/{n}", "--json", "-q", "--device", "cpu")
+            check(rc == 0, f"shard {i}/{n}: rc {rc} {err}")
+            parts.append({im["input"] for im in json.loads(so)["images"]})
+        union = set().union(*parts)
+        check(union == set(paths), f"shards of {n} miss {sorted(set(paths) - union)[:3]}")
+        check(sum(len(p) for p in parts) == len(paths), f"shards of {n} overlap")
+        check(max(len(p) for p in parts) - min(len(p) for p in parts) <= 1,
+              f"shards of {n} unbalanced: {[len(p) for p in parts]}")
+        seen.append(parts)
+    rc, so, err = run("-f", "identity", "-r", src, "-o", os.path.join(tmp, "shauto"), "--shard", "auto",
+                      "--json", "-q", "--device", "cpu",
+                      env={"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4",
+                           "SLURM_ARRAY_TASK_MIN": "1"})
+    check(rc == 0 and {im["input"] for im in json.loads(so)["images"]} == seen[2][2],
+          f"--shard auto (Slurm 3 of 1..4) is not shard 2/4: rc {rc} {err}")
+    rc, _, err = run("-f", "identity", src, "-o", os.path.join(tmp, "x"), "--shard", "4/4")
+    check(rc == 2, f"--shard 4/4 should be a usage error, got {rc}")
+    rc, _, err = run("-f", "identity", src, "-o", os.path.join(tmp, "x"), "--shard", "auto",
+                     env={"SLURM_ARRAY_TASK_ID": "", "SLURM_ARRAY_TASK_COUNT": ""})
+    check(rc == 2, f"--shard auto without a scheduler should be exit 2, got {rc}")
+
+    # --skip-existing leaves finished outputs alone and does the rest.
+    out = os.path.join(tmp, "out-skip")
+    rc, _, _ = run("-f", "sharpen", paths[0], paths[1], "-o", out, "-q", "--device", "cpu")
+    first = os.path.join(out, os.path.basename(paths[0]))
+    os.utime(first, (1000, 1000))
+    rc, _, err = run("-f", "sharpen", *paths[:4], "-o", out, "--skip-existing", "--device", "cpu")
+    check(rc == 0 and len(os.listdir(out)) == 4, f"--skip-existing: rc {rc}, {sorted(os.listdir(out))}")
+    check(os.stat(first).st_mtime == 1000, "--skip-existing rewrote a finished output")
+    check("2 skipped" in err, f"--skip-existing summary does not say 2 skipped: {err}")
+
+    # Two inputs that would write one output: the second is refused, not lost silently.
+    a = os.path.join(tmp, "col", "x.png")
+    os.makedirs(os.path.dirname(a))
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(a)
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(a[:-3] + "bmp")
+    rc, _, err = run("-f", "identity", a, a[:-3] + "bmp", "-o", os.path.join(tmp, "colout"), "--device", "cpu")
+    check(rc == 1 and "also another input's output" in err, f"collision: rc {rc}: {err}")
+
+    # --side-by-side: input | 8 px | output in one PNG.
+    sbs = os.path.join(tmp, "sbs.png")
+    rc, _, err = run("-f", "box:3", "--padding", "valid", paths[0], "-o", os.path.join(tmp, "o.png"),
+                     "--side-by-side", sbs, "-q", "--device", "cpu")
+    im = np.asarray(Image.open(sbs)) if rc == 0 else None
+    check(im is not None and im.shape == (17, 24 + 8 + 22), f"side-by-side: rc {rc} shape "
+          f"{None if im is None else im.shape}: {err}")
+    if im is not None:
+        check(np.array_equal(im[:, :24], np.asarray(Image.open(paths[0]))), "side-by-side left half is not the input")
+        check(np.array_equal(im[:15, 32:], np.asarray(Image.open(os.path.join(tmp, "o.png")))),
+              "side-by-side right half is not the output")
+
+    # --device all: every usable device (or the CPU) and the same numbers.
+    outa, outc = os.path.join(tmp, "all"), os.path.join(tmp, "cpu")
+    rc1, _, e1 = run("-f", "outline", *paths[:6], "-o", outa, "--format", "npy", "--device", "all", "-q")
+    rc2, _, e2 = run("-f", "outline", *paths[:6], "-o", outc, "--format", "npy", "--device", "cpu", "-q")
+    check(rc1 == 0 and rc2 == 0, f"--device all rc {rc1}: {e1}")
+    for f in sorted(os.listdir(outc)):
+        check(np.array_equal(np.load(os.path.join(outa, f)), np.load(os.path.join(outc, f))),
+              f"--device all differs from cpu on {f}")
+
+    # SIGINT: finished outputs stay whole, nothing partial, exit 130, a summary.
+    big = os.path.join(tmp, "big")
+    bpaths = make_tree(big, 40, size=(700, 500))
+    out = os.path.join(tmp, "out-int")
+    p = subprocess.Popen([CLCONV, "-f", "gaussian:9", "-r", big, "-o", out, "-j", "1", "--device", "cpu"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (os.path.isdir(out) and
+                                          sum(len(fs) for _, _, fs in os.walk(out)) >= 2):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    so, se = p.communicate(timeout=60)
+    written = [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs]
+    check(p.returncode == 130, f"SIGINT exit {p.returncode}, want 130: {se}")
+    check("interrupted" in se, f"no summary after SIGINT: {se}")
+    check(0 < len(written) < len(bpaths), f"SIGINT left {len(written)} of {len(bpaths)} outputs")
+    for w in written:
+        check(not os.path.basename(w).startswith(".clconv-tmp"), f"temp file left: {w}")
+        try:
+            with Image.open(w) as im:
+                im.load()
+                check(im.size == (700, 500), f"{w} has size {im.size}")
+        except Exception as ex:  # a partial file would not decode
+            check(False, f"{w} is not a whole image: {ex}")
+
+print(f"{len(failures)} of {checks[0]} checks failed" if failures else f"all {checks[0]} batch checks passed")
+sys.exit(1 if failures else 0)

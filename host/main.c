@@ -311,6 +311,53 @@ static int by_str(const void *a, const void *b)
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
+/* Reports that input k gets no output, and counts it as failed. */
+static void drop_output(cli_inputs *in, char **outs, int k, const char *why,
+                        run_state *s)
+{
+    fprintf(stderr, "clconv: %s: its output %s %s; skipped\n", in->v[k].path,
+            outs[k], why);
+    free(outs[k]);
+    outs[k] = NULL;
+    s->failed++;
+}
+
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+static int by_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int refuse_inputs_as_outputs(cli_inputs *in, char **outs, int n,
+                                    run_state *s)
+{
+    file_id *ids = malloc((size_t)n * sizeof *ids), key;
+    struct stat sb;
+    int i, m = 0;
+    if (!ids) return -1;
+    for (i = 0; i < n; i++)
+        if (stat(in->v[i].path, &sb) == 0) {
+            ids[m].dev = sb.st_dev;
+            ids[m++].ino = sb.st_ino;
+        }
+    qsort(ids, (size_t)m, sizeof *ids, by_id);
+    for (i = 0; i < n; i++) {
+        if (!outs[i] || stat(outs[i], &sb) != 0) continue;
+        key.dev = sb.st_dev;
+        key.ino = sb.st_ino;
+        if (bsearch(&key, ids, (size_t)m, sizeof *ids, by_id))
+            drop_output(in, outs, i, "is an input", s);
+    }
+    free(ids);
+    return 0;
+}
+
 static volatile int stop_signal;
 
 static void on_signal(int sig)
@@ -671,15 +718,19 @@ int main(int argc, char **argv)
     }
     /* Two inputs must not write one output (a.png and a.jpg into out/). */
     qsort(order, (size_t)n, sizeof *order, by_str);
-    for (i = 1; i < n; i++)
-        if (strcmp(*order[i - 1], *order[i]) == 0) {
-            int k = (int)(order[i] - outs);
-            fprintf(stderr, "clconv: %s: its output %s is also another input's "
-                    "output; skipped\n", in.v[k].path, outs[k]);
-            free(outs[k]);
-            outs[k] = NULL;
-            s.failed++;
+    for (i = 1, c = 0; i < n; i++) {
+        if (strcmp(*order[c], *order[i]) != 0) {
+            c = i;
+            continue;
         }
+        drop_output(&in, outs, (int)(order[i] - outs), "is also another input's output", &s);
+    }
+    /* No output may replace an input, not even another one of the batch. */
+    if (refuse_inputs_as_outputs(&in, outs, n, &s) != 0) {
+        fprintf(stderr, "clconv: out of memory\n");
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
     {
         int m = 0;
         for (i = 0; i < n; i++) {

@@ -222,6 +222,7 @@ static clconv_status build(clconv_cl *cl, char *err)
     clconv_status st = CLCONV_OK;
     char *src = NULL;
     const char *srcp;
+    char opts[64];
     cl_int e;
     /* A test switch: a syntax error the compiler must report with its log. */
     const char *broken = "__kernel void conv2d_const( { this is not C }\n";
@@ -235,7 +236,9 @@ static clconv_status build(clconv_cl *cl, char *err)
         goto cleanup;
     }
     /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
-    e = clBuildProgram(cl->program, 1, &cl->dev, "", NULL, NULL);
+    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d", CLCONV_VEC_W,
+             CLCONV_TILE_ROWS);
+    e = clBuildProgram(cl->program, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         size_t n = 0, used;
         char *log = NULL;
@@ -260,6 +263,26 @@ static clconv_status build(clconv_cl *cl, char *err)
     cl->k_global = clCreateKernel(cl->program, "conv2d_global", &e);
     if (e != CL_SUCCESS) {
         st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_global)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_tiled_const = clCreateKernel(cl->program, "conv2d_tiled_const", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_tiled_const)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_tiled_global = clCreateKernel(cl->program, "conv2d_tiled_global", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_tiled_global)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_sep_rows = clCreateKernel(cl->program, "sep_rows", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(sep_rows)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_sep_cols = clCreateKernel(cl->program, "sep_cols", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(sep_cols)", __func__, __LINE__);
         goto cleanup;
     }
 cleanup:
@@ -362,6 +385,11 @@ void clconv_cl_close(clconv_cl *cl)
     if (cl->out_buf) clReleaseMemObject(cl->out_buf);
     if (cl->k_const) clReleaseKernel(cl->k_const);
     if (cl->k_global) clReleaseKernel(cl->k_global);
+    if (cl->k_tiled_const) clReleaseKernel(cl->k_tiled_const);
+    if (cl->k_tiled_global) clReleaseKernel(cl->k_tiled_global);
+    if (cl->k_sep_rows) clReleaseKernel(cl->k_sep_rows);
+    if (cl->k_sep_cols) clReleaseKernel(cl->k_sep_cols);
+    if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);
     if (cl->ctx) clReleaseContext(cl->ctx);

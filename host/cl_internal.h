@@ -15,16 +15,30 @@
 
 #include "clconv_internal.h"
 
+/* Outputs per work-item of the tiled and separable kernels, along x and y;
+ * passed to the kernel build as -DVEC_W and -DTILE_ROWS. */
+#define CLCONV_VEC_W_DEF 16
+#define CLCONV_TILE_ROWS_DEF 4
+#include <stdlib.h>
+#include <stdio.h>
+static inline int clconv__tune(int i, int d) { const char *t = getenv("CLCONV_TUNE"); int v[4] = {0,0,0,0}; if (t) sscanf(t, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]); return v[i] ? v[i] : d; }
+#define CLCONV_VEC_W clconv__tune(0, CLCONV_VEC_W_DEF)
+#define CLCONV_TILE_ROWS clconv__tune(1, CLCONV_TILE_ROWS_DEF)
+
 struct clconv_cl {
     clconv_device_info info;
     cl_device_id dev;
     cl_context ctx;
     cl_command_queue queue;
     cl_program program;
-    cl_kernel k_const, k_global;
+    cl_kernel k_const, k_global;             /* naive: taps __constant | __global */
+    cl_kernel k_tiled_const, k_tiled_global; /* tiled, the same two */
+    cl_kernel k_sep_rows, k_sep_cols;        /* separable: row pass, column pass */
     /* Band buffers, kept between calls and grown when an image needs more. */
     cl_mem in_buf, out_buf;
     size_t in_cap, out_cap;
+    cl_mem tmp_buf;         /* the separable path's row-pass plane */
+    size_t tmp_cap;
     int band_rows;          /* cap on output rows per band, 0: none */
     pthread_mutex_t lock;   /* one call at a time on this device */
 };

@@ -27,6 +27,11 @@ void clconv__err(char *err, const char *fmt, ...)
  * factor is 0, which no caller wants). */
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);
 
+/* Test-only fault switch: nonzero when $CLCONV_FAULT holds the word `what`
+ * alone, or `what=PART` where PART occurs in `name` (so one file of a batch
+ * can be made to fail). */
+int clconv__fault_on(const char *what, const char *name);
+
 /* Nonzero when the output file name has an extension clconv can write. */
 int clconv__format_known(const char *path);
 

@@ -469,7 +469,6 @@ clconv_status clconv_image_save(const char *path, const clconv_plane *p,
     sink s = {NULL, 0, -1, 0};
     int fd = -1, ok = 0;
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *fault = getenv("CLCONV_FAULT");
 
     if (nan_count) *nan_count = 0;
     if (!clconv__format_known(path)) {
@@ -477,7 +476,7 @@ clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                     ".bmp, .tga or .npy)", path, e);
         return CLCONV_E_INVALID;
     }
-    if (fault && strstr(fault, "write")) s.fault_after = 100;
+    if (clconv__fault_on("write", path)) s.fault_after = 100;
     tmp = malloc(dirlen + 32);
     if (!tmp) {
         clconv__err(err, "%s: out of memory", path);

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *clconv_status_str(clconv_status s)
 {
@@ -41,4 +43,26 @@ int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)
     if (a * b > SIZE_MAX / c) return 0;
     *out = a * b * c;
     return 1;
+}
+
+int clconv__fault_on(const char *what, const char *name)
+{
+    const char *f = getenv("CLCONV_FAULT");
+    size_t wl = strlen(what);
+    char tok[256];
+    if (!f) return 0;
+    while (*f) {
+        size_t n = strcspn(f, ", ");
+        if (n < sizeof tok) {
+            memcpy(tok, f, n);
+            tok[n] = '\0';
+            if (strcmp(tok, what) == 0) return 1;
+            if (strncmp(tok, what, wl) == 0 && tok[wl] == '=' && name &&
+                strstr(name, tok + wl + 1))
+                return 1;
+        }
+        f += n;
+        f += strspn(f, ", ");
+    }
+    return 0;
 }

@@ -142,6 +142,31 @@ with tempfile.TemporaryDirectory() as tmp:
         check(np.array_equal(np.load(os.path.join(outa, f)), np.load(os.path.join(outc, f))),
               f"--device all differs from cpu on {f}")
 
+    # A write failure (disk full) on one file of a batch costs only that file.
+    out = os.path.join(tmp, "out-full")
+    victim = os.path.splitext(os.path.basename(paths[2]))[0]
+    rc, _, err = run("-f", "sharpen", *paths[:6], "-o", out, "--device", "cpu",
+                     env={"CLCONV_FAULT": f"write={victim}"})
+    names = sorted(os.listdir(out))
+    check(rc == 1 and len(names) == 5 and victim + ".png" not in names,
+          f"write fault on {victim}: rc {rc}, outputs {names}")
+    check(any(victim in l and "No space left" in l for l in err.splitlines()),
+          f"write fault message does not name {victim} and the cause: {err}")
+
+    # An input deleted while the batch runs: that one fails, the rest are done.
+    gone_dir = os.path.join(tmp, "gone")
+    gpaths = make_tree(gone_dir, 12, size=(700, 500))
+    out = os.path.join(tmp, "out-gone")
+    p = subprocess.Popen([CLCONV, "-f", "gaussian:9", "-o", out, "-j", "1", "--device", "cpu", *gpaths],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while p.poll() is None and not (os.path.isdir(out) and os.listdir(out)):
+        time.sleep(0.005)
+    os.remove(gpaths[-1])
+    so, se = p.communicate(timeout=60)
+    done = sorted(os.listdir(out))
+    check(p.returncode == 1 and len(done) == 11, f"deleted input: rc {p.returncode}, {len(done)} outputs: {se}")
+    check(f"clconv: {gpaths[-1]}: cannot open" in se, f"deleted input not named: {se}")
+
     # SIGINT: finished outputs stay whole, nothing partial, exit 130, a summary.
     big = os.path.join(tmp, "big")
     bpaths = make_tree(big, 40, size=(700, 500))

@@ -248,9 +248,23 @@ static clconv_status build(clconv_cl *cl, char *err)
         if (n > 1 && (log = malloc(n + 1)) != NULL &&
             clGetProgramBuildInfo(cl->program, cl->dev, CL_PROGRAM_BUILD_LOG, n,
                                   log, NULL) == CL_SUCCESS) {
+            size_t i;
             log[n] = '\0';
-            /* The whole log follows the one-line error, as the compiler wrote it. */
-            snprintf(err + used, CLCONV_ERR_MAX - used, "; build log:\n%s", log);
+            /* The whole log, kept on the error's one line: newlines become
+             * " | " so a batch's messages stay one line per file. */
+            for (i = 0; log[i]; i++)
+                if (log[i] == '\r') log[i] = ' ';
+            used += (size_t)snprintf(err + used, CLCONV_ERR_MAX - used, "; build log: ");
+            for (i = 0; log[i] && used + 4 < CLCONV_ERR_MAX; i++) {
+                if (log[i] == '\n') {
+                    if (log[i + 1] == '\0') break;
+                    memcpy(err + used, " | ", 3);
+                    used += 3;
+                } else {
+                    err[used++] = log[i];
+                }
+            }
+            err[used] = '\0';
         }
         free(log);
         goto cleanup;

@@ -32,6 +32,14 @@ int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);
  * can be made to fail). */
 int clconv__fault_on(const char *what, const char *name);
 
+/* Gray encoders stb_image_write lacks (host/encode_gray.c); they write
+ * through `fn` like stbi_write_*_to_func and return 0 on failure. */
+typedef void (*clconv__write_fn)(void *ctx, void *data, int size);
+int clconv__write_bmp_gray(clconv__write_fn fn, void *ctx, int w, int h,
+                           const unsigned char *px);
+int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
+                            const unsigned char *px, int quality);
+
 /* Nonzero when the output file name has an extension clconv can write. */
 int clconv__format_known(const char *path);
 

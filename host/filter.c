@@ -216,7 +216,7 @@ static clconv_status parse_matrix(const char *text, const char *what,
 {
     double *t = NULL;
     size_t cap = 0, n = 0;
-    int rows = 0, cols = -1, cur = 0, line = 1, in_comment = 0;
+    int rows = 0, cols = -1, cur = 0, line = 1, in_comment = 0, comma = 0;
     const char *p = text;
     clconv_status st = CLCONV_OK;
 
@@ -242,12 +242,25 @@ static clconv_status parse_matrix(const char *text, const char *what,
             }
             cur = 0;
             in_comment = 0;
+            comma = 0;
             if (c == '\n') line++;
             if (c == '\0') break;
             p++;
             continue;
         }
-        if (in_comment || c == ' ' || c == '\t' || c == ',' || c == '\r') {
+        if (c == ',' && !in_comment) {
+            /* "1,,2" is a missing number, not one separator. */
+            if (comma) {
+                clconv__err(err, "%s: line %d: empty field between commas", what,
+                            line);
+                st = CLCONV_E_FILTER;
+                goto cleanup;
+            }
+            comma = 1;
+            p++;
+            continue;
+        }
+        if (in_comment || c == ' ' || c == '\t' || c == '\r') {
             p++;
             continue;
         }
@@ -293,6 +306,7 @@ static clconv_status parse_matrix(const char *text, const char *what,
                 cap = ncap;
             }
             t[n++] = v;
+            comma = 0;
             p = e;
         }
     }

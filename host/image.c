@@ -517,11 +517,11 @@ clconv_status clconv_image_save(const char *path, const clconv_plane *p,
         if (!strcasecmp(e, "png"))
             r = stbi_write_png_to_func(sink_write, &s, w, h, 1, u8, w);
         else if (!strcasecmp(e, "bmp"))
-            r = stbi_write_bmp_to_func(sink_write, &s, w, h, 1, u8);
+            r = clconv__write_bmp_gray(sink_write, &s, w, h, u8);
         else if (!strcasecmp(e, "tga"))
             r = stbi_write_tga_to_func(sink_write, &s, w, h, 1, u8);
         else
-            r = stbi_write_jpg_to_func(sink_write, &s, w, h, 1, u8, quality);
+            r = clconv__write_jpeg_gray(sink_write, &s, w, h, u8, quality);
         if (!r && !s.failed) {
             clconv__err(err, "%s: the encoder failed (%dx%d too large for the "
                         "format?)", path, w, h);

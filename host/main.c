@@ -150,6 +150,8 @@ static int list_devices(void)
 typedef struct run_state {
     int quiet, json, progress;
     int total, done, failed, mismatched;
+    int json_n;     /* image records written so far */
+    char **dropped; /* per input: why it gets no output, or NULL */
     long long nans;
     double t0, last_progress;
     const char *device_name;
@@ -162,7 +164,7 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void json_image(const run_state *s, const clconv_report *r);
+static void json_image(run_state *s, const clconv_report *r);
 
 /* Messages must not land in the middle of the progress line. */
 static void clear_progress(const run_state *s)
@@ -242,9 +244,9 @@ static void json_begin(const run_state *s, const clconv_filter *f)
     printf(", \"images\": [");
 }
 
-static void json_image(const run_state *s, const clconv_report *r)
+static void json_image(run_state *s, const clconv_report *r)
 {
-    printf("%s\n  {\"input\": ", s->done + s->failed > 1 ? "," : "");
+    printf("%s\n  {\"input\": ", s->json_n++ ? "," : "");
     json_str(r->input);
     printf(", \"output\": ");
     json_str(r->output);
@@ -311,12 +313,18 @@ static int by_str(const void *a, const void *b)
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
-/* Reports that input k gets no output, and counts it as failed. */
+/* Reports that input k gets no output, and counts it as failed; the JSON
+ * report lists it too, once it has begun. */
 static void drop_output(cli_inputs *in, char **outs, int k, const char *why,
                         run_state *s)
 {
-    fprintf(stderr, "clconv: %s: its output %s %s; skipped\n", in->v[k].path,
-            outs[k], why);
+    size_t n = strlen(in->v[k].path) + strlen(outs[k]) + strlen(why) + 32;
+    char *msg = malloc(n);
+    if (msg) snprintf(msg, n, "%s: its output %s %s; skipped", in->v[k].path,
+                      outs[k], why);
+    fprintf(stderr, "clconv: %s\n", msg ? msg : in->v[k].path);
+    if (s->dropped) s->dropped[k] = msg;
+    else free(msg);
     free(outs[k]);
     outs[k] = NULL;
     s->failed++;
@@ -688,8 +696,9 @@ int main(int argc, char **argv)
     /* Output names; directories made up front, so workers only write. */
     outs = calloc((size_t)n, sizeof *outs);
     ins = calloc((size_t)n, sizeof *ins);
+    s.dropped = calloc((size_t)n, sizeof *s.dropped);
     order = calloc((size_t)n, sizeof *order);
-    if (!outs || !ins || !order) {
+    if (!outs || !ins || !order || !s.dropped) {
         fprintf(stderr, "clconv: out of memory\n");
         rc = EXIT_SOME_FAILED;
         goto cleanup;
@@ -772,7 +781,17 @@ int main(int argc, char **argv)
     s.total = n;
     s.progress = !s.quiet && n > 1 && isatty(STDERR_FILENO);
     s.t0 = now_s();
-    if (s.json) json_begin(&s, filter);
+    if (s.json) {
+        json_begin(&s, filter);
+        for (i = 0; i < in.n; i++) {
+            if (!s.dropped[i]) continue;
+            printf("%s\n  {\"input\": ", s.json_n++ ? "," : "");
+            json_str(in.v[i].path);
+            printf(", \"output\": null, \"status\": \"failed\", \"error\": ");
+            json_str(s.dropped[i]);
+            printf("}");
+        }
+    }
     clconv_batch_run(&job, n, (const char *const *)ins, (const char *const *)outs,
                      jobs, on_report, &s);
     if (s.json) json_end(&s);
@@ -792,6 +811,9 @@ cleanup:
     if (outs)
         for (i = 0; i < in.n; i++) free(outs[i]);
     free(outs);
+    if (s.dropped)
+        for (i = 0; i < in.n; i++) free(s.dropped[i]);
+    free(s.dropped);
     free(ins);
     free(order);
     free(from);

@@ -1,0 +1,10 @@
+# Python tests: clconv's numbers against an independent numpy reference,
+# input/output formats, and the command line's failure behaviour. Each script
+# takes the clconv binary as argv[1] and exits 77 (skipped) when numpy or
+# Pillow is missing. CLCONV_TEST_SEED=N repeats a randomised run.
+clconv_py_test(py_reference test_reference.py)
+clconv_py_test(py_formats test_formats.py)
+clconv_py_test(py_cli test_cli.py)
+set_tests_properties(py_reference py_formats py_cli PROPERTIES TIMEOUT 600)
+set_tests_properties(py_reference PROPERTIES LABELS "python;device")
+set_tests_properties(py_formats py_cli PROPERTIES LABELS "python")

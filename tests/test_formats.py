@@ -1,0 +1,396 @@
+#!/usr/bin/python3
+"""test_formats.py CLCONV — input decoding and grayscale (DESIGN.md §2
+"Grayscale"), output formats, --map and --resize.
+
+Every lossless input format must give exactly Pillow's convert('L'); a JPEG
+is compared within a measured bound (stb's decoder is not libjpeg). The --map
+modes are checked on PNG output against numpy applied to the .npy result of
+the same options. The seed is printed; CLCONV_TEST_SEED repeats a run.
+"""
+import io
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import numpy as np
+    from PIL import Image
+except ImportError as e:  # pragma: no cover
+    print(f"skipped: {e}")
+    sys.exit(77)
+
+if len(sys.argv) < 2:
+    print("usage: test_formats.py CLCONV")
+    sys.exit(2)
+CLCONV = sys.argv[1]
+SEED = int(os.environ.get("CLCONV_TEST_SEED")
+           or random.SystemRandom().randrange(2**32))
+print(f"seed {SEED} (CLCONV_TEST_SEED={SEED} repeats this run)", flush=True)
+rng = np.random.default_rng(SEED)
+WORK = tempfile.mkdtemp(prefix="clconv-fmt-")
+FAILS = []
+
+
+def fail(msg):
+    FAILS.append(msg)
+    print("FAIL " + msg, flush=True)
+
+
+def clconv(*args):
+    cmd = [CLCONV, "-q", "--device", "cpu"] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return cmd, p
+
+
+def run_ok(what, *args):
+    cmd, p = clconv(*args)
+    if p.returncode != 0:
+        fail(f"{what}: exit {p.returncode}\n  cmd: {' '.join(cmd)}\n"
+             f"  stderr: {p.stderr.strip()}")
+        return False
+    return True
+
+
+def first_diff(a, b):
+    ys, xs = np.nonzero(a != b)
+    y, x = int(ys[0]), int(xs[0])
+    return (f"first difference at (x={x}, y={y}): expected {b[y, x]!r}, got "
+            f"{a[y, x]!r}; {len(ys)} of {a.size} differ")
+
+
+def rand_rgb(h, w):
+    """Noise on top of gradients, so both smooth and sharp areas occur."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([(yy * 9 + xx * 3) % 256, (xx * 11) % 256,
+                     (yy * 5 + xx * 7) % 256], axis=-1)
+    noise = rng.integers(-40, 41, size=(h, w, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def identity_npy(path, name):
+    """Runs -f identity to .npy; returns the float32 array or None."""
+    out = os.path.join(WORK, name + ".npy")
+    if not run_ok(f"{name}: decode {path}", "-f", "identity", path, "-o", out):
+        return None
+    a = np.load(out)
+    if a.dtype != np.float32 or a.ndim != 2:
+        fail(f"{name}: .npy output is {a.dtype} {a.shape}, expected float32 2-D")
+        return None
+    return a
+
+
+# ------------------------------------------------------------------ inputs
+
+def make_inputs():
+    """(name, path) of lossless images in every colour type Pillow writes."""
+    h, w = int(rng.integers(17, 40)), int(rng.integers(17, 40))
+    rgb = rand_rgb(h, w)
+    alpha = rng.integers(0, 256, size=(h, w), dtype=np.uint8)
+    L = Image.fromarray(rgb, "RGB").convert("L")
+    RGB = Image.fromarray(rgb, "RGB")
+    RGBA = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    LA = Image.merge("LA", (L, Image.fromarray(alpha, "L")))
+    P = RGB.quantize(colors=int(rng.integers(16, 200)))
+    one = L.point(lambda v: 255 if v > 127 else 0).convert("1")
+    Ptr = P.copy()
+    Ptr.info["transparency"] = int(rng.integers(0, 16))
+    items = []
+
+    def save(name, img, ext, **kw):
+        path = os.path.join(WORK, f"in_{name}.{ext}")
+        img.save(path, **kw)
+        items.append((name, path))
+
+    save("png_L", L, "png")
+    save("png_LA", LA, "png")
+    save("png_RGB", RGB, "png")
+    save("png_RGBA", RGBA, "png")
+    save("png_P", P, "png")
+    save("png_P_trns", Ptr, "png", transparency=Ptr.info["transparency"])
+    save("png_1bit", one, "png")
+    save("png_L_interlaced", L, "png", optimize=False)
+    save("bmp_RGB", RGB, "bmp")
+    save("bmp_L", L, "bmp")
+    save("bmp_P", P, "bmp")
+    save("bmp_1bit", one, "bmp")
+    save("tga_L", L, "tga")
+    save("tga_RGB", RGB, "tga")
+    save("tga_RGBA", RGBA, "tga")
+    save("tga_RGB_rle", RGB, "tga", compression="tga_rle")
+    save("pgm", L, "pgm")
+    save("ppm", RGB, "ppm")
+    # GIF: an animation of two frames; only the first counts.
+    frame2 = Image.fromarray(255 - rgb, "RGB").quantize(colors=64)
+    path = os.path.join(WORK, "in_gif_anim.gif")
+    P.save(path, save_all=True, append_images=[frame2], duration=100, loop=0)
+    items.append(("gif_anim", path))
+    save("gif_L", L, "gif")
+    return items
+
+
+def check_lossless_inputs():
+    for name, path in make_inputs():
+        with Image.open(path) as im:
+            im.seek(0)
+            want = np.asarray(im.convert("L")).astype(np.float32)
+            mode = im.mode
+        got = identity_npy(path, name)
+        if got is None:
+            continue
+        if got.shape != want.shape:
+            fail(f"{name} ({mode}): shape {got.shape}, Pillow {want.shape}")
+        elif not np.array_equal(got, want):
+            fail(f"{name} ({mode}) {path}: gray differs from Pillow convert('L'): "
+                 + first_diff(got, want))
+
+
+def check_jpeg_inputs():
+    # Measured on this machine (stb_image vs Pillow 9.4's libjpeg-turbo,
+    # quality 75..95, colour 4:2:0 and gray, 8 seeds): mean |diff| <= 0.02,
+    # max 1. stb uses its own IDCT and chroma upsampling, so exact equality
+    # cannot be asked; the bound below (mean < 0.25, max <= 4) leaves room
+    # for other stb/libjpeg versions and is far below what a wrong luma
+    # formula, a channel swap or a missing upsampling would give.
+    for name, mode, q in (("jpg_RGB", "RGB", 90), ("jpg_RGB_q75", "RGB", 75),
+                          ("jpg_L", "L", 95)):
+        h, w = int(rng.integers(20, 64)), int(rng.integers(20, 64))
+        img = Image.fromarray(rand_rgb(h, w), "RGB")
+        if mode == "L":
+            img = img.convert("L")
+        path = os.path.join(WORK, f"in_{name}.jpg")
+        img.save(path, quality=q)
+        want = np.asarray(Image.open(path).convert("L")).astype(np.float64)
+        got = identity_npy(path, name)
+        if got is None:
+            continue
+        if got.shape != want.shape:
+            fail(f"{name}: shape {got.shape}, Pillow {want.shape}")
+            continue
+        d = np.abs(got - want)
+        print(f"{name}: vs Pillow mean |diff| {d.mean():.3f}, max {d.max():.0f}")
+        if not (d.mean() < 0.25 and d.max() <= 4):
+            fail(f"{name}: JPEG decode too far from Pillow: mean |diff| "
+                 f"{d.mean():.3f} (bound 0.25), max {d.max():.0f} (bound 4)")
+
+
+def check_npy_inputs():
+    h, w = int(rng.integers(5, 30)), int(rng.integers(5, 30))
+    f32 = (rng.standard_normal((h, w)) * 1000).astype(np.float32)
+    f32[0, 0] = 1e-30   # a tiny value
+    f32[-1, -1] = -3.4e38 / 1e10
+    cases = [("npy_f32", f32, f32),
+             ("npy_f64", rng.standard_normal((h, w)) * 77.7, None),
+             ("npy_u8", rng.integers(0, 256, size=(h, w), dtype=np.uint8), None)]
+    for name, arr, want in cases:
+        if want is None:
+            want = arr.astype(np.float32)
+        path = os.path.join(WORK, f"in_{name}.npy")
+        np.save(path, arr)
+        got = identity_npy(path, name)
+        if got is None:
+            continue
+        if got.shape != want.shape or not np.array_equal(got, want):
+            fail(f"{name}: identity did not pass the array through exactly: "
+                 + (first_diff(got, want) if got.shape == want.shape
+                    else f"shape {got.shape} vs {want.shape}"))
+    # A Fortran-order array: read correctly or refused, never transposed.
+    arr = np.asfortranarray(f32)
+    path = os.path.join(WORK, "in_npy_fortran.npy")
+    np.save(path, arr)
+    out = os.path.join(WORK, "npy_fortran.npy")
+    cmd, p = clconv("-f", "identity", path, "-o", out)
+    if p.returncode == 0:
+        got = np.load(out)
+        if got.shape != f32.shape or not np.array_equal(got, f32):
+            fail(f"npy_fortran: a Fortran-order .npy was accepted but read "
+                 f"wrongly (shape {got.shape}, want {f32.shape})\n  cmd: "
+                 + " ".join(cmd))
+    elif p.returncode != 1 or not p.stderr.startswith("clconv: "):
+        fail(f"npy_fortran: exit {p.returncode}, stderr {p.stderr!r}")
+
+
+# ------------------------------------------------------------------ outputs
+
+def map_clamp(v):
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
+def map_normalize(v):
+    """(v - min) / (max - min) * 255, rounded; returns (u8, near-tie mask)."""
+    v = v.astype(np.float64)
+    lo, hi = v.min(), v.max()
+    if hi <= lo:
+        return np.zeros(v.shape, np.uint8), np.zeros(v.shape, bool)
+    t = (v - lo) / (hi - lo) * 255.0
+    tie = np.abs(t - np.floor(t) - 0.5) < 1e-9
+    return np.clip(np.rint(t), 0, 255).astype(np.uint8), tie
+
+
+def run_pair(name, spec, path, fmt="png", extra=()):
+    """The .npy result and the 8-bit output of the same options."""
+    npy = os.path.join(WORK, f"{name}.npy")
+    out = os.path.join(WORK, f"{name}.{fmt}")
+    if not run_ok(f"{name} npy", "-f", spec, *extra, path, "-o", npy):
+        return None, None
+    if not run_ok(f"{name} {fmt}", "-f", spec, *extra, path, "-o", out):
+        return None, None
+    with Image.open(out) as im:
+        im.load()
+        raw = np.load(npy)
+        if im.size != (raw.shape[1], raw.shape[0]):
+            fail(f"{name}: {fmt} is {im.size}, the .npy {raw.shape[::-1]}")
+            return None, None
+        if im.mode != "L":
+            fail(f"{name}: {out} reads in Pillow as mode {im.mode}, expected "
+                 f"an 8-bit gray image (mode L)")
+            if im.mode == "RGB":  # still check the values: R = G = B?
+                a = np.asarray(im).astype(int)
+                if (a.max(axis=2) - a.min(axis=2)).max() > (8 if fmt == "jpg" else 0):
+                    fail(f"{name}: {out} is not even gray: channels differ")
+            im = im.convert("L")
+        return raw, np.asarray(im)
+
+
+def check_outputs():
+    h, w = int(rng.integers(20, 50)), int(rng.integers(20, 50))
+    src = os.path.join(WORK, "src.png")
+    noise = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    Image.fromarray(noise, "RGB").save(src)
+    # Values below 0, above 255 and on .5 ties (odd centre * 2.5).
+    spec = "0,-1,0;-1,2.5,-1;0,-1,0"
+
+    # .npy: float32 (H, W), C order.
+    raw = np.load(os.path.join(WORK, "o_npy.npy")) if run_ok(
+        "npy out", "-f", spec, src, "-o", os.path.join(WORK, "o_npy.npy")) else None
+    if raw is not None:
+        hdr = open(os.path.join(WORK, "o_npy.npy"), "rb").read(128)
+        if raw.dtype != np.dtype("<f4") or raw.shape != (h, w) or b"'fortran_order': False" not in hdr:
+            fail(f"npy out: {raw.dtype} {raw.shape} (header {hdr[:80]!r}), "
+                 f"expected <f4 ({h}, {w}) C order")
+        ties = np.abs(raw - np.floor(raw) - 0.5) == 0
+        if not ties.any() or not (raw < 0).any() or not (raw > 255).any():
+            print("note: the random image gave no tie / negative / >255 value")
+
+    # Lossless 8-bit formats, default map clamp: exact.
+    for fmt in ("png", "bmp", "tga"):
+        raw, img = run_pair(f"o_{fmt}", spec, src, fmt)
+        if raw is None:
+            continue
+        want = map_clamp(raw)
+        if not np.array_equal(img, want):
+            fail(f"{fmt} out (clamp): " + first_diff(img, want))
+
+    # JPEG: lossy; quality 95 on this noisy image stays within a few levels.
+    raw, img = run_pair("o_jpg", spec, src, "jpg")
+    if raw is not None:
+        d = np.abs(img.astype(np.float64) - map_clamp(raw))
+        print(f"jpg out: mean |diff| {d.mean():.2f}, max {d.max():.0f} (q 95)")
+        if d.mean() > 3:
+            fail(f"jpg out: mean |diff| {d.mean():.2f} from the clamped result")
+    # .jpeg is a JPEG too; --quality changes the file.
+    small = os.path.join(WORK, "o_q10.jpeg")
+    big = os.path.join(WORK, "o_q100.jpeg")
+    if run_ok("jpeg q10", "-f", "identity", "--quality", "10", src, "-o", small) and \
+            run_ok("jpeg q100", "-f", "identity", "--quality", "100", src, "-o", big):
+        with Image.open(small) as a, Image.open(big) as b:
+            if a.format != "JPEG" or a.size != (w, h):
+                fail(f".jpeg out: {a.format} {a.mode} {a.size}")
+        if not os.path.getsize(small) < os.path.getsize(big):
+            fail("--quality 10 did not give a smaller JPEG than --quality 100")
+
+    # --map clamp / abs / normalize on PNG, exact against numpy.
+    for mode in ("clamp", "abs", "normalize"):
+        raw, img = run_pair(f"map_{mode}", spec, src, "png", ("--map", mode))
+        if raw is None:
+            continue
+        if mode == "clamp":
+            want, tie = map_clamp(raw), np.zeros(raw.shape, bool)
+        elif mode == "abs":
+            want, tie = map_clamp(np.abs(raw)), np.zeros(raw.shape, bool)
+        else:
+            want, tie = map_normalize(raw)
+        bad = (img != want) & ~tie
+        if bad.any():
+            fail(f"--map {mode}: " + first_diff(np.where(bad, img, want), want)
+                 + f" (raw value {raw[np.nonzero(bad)][0]:.9g})")
+    # Explicit half-way values: 0.5 * v for v = 0..255 has every tie.
+    ramp = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rp = os.path.join(WORK, "ramp.png")
+    Image.fromarray(ramp, "L").save(rp)
+    raw, img = run_pair("map_ties", "0.5", rp, "png")
+    if raw is not None:
+        want = np.clip(np.rint(ramp / 2.0), 0, 255).astype(np.uint8)
+        if not np.array_equal(img, want):
+            fail("clamp rounding is not half to even: " + first_diff(img, want))
+    raw, img = run_pair("map_neg", "-1.5", rp, "png", ("--map", "abs"))
+    if raw is not None:
+        want = map_clamp(np.abs(ramp * -1.5))
+        if not np.array_equal(img, want):
+            fail("--map abs on negative values: " + first_diff(img, want))
+    # A flat image normalises to 0 everywhere.
+    flat = os.path.join(WORK, "flat.png")
+    Image.fromarray(np.full((9, 13), 200, np.uint8), "L").save(flat)
+    raw, img = run_pair("map_flat", "identity", flat, "png",
+                        ("--map", "normalize", "--border", "edge"))
+    if raw is not None and (img != 0).any():
+        fail(f"--map normalize of a flat image: values {np.unique(img)}, expected all 0")
+    # Normalize stretches min..max to exactly 0..255.
+    raw, img = run_pair("map_norm_range", "identity", rp, "png",
+                        ("--map", "normalize", "--border", "edge"))
+    if raw is not None and not np.array_equal(img, ramp):
+        fail("--map normalize of a 0..255 ramp is not the ramp: "
+             + first_diff(img, ramp))
+
+
+def check_resize():
+    src = os.path.join(WORK, "rs_src.png")
+    Image.fromarray(rand_rgb(24, 31), "RGB").save(src)
+    const = os.path.join(WORK, "rs_const.png")
+    c = int(rng.integers(1, 255))
+    Image.fromarray(np.full((20, 26), c, np.uint8), "L").save(const)
+    for W, H in ((13, 7), (64, 50), (31, 24), (1, 1), (100, 3), (5, 40)):
+        out = os.path.join(WORK, f"rs_{W}x{H}.png")
+        if run_ok(f"resize {W}x{H}", "-f", "identity", "--resize", f"{W}x{H}",
+                  src, "-o", out):
+            with Image.open(out) as im:
+                if im.size != (W, H) or im.mode != "L":
+                    fail(f"--resize {W}x{H}: output {im.size} mode {im.mode}")
+        npy = os.path.join(WORK, f"rsc_{W}x{H}.npy")
+        if run_ok(f"resize const {W}x{H}", "-f", "identity", "--border", "edge",
+                  "--resize", f"{W}x{H}", const, "-o", npy):
+            a = np.load(npy)
+            if a.shape != (H, W):
+                fail(f"--resize {W}x{H} of a constant image: shape {a.shape}")
+            elif np.abs(a - c).max() > 1e-3:
+                fail(f"--resize {W}x{H} of a constant {c} image is not constant: "
+                     f"min {a.min():.9g} max {a.max():.9g}")
+        png = os.path.join(WORK, f"rsc_{W}x{H}.png")
+        if run_ok(f"resize const png {W}x{H}", "-f", "identity", "--border",
+                  "edge", "--resize", f"{W}x{H}", const, "-o", png):
+            a = np.asarray(Image.open(png))
+            if a.shape != (H, W) or (a != c).any():
+                fail(f"--resize {W}x{H} of a constant {c} image: PNG values "
+                     f"{np.unique(a)[:8]}, shape {a.shape}")
+
+
+def main():
+    t0 = time.time()
+    check_lossless_inputs()
+    check_jpeg_inputs()
+    check_npy_inputs()
+    check_outputs()
+    check_resize()
+    print(f"{len(FAILS)} failure(s), {time.time() - t0:.1f} s")
+    if FAILS:
+        print(f"files kept in {WORK}; seed {SEED}")
+        return 1
+    shutil.rmtree(WORK, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

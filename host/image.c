@@ -143,6 +143,53 @@ static int jpeg_truncated(const unsigned char *b, size_t n)
     return last_sos == 0 || last_eoi < last_sos;
 }
 
+static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned le16(const unsigned char *p) { return (unsigned)p[1] << 8 | p[0]; }
+static unsigned long be32(const unsigned char *p)
+{
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 |
+           (unsigned long)p[2] << 8 | p[3];
+}
+
+/* The size a header claims, read directly, for messages about images stb
+ * refuses to look at. Returns 0 when the header is too short to say. */
+static int header_dims(const unsigned char *b, size_t n, const char *kind,
+                       long long *w, long long *h)
+{
+    size_t i;
+    if (strcmp(kind, "PNG") == 0 && n >= 24) {
+        *w = (long long)be32(b + 16);
+        *h = (long long)be32(b + 20);
+        return 1;
+    }
+    if (strcmp(kind, "GIF") == 0 && n >= 10) {
+        *w = le16(b + 6);
+        *h = le16(b + 8);
+        return 1;
+    }
+    if (strcmp(kind, "BMP") == 0 && n >= 26) {
+        long long hv = (long long)(int32_t)(le16(b + 22) | (unsigned long)le16(b + 24) << 16);
+        *w = (long long)(int32_t)(le16(b + 18) | (unsigned long)le16(b + 20) << 16);
+        *h = hv < 0 ? -hv : hv;
+        return 1;
+    }
+    if (strcmp(kind, "JPEG") == 0) {
+        /* Walk the marker segments to the first frame header (SOFn). */
+        for (i = 2; i + 9 < n;) {
+            unsigned m;
+            if (b[i] != 0xFF) return 0;
+            m = b[i + 1];
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                *h = be16(b + i + 5);
+                *w = be16(b + i + 7);
+                return 1;
+            }
+            i += 2 + be16(b + i + 2);
+        }
+    }
+    return 0;
+}
+
 static clconv_status load_npy(const unsigned char *b, size_t n,
                               const char *name, long long max_pixels,
                               clconv_plane *out, char *err);
@@ -177,6 +224,20 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
     }
     /* The header alone gives the size: refuse bombs before decoding. */
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
+        long long hw = 0, hh = 0;
+        /* stb refuses sizes past its own limits with another format's
+         * reason; say what the header really claims. */
+        if (kind && header_dims(buf, len, kind, &hw, &hh) && hw > 0 && hh > 0 &&
+            (hw * hh > (1LL << 28) || (max_pixels > 0 && hw * hh > max_pixels))) {
+            if (max_pixels > 0 && hw * hh > max_pixels)
+                clconv__err(err, "%s: %lldx%lld is %lld pixels, over the limit "
+                            "of %lld (--max-pixels)", name, hw, hh, hw * hh,
+                            max_pixels);
+            else
+                clconv__err(err, "%s: %lldx%lld %s is too large to decode", name,
+                            hw, hh, kind);
+            return CLCONV_E_TOO_LARGE;
+        }
         if (kind)
             clconv__err(err, "%s: corrupt or truncated %s (%s)", name, kind,
                         stbi_failure_reason() ? stbi_failure_reason()
@@ -237,6 +298,18 @@ cleanup:
     return st;
 }
 
+/* Counts the numbers of a "(a, b, ...)" tuple. */
+static int tuple_items(const char *d)
+{
+    int items = 0, in_num = 0;
+    for (d++; *d && *d != ')'; d++) {
+        int digit = *d >= '0' && *d <= '9';
+        if (digit && !in_num) items++;
+        in_num = digit;
+    }
+    return items;
+}
+
 /* .npy input: version 1/2 headers, 2-D, C order, <f4, <f8 or |u1. */
 static clconv_status load_npy(const unsigned char *b, size_t n,
                               const char *name, long long max_pixels,
@@ -276,8 +349,9 @@ static clconv_status load_npy(const unsigned char *b, size_t n,
     s = strstr(hdr, "'shape':");
     if (!s) goto bad;
     d = strchr(s, '(');
-    if (!d || sscanf(d, "(%lld, %lld)", &hh, &ww) != 2 ||
-        strchr(strchr(d, ',') + 1, ',') < strchr(d, ')')) {
+    /* Exactly two numbers in the tuple: "(H, W)" or "(H, W,)". */
+    if (!d || sscanf(d, "(%lld, %lld", &hh, &ww) != 2 ||
+        !strchr(d, ')') || tuple_items(d) != 2) {
         clconv__err(err, "%s: .npy array must be 2-D (height, width)", name);
         return CLCONV_E_DECODE;
     }

@@ -1,20 +1,58 @@
-/* conv2d.cl — 2-D correlation of a host-padded float32 plane, one work-item
- * per output pixel. The host pads (numpy.pad border modes), so no work-item
- * ever tests for an image edge: every read below is inside the padded band.
+/* conv2d.cl — 2-D correlation of a host-padded float32 plane. The host pads
+ * (numpy.pad border modes), so no work-item ever tests for an image edge:
+ * every read below is inside the padded band. Three variants compute the
+ * same sums; the host picks one per call (CLCONV_KERNEL forces one):
+ *
+ *   naive      one work-item per output pixel, any stride and dilation
+ *   tiled      one work-item per VEC_W x TILE_ROWS block of outputs, stride 1:
+ *              vector loads along x, each loaded input vector reused for every
+ *              output row of the block it feeds (register tiling)
+ *   separable  rank-1 filters K = u v^T, stride 1: a row pass (v) into a
+ *              temporary plane, then a column pass (u)
  *
  * Buffers (all row-major, no row padding):
  *   in   : rows of the padded plane, `pw` floats each; row 0 is the first
  *          padded row this band reads (band start * stride)
  *   out  : out_w * out_h floats, the band's output rows
  *   taps : kh * kw floats, row-major, not flipped (correlation)
- * Arguments: in, out, taps, pw, out_w, out_h, kw, kh, stride, dilation.
- * out[y][x] = sum_{i<kh, j<kw} taps[i][j] * in[y*stride + i*dilation][x*stride + j*dilation]
- * summed in float32, in row-major tap order. The global size is rounded up
- * to the work-group size; the tail is guarded.
+ * naive/tiled arguments: in, out, taps, pw, out_w, out_h, kw, kh, stride, dilation
+ * (tiled requires stride == 1 and ignores the argument).
  *
- * Two entry points differ only in where the taps live: __constant when they
- * fit the device's constant buffer, __global otherwise (big filters).
+ * Arithmetic: every output is a float32 sum of float32 products. naive and
+ * tiled add the products in row-major tap order, so they agree bit for bit;
+ * separable sums u_i * (sum_j v_j * p_ij), another order, exact for integer
+ * factors on 8-bit input and within DESIGN.md's tolerance otherwise. The
+ * global size is rounded up to the work-group size; the tail is guarded.
+ *
+ * naive and tiled each have two entry points that differ only in where the
+ * taps live: __constant when they fit the device's constant buffer, __global
+ * otherwise (big filters).
  */
+
+#ifndef VEC_W
+#define VEC_W 16 /* outputs along x per tiled work-item: 4, 8 or 16 */
+#endif
+#ifndef TILE_ROWS
+#define TILE_ROWS 4 /* outputs along y per tiled work-item */
+#endif
+
+#if VEC_W == 4
+typedef float4 floatv;
+#define VLOAD vload4
+#define VSTORE vstore4
+#elif VEC_W == 8
+typedef float8 floatv;
+#define VLOAD vload8
+#define VSTORE vstore8
+#elif VEC_W == 16
+typedef float16 floatv;
+#define VLOAD vload16
+#define VSTORE vstore16
+#else
+#error "VEC_W must be 4, 8 or 16"
+#endif
+
+/* ------------------------------------------------------------------ naive */
 
 #define CONV2D_BODY                                                          \
     const int x = get_global_id(0);                                          \
@@ -45,4 +83,153 @@ __kernel void conv2d_global(__global const float *restrict in,
                             int dilation)
 {
     CONV2D_BODY
+}
+
+/* ------------------------------------------------------------------ tiled */
+
+/* A full block: TILE_ROWS accumulators of VEC_W lanes. With dilation 1,
+ * input row r of the block feeds output row o through filter row i = r - o,
+ * so each vector loaded from row r is used by up to TILE_ROWS outputs while
+ * it sits in a register. Per output, rows are still visited in order i and
+ * taps in order j: the same sums, in the same order, as the naive kernel.
+ * Dilations > 1 load per output row (no reuse); blocks that cross the right
+ * or bottom edge go one pixel at a time; both in the same order. */
+#define CONV2D_TILED_BODY                                                    \
+    const int x0 = get_global_id(0) * VEC_W;                                 \
+    const int y0 = get_global_id(1) * TILE_ROWS;                             \
+    if (x0 >= out_w || y0 >= out_h) return;                                  \
+    (void)stride;                                                            \
+    const int full = x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h;        \
+    if (full && dilation == 1) {                                             \
+        floatv acc[TILE_ROWS];                                               \
+        for (int o = 0; o < TILE_ROWS; o++) acc[o] = (floatv)(0.0f);         \
+        const int nrows = kh + TILE_ROWS - 1;                                \
+        for (int r = 0; r < nrows; r++) {                                    \
+            __global const float *row = in + (size_t)(y0 + r) * pw + x0;     \
+            /* Output rows o with 0 <= r - o < kh, as a range. */            \
+            const int olo = max(0, r - kh + 1), ohi = min(TILE_ROWS - 1, r); \
+            if (olo == 0 && ohi == TILE_ROWS - 1) {                          \
+                for (int j = 0; j < kw; j++) {                               \
+                    const floatv v = VLOAD(0, row + j);                      \
+                    _Pragma("unroll")                                        \
+                    for (int o = 0; o < TILE_ROWS; o++)                      \
+                        acc[o] += taps[(r - o) * kw + j] * v;                \
+                }                                                            \
+            } else {                                                         \
+                for (int j = 0; j < kw; j++) {                               \
+                    const floatv v = VLOAD(0, row + j);                      \
+                    _Pragma("unroll")                                        \
+                    for (int o = 0; o < TILE_ROWS; o++)                      \
+                        if (o >= olo && o <= ohi)                            \
+                            acc[o] += taps[(r - o) * kw + j] * v;            \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+        for (int o = 0; o < TILE_ROWS; o++)                                  \
+            VSTORE(acc[o], 0, out + (size_t)(y0 + o) * out_w + x0);          \
+    } else if (full) {                                                       \
+        for (int o = 0; o < TILE_ROWS; o++) {                                \
+            __global const float *p = in + (size_t)(y0 + o) * pw + x0;       \
+            floatv a = (floatv)(0.0f);                                       \
+            for (int i = 0; i < kh; i++) {                                   \
+                __global const float *row = p + (size_t)i * dilation * pw;   \
+                for (int j = 0; j < kw; j++)                                 \
+                    a += taps[i * kw + j] * VLOAD(0, row + j * dilation);    \
+            }                                                                \
+            VSTORE(a, 0, out + (size_t)(y0 + o) * out_w + x0);               \
+        }                                                                    \
+    } else {                                                                 \
+        const int xe = min(x0 + VEC_W, out_w), ye = min(y0 + TILE_ROWS, out_h); \
+        for (int y = y0; y < ye; y++)                                        \
+            for (int x = x0; x < xe; x++) {                                  \
+                __global const float *p = in + (size_t)y * pw + x;           \
+                float a = 0.0f;                                              \
+                for (int i = 0; i < kh; i++) {                               \
+                    __global const float *row = p + (size_t)i * dilation * pw; \
+                    for (int j = 0; j < kw; j++)                             \
+                        a += taps[i * kw + j] * row[j * dilation];           \
+                }                                                            \
+                out[(size_t)y * out_w + x] = a;                              \
+            }                                                                \
+    }
+
+__kernel void conv2d_tiled_const(__global const float *restrict in,
+                                 __global float *restrict out,
+                                 __constant float *taps, int pw, int out_w,
+                                 int out_h, int kw, int kh, int stride,
+                                 int dilation)
+{
+    CONV2D_TILED_BODY
+}
+
+__kernel void conv2d_tiled_global(__global const float *restrict in,
+                                  __global float *restrict out,
+                                  __global const float *restrict taps, int pw,
+                                  int out_w, int out_h, int kw, int kh,
+                                  int stride, int dilation)
+{
+    CONV2D_TILED_BODY
+}
+
+/* -------------------------------------------------------------- separable */
+
+/* Row pass: tmp[r][x] = sum_j v[j] * in[r][x + j*dilation] for every padded
+ * row r of the band. tmp is rows x out_w. Arguments: in, tmp, v, pw, out_w,
+ * rows, kw, dilation. One work-item per VEC_W outputs of one row. */
+__kernel void sep_rows(__global const float *restrict in,
+                       __global float *restrict tmp, __constant float *v,
+                       int pw, int out_w, int rows, int kw, int dilation)
+{
+    const int x0 = get_global_id(0) * VEC_W;
+    const int r = get_global_id(1);
+    if (x0 >= out_w || r >= rows) return;
+    __global const float *row = in + (size_t)r * pw + x0;
+    __global float *dst = tmp + (size_t)r * out_w + x0;
+    if (x0 + VEC_W <= out_w) {
+        floatv a = (floatv)(0.0f);
+        for (int j = 0; j < kw; j++)
+            a += v[j] * VLOAD(0, row + j * dilation);
+        VSTORE(a, 0, dst);
+    } else {
+        for (int x = 0; x < out_w - x0; x++) {
+            float a = 0.0f;
+            for (int j = 0; j < kw; j++)
+                a += v[j] * row[x + j * dilation];
+            dst[x] = a;
+        }
+    }
+}
+
+/* Column pass: out[y][x] = sum_i u[i] * tmp[y + i*dilation][x]. Arguments:
+ * tmp, out, u, out_w, out_h, kh, dilation. One work-item per VEC_W x
+ * TILE_ROWS block, each loaded row vector reused for the block's rows as in
+ * the tiled kernel (dilation 1). */
+__kernel void sep_cols(__global const float *restrict tmp,
+                       __global float *restrict out, __constant float *u,
+                       int out_w, int out_h, int kh, int dilation)
+{
+    const int x0 = get_global_id(0) * VEC_W;
+    const int y0 = get_global_id(1) * TILE_ROWS;
+    if (x0 >= out_w || y0 >= out_h) return;
+    if (x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h && dilation == 1) {
+        floatv acc[TILE_ROWS];
+        for (int o = 0; o < TILE_ROWS; o++) acc[o] = (floatv)(0.0f);
+        for (int r = 0; r < kh + TILE_ROWS - 1; r++) {
+            const floatv t = VLOAD(0, tmp + (size_t)(y0 + r) * out_w + x0);
+            _Pragma("unroll")
+            for (int o = 0; o < TILE_ROWS; o++)
+                if (r - o >= 0 && r - o < kh) acc[o] += u[r - o] * t;
+        }
+        for (int o = 0; o < TILE_ROWS; o++)
+            VSTORE(acc[o], 0, out + (size_t)(y0 + o) * out_w + x0);
+    } else {
+        const int xe = min(x0 + VEC_W, out_w), ye = min(y0 + TILE_ROWS, out_h);
+        for (int y = y0; y < ye; y++)
+            for (int x = x0; x < xe; x++) {
+                float a = 0.0f;
+                for (int i = 0; i < kh; i++)
+                    a += u[i] * tmp[(size_t)(y + i * dilation) * out_w + x];
+                out[(size_t)y * out_w + x] = a;
+            }
+    }
 }

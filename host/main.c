@@ -260,7 +260,8 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"size\": [%d, %d], \"out_size\": [%d, %d], \"device\": ",
            r->in_w, r->in_h, r->out_w, r->out_h);
     json_str(r->on_device ? s->device_name : "cpu");
-    printf(", \"fell_back\": %s", r->fell_back ? "true" : "false");
+    printf(", \"fell_back\": %s, \"bands\": %d", r->fell_back ? "true" : "false",
+           r->cl_timing.bands);
     printf(", \"ms\": {\"decode\": ");
     json_num(r->decode_ms);
     printf(", \"pad\": ");

@@ -142,6 +142,37 @@ with tempfile.TemporaryDirectory() as tmp:
         check(np.array_equal(np.load(os.path.join(outa, f)), np.load(os.path.join(outc, f))),
               f"--device all differs from cpu on {f}")
 
+    # Extreme shapes work on every path: 1x100000 and 100000x1.
+    for shape in ((1, 100000), (100000, 1)):
+        f = os.path.join(tmp, f"line{shape[0]}x{shape[1]}.png")
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(f)
+        res = {}
+        for dev in ("cpu", "auto"):
+            o = f[:-4] + f"-{dev}.npy"
+            rc, _, err = run("-f", "sharpen", f, "-o", o, "--device", dev, "--verify", "-q")
+            check(rc == 0, f"{shape} on {dev}: rc {rc}: {err}")
+            res[dev] = np.load(o) if rc == 0 else None
+        check(res["cpu"] is not None and res["cpu"].shape == shape and
+              res["auto"] is not None and np.array_equal(res["cpu"], res["auto"]),
+              f"{shape}: device and reference differ or wrong shape")
+
+    # Banding forced through the environment gives the same bits as one band.
+    f = paths[3]
+    outs = []
+    for band in ("", "1", "4"):
+        o = os.path.join(tmp, f"band{band or 'none'}.npy")
+        rc, so, err = run("-f", "gaussian:5", "--stride", "2", "--dilation", "2", f, "-o", o,
+                          "--device", "auto", "-q", "--json",
+                          env={"CLCONV_BAND_ROWS": band} if band else {})
+        check(rc == 0, f"CLCONV_BAND_ROWS={band}: rc {rc}: {err}")
+        im = json.loads(so)["images"][0] if rc == 0 else {}
+        if im.get("device") != "cpu" and band:
+            want = -(-((17 + 1) // 2) // int(band))
+            check(im.get("bands") == want, f"CLCONV_BAND_ROWS={band}: {im.get('bands')} bands, want {want}")
+        outs.append(np.load(o) if rc == 0 else None)
+    check(all(o is not None and np.array_equal(o, outs[0]) for o in outs),
+          "banded results differ from the unbanded one")
+
     # A write failure (disk full) on one file of a batch costs only that file.
     out = os.path.join(tmp, "out-full")
     victim = os.path.splitext(os.path.basename(paths[2]))[0]

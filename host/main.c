@@ -6,6 +6,7 @@
 #include "clconv.h"
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -365,6 +366,25 @@ static int refuse_inputs_as_outputs(cli_inputs *in, char **outs, int n,
     }
     free(ids);
     return 0;
+}
+
+/* Diagnostics for the stress run: descriptors still open at the end, after
+ * the OpenCL devices are closed (none of ours should be). */
+static void report_fds(clconv_cl **cls, int ncl)
+{
+    DIR *d;
+    struct dirent *de;
+    int i, n = 0;
+    for (i = 0; i < ncl; i++) {
+        clconv_cl_close(cls[i]);
+        cls[i] = NULL;
+    }
+    d = opendir("/proc/self/fd");
+    if (!d) return;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.') n++;
+    closedir(d);
+    fprintf(stderr, "clconv: %d file descriptors open at exit\n", n - 1);
 }
 
 static volatile int stop_signal;
@@ -809,6 +829,7 @@ int main(int argc, char **argv)
                 s.mismatched ? " (verification)" : "", skipped, now_s() - s.t0);
     rc = s.mismatched ? EXIT_MISMATCH : s.failed ? EXIT_SOME_FAILED : EXIT_DONE;
 cleanup:
+    if (getenv("CLCONV_DEBUG_FDS")) report_fds(cls, ncl);
     if (outs)
         for (i = 0; i < in.n; i++) free(outs[i]);
     free(outs);

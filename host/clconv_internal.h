@@ -43,4 +43,9 @@ int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
 /* Nonzero when the output file name has an extension clconv can write. */
 int clconv__format_known(const char *path);
 
+/* Largest single allocation stb may make in this thread (0: no cap), and
+ * whether the last decode ran into it (host/stb_impl.c). */
+extern _Thread_local size_t clconv__stbi_cap;
+extern _Thread_local int clconv__stbi_capped;
+
 #endif

@@ -196,6 +196,14 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
         g[i] = gauss ? exp(-x * x / (2 * sigma * sigma)) : 1.0;
         sum += g[i];
     }
+    if (!(sum > 0) || !isfinite(sum)) {
+        /* Every tap underflowed: exp(-x^2 / 2 sigma^2) is 0 for all x. */
+        free(t);
+        free(g);
+        clconv__err(err, "filter '%s': SIGMA %g is too small for %ld taps "
+                    "(every tap would be 0)", spec, sigma, n);
+        return CLCONV_E_FILTER;
+    }
     for (i = 0; i < n; i++) g[i] /= sum;
     /* Outer product of the normalised 1-D kernel: the 2-D one sums to 1 and
      * is exactly rank 1, so the separable path computes the same taps. */
@@ -394,8 +402,16 @@ clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
         snprintf(what, sizeof what, "inline filter '%.200s'", spec);
         return parse_matrix(spec, what, "inline", out, err);
     }
-    clconv__err(err, "unknown filter '%.200s' (see --list-filters; a file "
-                "needs '@', a matrix looks like \"0,-1,0;-1,5,-1;0,-1,0\")",
-                spec);
+    {
+        /* Quote the spec on one line, whatever bytes it holds. */
+        char shown[201];
+        size_t k;
+        for (k = 0; spec[k] && k < sizeof shown - 1; k++)
+            shown[k] = (spec[k] >= 0x20 && spec[k] < 0x7F) ? spec[k] : '?';
+        shown[k] = '\0';
+        clconv__err(err, "unknown filter '%s' (see --list-filters; a file "
+                    "needs '@', a matrix looks like \"0,-1,0;-1,5,-1;0,-1,0\")",
+                    shown);
+    }
     return CLCONV_E_FILTER;
 }

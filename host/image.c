@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,121 @@ static int header_dims(const unsigned char *b, size_t n, const char *kind,
     return 0;
 }
 
+/* stb_image 2.27 (Debian 12's libstb-dev) trusts two things in a JPEG that
+ * it should not: a DHT may declare more than 256 codes (stbi__build_huffman
+ * then writes past its 257-entry size[] table), and a scan may select a
+ * Huffman table that no DHT defined (the entropy decoder then runs on the
+ * uninitialised tables of a malloc'd stbi__jpeg and can read far out of
+ * bounds: a crash that depends on what the heap held before). Both are
+ * refused here before stb sees the file; returns the reason, or NULL. */
+static const char *jpeg_bad_tables(const unsigned char *b, size_t n)
+{
+    unsigned dc = 0, ac = 0; /* bit t: table t has been defined */
+    int progressive = 0;
+    size_t i = 2;
+    while (i + 4 <= n) {
+        unsigned m = b[i + 1];
+        size_t len, k;
+        const unsigned char *s;
+        if (b[i] != 0xFF || m == 0xFF) { i++; continue; } /* scan data, fill */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            i += 2; /* stuffed byte, TEM, RSTn, SOI: no length */
+            continue;
+        }
+        if (m == 0xD9) break; /* EOI */
+        len = (size_t)b[i + 2] << 8 | b[i + 3];
+        if (len < 2 || len > n - i - 2) break; /* stb reports the truncation */
+        s = b + i + 4;
+        len -= 2;
+        if (m == 0xC2) progressive = 1; /* the one progressive SOF stb reads */
+        if (m == 0xC4) {                /* DHT: one or more tables */
+            for (k = 0; k + 17 <= len;) {
+                unsigned cnt = 0, j;
+                for (j = 1; j <= 16; j++) cnt += s[k + j];
+                if (cnt > 256) return "Huffman table with more than 256 codes";
+                if ((s[k] >> 4) == 0) dc |= 1u << (s[k] & 3);
+                else ac |= 1u << (s[k] & 3);
+                k += 17 + cnt;
+            }
+        } else if (m == 0xDA && len >= 1) { /* SOS */
+            unsigned ns = s[0], c, ss, ah;
+            if (len < 1 + 2 * (size_t)ns + 3) break;
+            ss = s[1 + 2 * ns];
+            ah = s[3 + 2 * ns] >> 4;
+            for (c = 0; c < ns; c++) {
+                unsigned td = s[2 + 2 * c] >> 4, ta = s[2 + 2 * c] & 15;
+                /* Progressive: only a first DC scan decodes with the DC
+                 * table, only AC scans with the AC table. */
+                int need_dc = !progressive || (ss == 0 && ah == 0);
+                int need_ac = !progressive || ss > 0;
+                if (td > 3 || ta > 3) break; /* stb reports these */
+                if ((need_dc && !(dc >> td & 1)) || (need_ac && !(ac >> ta & 1)))
+                    return "a scan uses a Huffman table no DHT defined";
+            }
+        }
+        i += 4 + len;
+    }
+    return NULL;
+}
+
+/* Skips whitespace and '#' comments of a PNM header; returns the new index. */
+static size_t pnm_skip(const unsigned char *b, size_t n, size_t i)
+{
+    while (i < n) {
+        if (b[i] == '#') {
+            while (i < n && b[i] != '\n') i++;
+        } else if (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r' ||
+                   b[i] == '\f' || b[i] == '\v') {
+            i++;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+static size_t pnm_int(const unsigned char *b, size_t n, size_t *i)
+{
+    size_t v = 0;
+    *i = pnm_skip(b, n, *i);
+    while (*i < n && b[*i] >= '0' && b[*i] <= '9' && v < ((size_t)1 << 40))
+        v = v * 10 + (size_t)(b[(*i)++] - '0');
+    return v;
+}
+
+/* stb reads uncompressed PNM, TGA and BMP pixel data without checking that
+ * the file holds all of it, and gives back whatever the buffer held. The
+ * header says how many bytes must follow; fewer is a truncated file. */
+static int raw_truncated(const unsigned char *b, size_t n, const char *kind,
+                         long long w, long long h)
+{
+    size_t off, need;
+    if (w < 1 || h < 1) return 0;
+    if (strcmp(kind, "PNM") == 0 && (b[1] == '5' || b[1] == '6')) {
+        size_t i = 2, maxv;
+        (void)pnm_int(b, n, &i);
+        (void)pnm_int(b, n, &i);
+        maxv = pnm_int(b, n, &i);
+        off = i + 1; /* exactly one whitespace byte before the data */
+        need = (size_t)w * (size_t)h * (b[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1);
+        return off > n || n - off < need;
+    }
+    if (strcmp(kind, "TGA") == 0 && n >= 18 && b[2] >= 1 && b[2] <= 3) {
+        size_t cmap = b[1] == 1 ? (size_t)le16(b + 5) * ((b[7] + 7u) / 8u) : 0;
+        off = 18 + (size_t)b[0] + cmap;
+        need = (size_t)w * (size_t)h * ((b[16] + 7u) / 8u);
+        return off > n || n - off < need;
+    }
+    if (strcmp(kind, "BMP") == 0 && n >= 34 && le16(b + 14) >= 40 &&
+        le16(b + 30) == 0 && le16(b + 32) == 0) { /* BI_RGB: no compression */
+        size_t bpp = le16(b + 28);
+        off = le16(b + 10) | (size_t)le16(b + 12) << 16;
+        need = ((size_t)w * bpp + 31) / 32 * 4 * (size_t)h;
+        return bpp > 0 && (off > n || n - off < need);
+    }
+    return 0;
+}
+
 static clconv_status load_npy(const unsigned char *b, size_t n,
                               const char *name, long long max_pixels,
                               clconv_plane *out, char *err);
@@ -228,7 +344,7 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
         /* stb refuses sizes past its own limits with another format's
          * reason; say what the header really claims. */
         if (kind && header_dims(buf, len, kind, &hw, &hh) && hw > 0 && hh > 0 &&
-            (hw * hh > (1LL << 28) || (max_pixels > 0 && hw * hh > max_pixels))) {
+            hw <= INT32_MAX && hh <= INT32_MAX && (hw * hh > (1LL << 28) || (max_pixels > 0 && hw * hh > max_pixels))) {
             if (max_pixels > 0 && hw * hh > max_pixels)
                 clconv__err(err, "%s: %lldx%lld is %lld pixels, over the limit "
                             "of %lld (--max-pixels)", name, hw, hh, hw * hh,
@@ -247,6 +363,8 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                         name);
         return CLCONV_E_DECODE;
     }
+    /* stb_image gives a top-down BMP's height as negative. */
+    if (kind && strcmp(kind, "BMP") == 0 && h < 0 && h != INT_MIN) h = -h;
     if (w < 1 || h < 1) {
         clconv__err(err, "%s: image has no pixels (%dx%d)", name, w, h);
         return CLCONV_E_DECODE;
@@ -260,11 +378,42 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
         clconv__err(err, "%s: truncated JPEG (no end-of-image marker)", name);
         return CLCONV_E_DECODE;
     }
+    {
+        /* TGA has no magic number: a file stb reads that announces nothing
+         * else and is named .tga is taken as one. */
+        const char *dot = strrchr(name, '.');
+        const char *k = kind ? kind
+                        : (dot && strcasecmp(dot, ".tga") == 0) ? "TGA" : NULL;
+        if (k && raw_truncated(buf, len, k, w, h)) {
+            clconv__err(err, "%s: truncated %s (the pixel data is shorter than "
+                        "its %dx%d header says)", name, k, w, h);
+            return CLCONV_E_DECODE;
+        }
+    }
+    if (kind && strcmp(kind, "JPEG") == 0) {
+        const char *why = jpeg_bad_tables(buf, len);
+        if (why) {
+            clconv__err(err, "%s: corrupt JPEG (%s)", name, why);
+            return CLCONV_E_DECODE;
+        }
+    }
     if (!clconv__mul_ok((size_t)w, (size_t)h, 4 * sizeof(float), &npx)) {
         clconv__err(err, "%s: %dx%d is too large", name, w, h);
         return CLCONV_E_TOO_LARGE;
     }
+    /* No decoder needs more than 8 bytes a pixel (16-bit RGBA) plus the
+     * file and some slack in one block. */
+    clconv__stbi_cap = (size_t)w * (size_t)h * 8 + (size_t)h * 2 + len +
+                       ((size_t)16 << 20);
+    clconv__stbi_capped = 0;
     px = stbi_load_from_memory(buf, (int)len, &w, &h, &comp, 0);
+    clconv__stbi_cap = 0;
+    if (!px && clconv__stbi_capped) {
+        clconv__err(err, "%s: corrupt %s: its data expands far past what a "
+                    "%dx%d image needs (a decompression bomb?)", name,
+                    kind ? kind : "image", w, h);
+        return CLCONV_E_DECODE;
+    }
     if (!px) {
         const char *why = stbi_failure_reason();
         if (why && strcmp(why, "outofmem") == 0) {

@@ -25,6 +25,37 @@ static unsigned char *clconv__deflate(unsigned char *data, int len,
     return out;
 }
 
+/* Every stb allocation is zeroed, so a decoder that leaves part of its
+ * output or tables unwritten (stb 2.27's PNM and TGA readers on a short
+ * file, its JPEG reader on a scan naming an undefined Huffman table) yields
+ * zeros, never what the heap held before (another image's pixels); and
+ * capped per decode by clconv__stbi_cap, which image.c sets from the
+ * header's size, so a PNG whose zlib stream inflates far past its IHDR
+ * size (a 1 MB file declaring 1x1 pixels inflates to 1 GiB in stb) fails
+ * as out of memory instead. */
+#include "clconv_internal.h"
+_Thread_local size_t clconv__stbi_cap;
+_Thread_local int clconv__stbi_capped;
+static void *clconv__stbi_malloc(size_t n)
+{
+    if (clconv__stbi_cap && n > clconv__stbi_cap) {
+        clconv__stbi_capped = 1;
+        return NULL;
+    }
+    return calloc(1, n ? n : 1);
+}
+static void *clconv__stbi_realloc(void *p, size_t n)
+{
+    if (clconv__stbi_cap && n > clconv__stbi_cap) {
+        clconv__stbi_capped = 1;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+#define STBI_MALLOC(n) clconv__stbi_malloc(n)
+#define STBI_REALLOC(p, n) clconv__stbi_realloc(p, n)
+#define STBI_FREE(p) free(p)
+
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP

@@ -142,6 +142,29 @@ with tempfile.TemporaryDirectory() as tmp:
         check(np.array_equal(np.load(os.path.join(outa, f)), np.load(os.path.join(outc, f))),
               f"--device all differs from cpu on {f}")
 
+    # A zlib bomb: a 1x1 PNG whose data inflates to 1 GiB is refused early,
+    # without the memory it asks for.
+    import struct
+    import zlib
+    bomb = os.path.join(tmp, "zbomb.png")
+    co, chunks = zlib.compressobj(9), []
+    for _ in range(1024):
+        chunks.append(co.compress(bytes(1 << 20)))
+    data = b"".join(chunks) + co.flush()
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(bomb, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    p = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", CLCONV, "-f", "identity", bomb,
+                        "-o", os.path.join(tmp, "zb.png"), "--device", "cpu"],
+                       capture_output=True, text=True) if os.path.exists("/usr/bin/time") else \
+        subprocess.run([CLCONV, "-f", "identity", bomb, "-o", os.path.join(tmp, "zb.png"),
+                        "--device", "cpu"], capture_output=True, text=True)
+    check(p.returncode == 1 and "decompression bomb" in p.stderr, f"zlib bomb: rc {p.returncode}: {p.stderr}")
+    rss = [int(l.split()[1]) for l in p.stderr.splitlines() if l.startswith("maxrss")]
+    check(not rss or rss[0] < 200 * 1024, f"zlib bomb peak RSS {rss} KB")
+
     # Extreme shapes work on every path: 1x100000 and 100000x1.
     for shape in ((1, 100000), (100000, 1)):
         f = os.path.join(tmp, f"line{shape[0]}x{shape[1]}.png")

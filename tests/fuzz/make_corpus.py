@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""make_corpus.py — writes the seed corpus of the fuzz harnesses into
+tests/fuzz/corpus/{image,filter}/seed-*: tiny images of every format and
+colour type stb_image reads, truncated and corrupt ones, and decompression
+bombs (huge sizes in a tiny header) that the loader must refuse before it
+allocates; filter specs of every form. Deterministic; crashers found by
+run.sh (crash-*, timeout-*, oom-*, leak-*) and hand-made reproducers of the
+bugs they led to (repro-*) live beside the seeds and are never touched here.
+Needs Debian's python3 with Pillow and numpy.
+    usage: tests/fuzz/make_corpus.py
+"""
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMG = os.path.join(HERE, "corpus", "image")
+FLT = os.path.join(HERE, "corpus", "filter")
+LIMIT = 4096
+
+
+def put(d, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    assert len(data) < LIMIT, (name, len(data))
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def pil(img, fmt, **kw):
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+def rgb(w, h, seed=1):
+    r = np.random.default_rng(seed)
+    return Image.fromarray(r.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB")
+
+
+def chunk(t, data):
+    return (struct.pack(">I", len(data)) + t + data +
+            struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF))
+
+
+def png(w, h, depth, ctype, raw, interlace=0, extra=b""):
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, interlace)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra +
+            chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def adam7_gray8(w, h, px):
+    """Interlaced 8-bit gray rows, filter 0 (Pillow cannot write Adam7)."""
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+              (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    out = b""
+    for x0, y0, dx, dy in passes:
+        xs = range(x0, w, dx)
+        if not len(xs):
+            continue
+        for y in range(y0, h, dy):
+            out += b"\0" + bytes(px[y][x] for x in xs)
+    return out
+
+
+def npy(arr, version=1, header=None):
+    if header is None:
+        header = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (
+            arr.dtype.str, arr.shape)
+    pre = b"\x93NUMPY" + bytes([version, 0])
+    n = 10 if version == 1 else 12
+    pad = (64 - (n + len(header) + 1) % 64) % 64
+    hdr = header.encode() + b" " * pad + b"\n"
+    pre += struct.pack("<H" if version == 1 else "<I", len(hdr))
+    return pre + hdr + (arr.tobytes() if arr is not None else b"")
+
+
+def bmp_topdown(img):
+    """A top-down BMP (negative height): rows stored first to last."""
+    b = bytearray(pil(img, "BMP"))
+    off, w, h = struct.unpack("<I", b[10:14])[0], img.width, img.height
+    stride = (w * (len(img.getbands()) * 8) + 31) // 32 * 4
+    rows = [bytes(b[off + i * stride:off + (i + 1) * stride]) for i in range(h)]
+    b[off:off + stride * h] = b"".join(reversed(rows))
+    b[22:26] = struct.pack("<i", -h)
+    return bytes(b)
+
+
+def jpeg_with_size(base, w, h):
+    """Patches the size in the SOF marker of a JPEG."""
+    b = bytearray(base)
+    i = 2
+    while i < len(b):
+        m = b[i + 1]
+        ln = struct.unpack(">H", b[i + 2:i + 4])[0]
+        if m in (0xC0, 0xC1, 0xC2):
+            b[i + 5:i + 9] = struct.pack(">HH", h, w)
+            return bytes(b)
+        i += 2 + ln
+    raise ValueError("no SOF")
+
+
+def images():
+    os.makedirs(IMG, exist_ok=True)
+    c = rgb(7, 5)
+    g = c.convert("L")
+    put(IMG, "png-gray.png", pil(g, "PNG"))
+    put(IMG, "png-gray16.png", pil(Image.fromarray(
+        (np.arange(35, dtype=np.uint16).reshape(5, 7) * 1800), "I;16"), "PNG"))
+    put(IMG, "png-rgb.png", pil(c, "PNG"))
+    put(IMG, "png-rgba.png", pil(c.convert("RGBA"), "PNG"))
+    put(IMG, "png-la.png", pil(c.convert("LA"), "PNG"))
+    put(IMG, "png-pal.png", pil(c.convert("P"), "PNG"))
+    put(IMG, "png-pal-trns.png", pil(c.convert("P"), "PNG", transparency=3))
+    put(IMG, "png-1bit.png", pil(g.convert("1"), "PNG"))
+    put(IMG, "png-rgb16.png", png(3, 2, 16, 2, b"".join(
+        b"\0" + bytes(range(y * 18, y * 18 + 18)) for y in range(2))))
+    put(IMG, "png-adam7.png", png(9, 9, 8, 0, adam7_gray8(
+        9, 9, [[(x * 29 + y * 7) & 255 for x in range(9)] for y in range(9)]),
+        interlace=1))
+    put(IMG, "png-1x1.png", png(1, 1, 8, 0, b"\0\x80"))
+    put(IMG, "jpeg-baseline.jpg", pil(rgb(16, 16), "JPEG", quality=80))
+    put(IMG, "jpeg-progressive.jpg",
+        pil(rgb(16, 16), "JPEG", quality=80, progressive=True))
+    put(IMG, "jpeg-gray.jpg", pil(g, "JPEG"))
+    put(IMG, "jpeg-444.jpg", pil(rgb(9, 7), "JPEG", subsampling=0))
+    put(IMG, "bmp-24.bmp", pil(c, "BMP"))
+    put(IMG, "bmp-8pal.bmp", pil(c.convert("P"), "BMP"))
+    put(IMG, "bmp-gray.bmp", pil(g, "BMP"))
+    put(IMG, "bmp-1bit.bmp", pil(g.convert("1"), "BMP"))
+    put(IMG, "bmp-32.bmp", pil(c.convert("RGBA"), "BMP"))
+    put(IMG, "bmp-topdown.bmp", bmp_topdown(g))
+    put(IMG, "tga-rgb.tga", pil(c, "TGA"))
+    put(IMG, "tga-rle.tga", pil(c, "TGA", compression="tga_rle"))
+    put(IMG, "tga-gray.tga", pil(g, "TGA"))
+    put(IMG, "gif.gif", pil(c.convert("P"), "GIF"))
+    f2 = rgb(7, 5, seed=2).convert("P")
+    put(IMG, "gif-anim.gif", pil(c.convert("P"), "GIF", save_all=True,
+                                  append_images=[f2], duration=10, loop=0))
+    put(IMG, "pgm-p5.pgm", pil(g, "PPM"))
+    put(IMG, "ppm-p6.ppm", pil(c, "PPM"))
+    put(IMG, "pgm-16bit.pgm", b"P5\n3 2\n65535\n" + bytes(range(12)))
+    put(IMG, "pgm-comment.pgm", b"P5\n# a comment\n2 2\n255\n\x00\x40\x80\xff")
+    put(IMG, "hdr.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 3\n" +
+        bytes([128, 64, 32, 129] * 6))
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+    put(IMG, "npy-f4.npy", npy(a))
+    put(IMG, "npy-f8.npy", npy(a.astype(np.float64)))
+    put(IMG, "npy-u1.npy", npy(np.arange(6, dtype=np.uint8).reshape(2, 3)))
+    put(IMG, "npy-v2.npy", npy(a, version=2))
+    put(IMG, "npy-nan-inf.npy", npy(np.array(
+        [[np.nan, np.inf], [-np.inf, 1e38]], dtype=np.float32)))
+    put(IMG, "npy-fortran.npy", npy(a, header="{'descr': '<f4', "
+        "'fortran_order': True, 'shape': (3, 4), }"))
+    put(IMG, "npy-3d.npy", npy(np.zeros((2, 2, 2), np.float32)))
+    put(IMG, "npy-1d.npy", npy(np.zeros(4, np.float32)))
+    put(IMG, "npy-i4.npy", npy(np.zeros((2, 2), np.int32)))
+    put(IMG, "npy-short.npy", npy(a)[:-5])
+    put(IMG, "npy-shape-last.npy", npy(a, header="{'descr': '<f4', "
+        "'fortran_order': False, 'shape': (3, 4)}"))
+    put(IMG, "npy-shape-first.npy", npy(a, header="{'shape': (3, 4), "
+        "'descr': '<f4', 'fortran_order': False}"))
+    # Truncated and corrupt.
+    p = pil(c, "PNG")
+    put(IMG, "bad-png-cut.png", p[:len(p) // 2])
+    put(IMG, "bad-png-crc.png", p[:40] + bytes([p[40] ^ 0xFF]) + p[41:])
+    j = pil(rgb(16, 16), "JPEG")
+    put(IMG, "bad-jpeg-noeoi.jpg", j[:-2])
+    put(IMG, "bad-jpeg-cut.jpg", j[:len(j) * 2 // 3])
+    gf = pil(c.convert("P"), "GIF")
+    put(IMG, "bad-gif-cut.gif", gf[:len(gf) - 8])
+    bm = pil(c, "BMP")
+    put(IMG, "bad-bmp-cut.bmp", bm[:60])
+    # Cut in half: stb fills the missing pixels instead of failing.
+    t = Image.fromarray((np.arange(32 * 24) % 251).astype(np.uint8)
+                        .reshape(24, 32))
+    for fmt, ext, im in (("PPM", "pgm", t), ("TGA", "tga", t.convert("RGB")),
+                         ("GIF", "gif", t), ("BMP", "bmp", t)):
+        d = pil(im, fmt)
+        put(IMG, "bad-half." + ext, d[:len(d) // 2])
+    put(IMG, "bad-empty", b"")
+    put(IMG, "bad-text.txt", b"hello, not an image\n")
+    put(IMG, "bad-tiff.tif", pil(g, "TIFF")[:200])
+    put(IMG, "bad-webp", b"RIFF\x10\0\0\0WEBPVP8 ")
+    put(IMG, "bad-pnm-header.pgm", b"P5\n-3 2\n255\n\0\0\0\0\0\0")
+    put(IMG, "bad-png-zero.png", png(0, 3, 8, 0, b"\0\0\0"))
+    # Bombs: a tiny header announcing a huge image.
+    put(IMG, "bomb-png-20k.png", png(20000, 20000, 8, 0, b"\0" * 64))
+    put(IMG, "bomb-png-16m.png", png(1 << 24, 1 << 24, 8, 6, b"\0" * 16))
+    put(IMG, "bomb-png-wide.png", png((1 << 24), 2, 8, 0, b"\0" * 16))
+    put(IMG, "bomb-png-zlib.png", png(1, 1, 8, 0, b"\0" * (3 << 20)))
+    put(IMG, "bomb-jpeg-65k.jpg", jpeg_with_size(j, 65500, 65500))
+    put(IMG, "bomb-jpeg-prog.jpg", jpeg_with_size(
+        pil(rgb(16, 16), "JPEG", progressive=True), 65500, 65500))
+    bm = bytearray(pil(c, "BMP"))
+    bm[18:26] = struct.pack("<ii", 60000, -60000)
+    put(IMG, "bomb-bmp.bmp", bytes(bm))
+    gf = bytearray(pil(c.convert("P"), "GIF"))
+    gf[6:10] = struct.pack("<HH", 65535, 65535)
+    put(IMG, "bomb-gif.gif", bytes(gf))
+    put(IMG, "bomb-pgm.pgm", b"P5\n100000 100000\n255\n\0\0\0\0")
+    put(IMG, "bomb-ppm.ppm", b"P6 16777216 16777216 255\n\0\0\0")
+    tg = bytearray(pil(c, "TGA"))
+    tg[12:16] = struct.pack("<HH", 65535, 65535)
+    put(IMG, "bomb-tga.tga", bytes(tg))
+    put(IMG, "bomb-hdr.hdr",
+        b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 16000000 +X 16000000\n\0\0\0\0")
+    put(IMG, "bomb-npy.npy", npy(None, header="{'descr': '<f4', "
+        "'fortran_order': False, 'shape': (100000, 100000), }"))
+    put(IMG, "bomb-npy-overflow.npy", npy(None, header="{'descr': '<f8', "
+        "'fortran_order': False, 'shape': (2147483647, 2147483647), }"))
+
+
+FILTERS = {
+    "identity": "identity", "sharpen": "sharpen", "blur": "blur",
+    "outline": "outline", "emboss": "emboss", "sobel-left": "sobel-left",
+    "sobel-right": "sobel-right", "sobel-top": "sobel-top",
+    "sobel-bottom": "sobel-bottom", "box5": "box:5", "box1": "box:1",
+    "box255": "box:255", "gauss7": "gaussian:7:1.5", "gauss9": "gaussian:9",
+    "gauss2": "gaussian:2", "inline-sharpen": "0,-1,0;-1,5,-1;0,-1,0",
+    "inline-spaces": "1 2 3; 4 5 6", "inline-1x1": "7",
+    "inline-exp": "1e-3,+.5E2,-0.25;1e30,-1e30,0", "inline-row": "1,2,3,4,5",
+    "inline-col": "1;2;3;4", "inline-tabs": "1\t2;\t3 4",
+    "file-comments": "# a comment\n1 2 1\n2 4 2 # middle\n1 2 1\n",
+    "file-crlf": "1,0,-1\r\n2,0,-2\r\n1,0,-1\r\n",
+    "file-hex": "0x10 0x1p-2\n1 2\n",
+    "bad-empty": "", "bad-semis": ";;;", "bad-ragged": "1,2;3",
+    "bad-nan": "1 nan\n2 3\n", "bad-inf": "1e400", "bad-infinity": "infinity",
+    "bad-big-tap": "1e31", "bad-word": "1 x 2", "bad-box0": "box:0",
+    "bad-box256": "box:256", "bad-box-sigma": "box:3:1",
+    "bad-gauss-sigma0": "gaussian:3:0", "bad-gauss-neg": "gaussian:3:-1",
+    "bad-gauss-tiny": "gaussian:3:1e-300",
+    "bad-gauss-even-small": "gaussian:4:0.01",
+    "bad-newline-unknown": "foo\nbar", "bad-gauss-nosize": "gaussian:",
+    "bad-gauss-junk": "gaussian:5:1.5x", "bad-box-space": "box: 5",
+    "bad-unknown": "sharpen2", "bad-commas": "1,,2;;3,4",
+    "bad-256-cols": ",".join(["1"] * 256),
+    "bad-256-rows": "\n".join(["1"] * 256),
+    "ok-255-cols": ",".join(["0"] * 255),
+    "bad-binary": "1 2\0 3\n", "bad-at": "@", "bad-dangling-e": "1e",
+    "bad-sign": "+-1",
+}
+
+
+def filters():
+    os.makedirs(FLT, exist_ok=True)
+    for k, v in FILTERS.items():
+        put(FLT, k, v)
+
+
+if __name__ == "__main__":
+    images()
+    filters()

@@ -17,13 +17,8 @@
 
 /* Outputs per work-item of the tiled and separable kernels, along x and y;
  * passed to the kernel build as -DVEC_W and -DTILE_ROWS. */
-#define CLCONV_VEC_W_DEF 16
-#define CLCONV_TILE_ROWS_DEF 4
-#include <stdlib.h>
-#include <stdio.h>
-static inline int clconv__tune(int i, int d) { const char *t = getenv("CLCONV_TUNE"); int v[4] = {0,0,0,0}; if (t) sscanf(t, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]); return v[i] ? v[i] : d; }
-#define CLCONV_VEC_W clconv__tune(0, CLCONV_VEC_W_DEF)
-#define CLCONV_TILE_ROWS clconv__tune(1, CLCONV_TILE_ROWS_DEF)
+#define CLCONV_VEC_W 16
+#define CLCONV_TILE_ROWS 4
 
 struct clconv_cl {
     clconv_device_info info;
@@ -60,6 +55,16 @@ int clconv__fault(const char *what);
         cl_int e_ = (call);                                                  \
         if (e_ != CL_SUCCESS) {                                              \
             st = clconv__cl_fail((err), e_, #call, __func__, __LINE__);      \
+            goto cleanup;                                                    \
+        }                                                                    \
+    } while (0)
+
+/* For calls that return an object and report through an error argument:
+ * `e` holds the error, `call` names the call in the message. */
+#define CL_CHECK(err, e, call)                                               \
+    do {                                                                     \
+        if ((e) != CL_SUCCESS) {                                             \
+            st = clconv__cl_fail((err), (e), (call), __func__, __LINE__);    \
             goto cleanup;                                                    \
         }                                                                    \
     } while (0)

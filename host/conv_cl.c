@@ -15,9 +15,9 @@
 #define MEM_SHARE 0.5
 
 /* Rank-1 filters with at least this many taps take the separable path by
- * default (bench/RESULTS.md: below it the extra pass costs more than the
- * taps it saves on PoCL). */
-#define SEP_MIN_TAPS 25
+ * default (bench/RESULTS.md: on PoCL the two passes beat the tiled kernel
+ * from 7x7 on, and lose at 5x5). */
+#define SEP_MIN_TAPS 36
 
 typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE } variant;
 
@@ -137,7 +137,7 @@ static clconv_status ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
     } else {
         *buf = clCreateBuffer(cl->ctx, flags, need, NULL, &e);
     }
-    CL_TRY(err, e);
+    CL_CHECK(err, e, "clCreateBuffer");
     *cap = need;
 cleanup:
     return st;
@@ -180,14 +180,14 @@ static size_t round_up(size_t n, size_t m)
     return (n + m - 1) / m * m;
 }
 
-/* A work-group of up to 16 x 16 items, within the kernel's limit. */
-static clconv_status group_size(clconv_cl *cl, cl_kernel k, size_t *lx,
-                                size_t *ly, char *err)
+/* A work-group of up to want_x x want_y items, within the kernel's limit. */
+static clconv_status group_size(clconv_cl *cl, cl_kernel k, size_t want_x,
+                                size_t want_y, size_t *lx, size_t *ly, char *err)
 {
     clconv_status st = CLCONV_OK;
     size_t kwg = 0;
-    *lx = (size_t)clconv__tune(2, 16);
-    *ly = (size_t)clconv__tune(3, 16);
+    *lx = want_x;
+    *ly = want_y;
     CL_TRY(err, clGetKernelWorkGroupInfo(k, cl->dev, CL_KERNEL_WORK_GROUP_SIZE,
                                          sizeof kwg, &kwg, NULL));
     while (*lx * *ly > kwg && *lx > 1) {
@@ -207,7 +207,7 @@ static clconv_status wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
         e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     else
         *buf = clCreateBuffer(cl->ctx, flags | CL_MEM_USE_HOST_PTR, bytes, host, &e);
-    CL_TRY(err, e);
+    CL_CHECK(err, e, "clCreateBuffer");
 cleanup:
     return st;
 }
@@ -266,10 +266,10 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     if (var == VAR_SEPARABLE) {
         taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                               (size_t)g->kw * sizeof(float), fv, &e);
-        CL_TRY(err, e);
+        CL_CHECK(err, e, "clCreateBuffer");
         taps_u = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                                 (size_t)g->kh * sizeof(float), fu, &e);
-        CL_TRY(err, e);
+        CL_CHECK(err, e, "clCreateBuffer");
         k = cl->k_sep_rows;
         k2 = cl->k_sep_cols;
         st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
@@ -292,7 +292,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             k = in_const ? cl->k_const : cl->k_global;
         taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                               taps_bytes, ftaps, &e);
-        CL_TRY(err, e);
+        CL_CHECK(err, e, "clCreateBuffer");
     }
     if (!zc) {
         st = ensure_buf(cl, &cl->in_buf, &cl->in_cap,
@@ -304,8 +304,14 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                         CL_MEM_WRITE_ONLY, err);
         if (st != CLCONV_OK) goto cleanup;
     }
-    st = group_size(cl, k, &lx, &ly, err);
-    if (st == CLCONV_OK && k2) st = group_size(cl, k2, &lx2, &ly2, err);
+    /* Work-groups: 16 x 16 pixels for the naive kernel; a row of 64 blocks
+     * (1024 pixels) for the vector kernels, which on PoCL streams each input
+     * row further before the next group starts (bench/RESULTS.md). */
+    if (var == VAR_NAIVE)
+        st = group_size(cl, k, 16, 16, &lx, &ly, err);
+    else
+        st = group_size(cl, k, 64, 1, &lx, &ly, err);
+    if (st == CLCONV_OK && k2) st = group_size(cl, k2, 64, 1, &lx2, &ly2, err);
     if (st != CLCONV_OK) goto cleanup;
 
     for (r0 = 0; r0 < g->out_h; r0 += rows_per_band) {
@@ -328,11 +334,11 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                                              host_in, 0, NULL, &ev[0]));
         }
         if (var == VAR_SEPARABLE) {
-            const size_t gr[2] = {round_up((ow + (size_t)CLCONV_VEC_W - 1) / (size_t)CLCONV_VEC_W, lx),
+            const size_t gr[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
                                   round_up((size_t)in_rows, ly)};
-            const size_t gc[2] = {round_up((ow + (size_t)CLCONV_VEC_W - 1) / (size_t)CLCONV_VEC_W, lx2),
-                                  round_up(((size_t)rows + (size_t)CLCONV_TILE_ROWS - 1) /
-                                               (size_t)CLCONV_TILE_ROWS, ly2)};
+            const size_t gc[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx2),
+                                  round_up(((size_t)rows + CLCONV_TILE_ROWS - 1) /
+                                               CLCONV_TILE_ROWS, ly2)};
             const size_t lr[2] = {lx, ly}, lc[2] = {lx2, ly2};
             CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &in_b));
             CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &cl->tmp_buf));
@@ -354,8 +360,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k2, 2, NULL, gc, lc, 0,
                                                NULL, &ev[2]));
         } else {
-            const size_t vw = var == VAR_TILED ? (size_t)CLCONV_VEC_W : 1;
-            const size_t vh = var == VAR_TILED ? (size_t)CLCONV_TILE_ROWS : 1;
+            const size_t vw = var == VAR_TILED ? CLCONV_VEC_W : 1;
+            const size_t vh = var == VAR_TILED ? CLCONV_TILE_ROWS : 1;
             const size_t gsz[2] = {round_up((ow + vw - 1) / vw, lx),
                                    round_up(((size_t)rows + vh - 1) / vh, ly)};
             const size_t lsz[2] = {lx, ly};
@@ -377,7 +383,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
              * where the device wrote host memory in place). */
             void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
                                          out_bytes, 0, NULL, &ev[3], &e);
-            CL_TRY(err, e);
+            CL_CHECK(err, e, "clEnqueueMapBuffer");
             CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, &ev[4]));
             CL_TRY(err, clWaitForEvents(1, &ev[4]));
             if (m != (void *)host_out) memcpy(host_out, m, out_bytes);

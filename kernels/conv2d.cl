@@ -4,9 +4,9 @@
  * same sums; the host picks one per call (CLCONV_KERNEL forces one):
  *
  *   naive      one work-item per output pixel, any stride and dilation
- *   tiled      one work-item per VEC_W x TILE_ROWS block of outputs, stride 1:
- *              vector loads along x, each loaded input vector reused for every
- *              output row of the block it feeds (register tiling)
+ *   tiled      one work-item per VEC_W x TILE_ROWS block of outputs, stride 1,
+ *              any dilation: vector loads along x, the block's sums held in
+ *              registers (register tiling)
  *   separable  rank-1 filters K = u v^T, stride 1: a row pass (v) into a
  *              temporary plane, then a column pass (u)
  *
@@ -87,57 +87,53 @@ __kernel void conv2d_global(__global const float *restrict in,
 
 /* ------------------------------------------------------------------ tiled */
 
-/* A full block: TILE_ROWS accumulators of VEC_W lanes. With dilation 1,
- * input row r of the block feeds output row o through filter row i = r - o,
- * so each vector loaded from row r is used by up to TILE_ROWS outputs while
- * it sits in a register. Per output, rows are still visited in order i and
- * taps in order j: the same sums, in the same order, as the naive kernel.
- * Dilations > 1 load per output row (no reuse); blocks that cross the right
- * or bottom edge go one pixel at a time; both in the same order. */
+/* A full block keeps its TILE_ROWS rows of VEC_W sums in named vector
+ * variables (a private array would live in memory on PoCL: its work-group
+ * loops keep such arrays per work-item). For each tap, one broadcast of the
+ * tap and one vector load per output row; per output the taps are taken in
+ * row-major order, so the sums and their order are those of the naive
+ * kernel, and so are the results, bit for bit. Blocks that cross the right or
+ * bottom edge go one pixel at a time, in the same order. */
+#if TILE_ROWS == 4
+#define TILE_DECL floatv a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#define TILE_FMA(t, p, j)                                                    \
+    a0 += (t) * VLOAD(0, (p) + (j));                                         \
+    a1 += (t) * VLOAD(0, (p) + pw + (j));                                    \
+    a2 += (t) * VLOAD(0, (p) + 2 * pw + (j));                                \
+    a3 += (t) * VLOAD(0, (p) + 3 * pw + (j));
+#define TILE_STORE(q, n)                                                     \
+    VSTORE(a0, 0, (q)); VSTORE(a1, 0, (q) + (n));                            \
+    VSTORE(a2, 0, (q) + 2 * (n)); VSTORE(a3, 0, (q) + 3 * (n));
+#elif TILE_ROWS == 2
+#define TILE_DECL floatv a0 = 0.0f, a1 = 0.0f;
+#define TILE_FMA(t, p, j)                                                    \
+    a0 += (t) * VLOAD(0, (p) + (j));                                         \
+    a1 += (t) * VLOAD(0, (p) + pw + (j));
+#define TILE_STORE(q, n) VSTORE(a0, 0, (q)); VSTORE(a1, 0, (q) + (n));
+#elif TILE_ROWS == 1
+#define TILE_DECL floatv a0 = 0.0f;
+#define TILE_FMA(t, p, j) a0 += (t) * VLOAD(0, (p) + (j));
+#define TILE_STORE(q, n) VSTORE(a0, 0, (q));
+#else
+#error "TILE_ROWS must be 1, 2 or 4"
+#endif
+
 #define CONV2D_TILED_BODY                                                    \
     const int x0 = get_global_id(0) * VEC_W;                                 \
     const int y0 = get_global_id(1) * TILE_ROWS;                             \
     if (x0 >= out_w || y0 >= out_h) return;                                  \
     (void)stride;                                                            \
-    const int full = x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h;        \
-    if (full && dilation == 1) {                                             \
-        floatv acc[TILE_ROWS];                                               \
-        for (int o = 0; o < TILE_ROWS; o++) acc[o] = (floatv)(0.0f);         \
-        const int nrows = kh + TILE_ROWS - 1;                                \
-        for (int r = 0; r < nrows; r++) {                                    \
-            __global const float *row = in + (size_t)(y0 + r) * pw + x0;     \
-            /* Output rows o with 0 <= r - o < kh, as a range. */            \
-            const int olo = max(0, r - kh + 1), ohi = min(TILE_ROWS - 1, r); \
-            if (olo == 0 && ohi == TILE_ROWS - 1) {                          \
-                for (int j = 0; j < kw; j++) {                               \
-                    const floatv v = VLOAD(0, row + j);                      \
-                    _Pragma("unroll")                                        \
-                    for (int o = 0; o < TILE_ROWS; o++)                      \
-                        acc[o] += taps[(r - o) * kw + j] * v;                \
-                }                                                            \
-            } else {                                                         \
-                for (int j = 0; j < kw; j++) {                               \
-                    const floatv v = VLOAD(0, row + j);                      \
-                    _Pragma("unroll")                                        \
-                    for (int o = 0; o < TILE_ROWS; o++)                      \
-                        if (o >= olo && o <= ohi)                            \
-                            acc[o] += taps[(r - o) * kw + j] * v;            \
-                }                                                            \
+    if (x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h) {                    \
+        TILE_DECL                                                            \
+        for (int i = 0; i < kh; i++) {                                       \
+            __global const float *p = in + (size_t)(y0 + i * dilation) * pw + x0; \
+            for (int j = 0; j < kw; j++) {                                   \
+                const float t = taps[i * kw + j];                            \
+                TILE_FMA(t, p, j * dilation)                                 \
             }                                                                \
         }                                                                    \
-        for (int o = 0; o < TILE_ROWS; o++)                                  \
-            VSTORE(acc[o], 0, out + (size_t)(y0 + o) * out_w + x0);          \
-    } else if (full) {                                                       \
-        for (int o = 0; o < TILE_ROWS; o++) {                                \
-            __global const float *p = in + (size_t)(y0 + o) * pw + x0;       \
-            floatv a = (floatv)(0.0f);                                       \
-            for (int i = 0; i < kh; i++) {                                   \
-                __global const float *row = p + (size_t)i * dilation * pw;   \
-                for (int j = 0; j < kw; j++)                                 \
-                    a += taps[i * kw + j] * VLOAD(0, row + j * dilation);    \
-            }                                                                \
-            VSTORE(a, 0, out + (size_t)(y0 + o) * out_w + x0);               \
-        }                                                                    \
+        __global float *q = out + (size_t)y0 * out_w + x0;                   \
+        TILE_STORE(q, out_w)                                                 \
     } else {                                                                 \
         const int xe = min(x0 + VEC_W, out_w), ye = min(y0 + TILE_ROWS, out_h); \
         for (int y = y0; y < ye; y++)                                        \
@@ -202,8 +198,7 @@ __kernel void sep_rows(__global const float *restrict in,
 
 /* Column pass: out[y][x] = sum_i u[i] * tmp[y + i*dilation][x]. Arguments:
  * tmp, out, u, out_w, out_h, kh, dilation. One work-item per VEC_W x
- * TILE_ROWS block, each loaded row vector reused for the block's rows as in
- * the tiled kernel (dilation 1). */
+ * TILE_ROWS block, as in the tiled kernel. */
 __kernel void sep_cols(__global const float *restrict tmp,
                        __global float *restrict out, __constant float *u,
                        int out_w, int out_h, int kh, int dilation)
@@ -211,17 +206,15 @@ __kernel void sep_cols(__global const float *restrict tmp,
     const int x0 = get_global_id(0) * VEC_W;
     const int y0 = get_global_id(1) * TILE_ROWS;
     if (x0 >= out_w || y0 >= out_h) return;
-    if (x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h && dilation == 1) {
-        floatv acc[TILE_ROWS];
-        for (int o = 0; o < TILE_ROWS; o++) acc[o] = (floatv)(0.0f);
-        for (int r = 0; r < kh + TILE_ROWS - 1; r++) {
-            const floatv t = VLOAD(0, tmp + (size_t)(y0 + r) * out_w + x0);
-            _Pragma("unroll")
-            for (int o = 0; o < TILE_ROWS; o++)
-                if (r - o >= 0 && r - o < kh) acc[o] += u[r - o] * t;
+    if (x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h) {
+        const int pw = out_w; /* TILE_FMA steps rows of tmp */
+        TILE_DECL
+        for (int i = 0; i < kh; i++) {
+            __global const float *p = tmp + (size_t)(y0 + i * dilation) * out_w + x0;
+            TILE_FMA(u[i], p, 0)
         }
-        for (int o = 0; o < TILE_ROWS; o++)
-            VSTORE(acc[o], 0, out + (size_t)(y0 + o) * out_w + x0);
+        __global float *q = out + (size_t)y0 * out_w + x0;
+        TILE_STORE(q, out_w)
     } else {
         const int xe = min(x0 + VEC_W, out_w), ye = min(y0 + TILE_ROWS, out_h);
         for (int y = y0; y < ye; y++)

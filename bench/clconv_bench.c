@@ -1,0 +1,569 @@
+/* clconv_bench.c — how fast the device path is, and how close to the memory
+ * limit: per image size and filter size it times the kernel alone (OpenCL
+ * profiling events), the transfers, and an in-memory image end to end (pad +
+ * device + result on the host), and compares the kernel's effective bandwidth
+ * with a copy-bandwidth probe measured on the same device in the same run.
+ *
+ * Every figure is the median of --reps runs after --warmup runs.
+ *   effective GB/s = (padded input bytes read once + output bytes written) / kernel time
+ *   copy GB/s      = (bytes read + bytes written) / time of clEnqueueCopyBuffer
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "clconv.h"
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LIST 16
+
+typedef struct options {
+    int sizes[MAX_LIST], nsizes;
+    int ksizes[MAX_LIST], nksizes;
+    int reps, warmup;
+    const char *kind;        /* dense | gauss | ones */
+    const char *filter_spec; /* one filter instead of the generated ones */
+    const char *input;       /* an image file instead of random pixels */
+    const char *variant;     /* sets CLCONV_KERNEL for the library */
+    int platform, device;
+    int csv, check, no_e2e;
+    long long copy_mib;
+} options;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts them in place). */
+static double median(double *v, int n)
+{
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double event_ms(cl_event ev)
+{
+    cl_ulong a = 0, b = 0;
+    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
+    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
+    return b > a ? (double)(b - a) * 1e-6 : 0;
+}
+
+/* "1024,4096" into a list of positive ints; 0 on junk. */
+static int parse_list(const char *s, int *out, int *n)
+{
+    char *end;
+    *n = 0;
+    while (*s) {
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1 << 20 || *n >= MAX_LIST) return 0;
+        out[(*n)++] = (int)v;
+        if (*end == ',') end++;
+        else if (*end) return 0;
+        s = end;
+    }
+    return *n > 0;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "Usage: clconv-bench [options]\n"
+        "  --sizes LIST      image sides, square (1024,4096,8192)\n"
+        "  --filters LIST    filter sides, square (3,5,9,15,31)\n"
+        "  --kind KIND       generated filters: dense (integer, not separable;\n"
+        "                    default), gauss (gaussian:N, separable), ones\n"
+        "                    (integer, separable)\n"
+        "  --filter SPEC     one filter as clconv -f takes it, instead of --filters\n"
+        "  --input FILE      one image file instead of random 8-bit pixels\n"
+        "  --reps N          timed runs per case, median reported (10)\n"
+        "  --warmup N        untimed runs first (2)\n"
+        "  --variant NAME    force the kernel: sets CLCONV_KERNEL (auto)\n"
+        "  --device P:D      OpenCL platform and device (auto)\n"
+        "  --copy-mib N      size of the copy-bandwidth probe buffer (256)\n"
+        "  --no-e2e          skip the end-to-end timing\n"
+        "  --check           verify one result per case against the reference\n"
+        "  --csv             comma-separated output\n");
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longs[] = {
+        {"sizes", required_argument, 0, 's'}, {"filters", required_argument, 0, 'f'},
+        {"kind", required_argument, 0, 'k'}, {"filter", required_argument, 0, 'F'},
+        {"input", required_argument, 0, 'i'}, {"reps", required_argument, 0, 'r'},
+        {"warmup", required_argument, 0, 'w'}, {"variant", required_argument, 0, 'v'},
+        {"device", required_argument, 0, 'd'}, {"copy-mib", required_argument, 0, 'm'},
+        {"no-e2e", no_argument, 0, 'E'}, {"check", no_argument, 0, 'c'},
+        {"csv", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    char *end;
+    memset(o, 0, sizeof *o);
+    parse_list("1024,4096,8192", o->sizes, &o->nsizes);
+    parse_list("3,5,9,15,31", o->ksizes, &o->nksizes);
+    o->reps = 10;
+    o->warmup = 2;
+    o->kind = "dense";
+    o->platform = o->device = -1;
+    o->copy_mib = 256;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's': if (!parse_list(optarg, o->sizes, &o->nsizes)) goto bad; break;
+        case 'f': if (!parse_list(optarg, o->ksizes, &o->nksizes)) goto bad; break;
+        case 'k':
+            if (strcmp(optarg, "dense") && strcmp(optarg, "gauss") && strcmp(optarg, "ones"))
+                goto bad;
+            o->kind = optarg;
+            break;
+        case 'F': o->filter_spec = optarg; break;
+        case 'i': o->input = optarg; break;
+        case 'r': o->reps = (int)strtol(optarg, &end, 10); if (*end || o->reps < 1) goto bad; break;
+        case 'w': o->warmup = (int)strtol(optarg, &end, 10); if (*end || o->warmup < 0) goto bad; break;
+        case 'v': o->variant = optarg; break;
+        case 'd':
+            o->platform = (int)strtol(optarg, &end, 10);
+            o->device = 0;
+            if (*end == ':') o->device = (int)strtol(end + 1, &end, 10);
+            if (*end || o->platform < 0 || o->device < 0) goto bad;
+            break;
+        case 'm': o->copy_mib = strtoll(optarg, &end, 10); if (*end || o->copy_mib < 1) goto bad; break;
+        case 'E': o->no_e2e = 1; break;
+        case 'c': o->check = 1; break;
+        case 'C': o->csv = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: goto bad;
+        }
+    }
+    if (optind != argc) goto bad;
+    return 1;
+bad:
+    fprintf(stderr, "clconv-bench: bad usage\n");
+    usage(stderr);
+    return 0;
+}
+
+/* The generated n x n filter of a kind. "dense" is an integer filter of rank
+ * > 1 (so no separable shortcut applies) with taps in -3..3. */
+static clconv_filter *make_filter(const char *kind, int n, char *err)
+{
+    clconv_filter *f = NULL;
+    char spec[64];
+    double *t;
+    int i, j;
+    if (strcmp(kind, "gauss") == 0) {
+        snprintf(spec, sizeof spec, "gaussian:%d", n);
+        return clconv_filter_parse(spec, &f, err) == CLCONV_OK ? f : NULL;
+    }
+    t = malloc((size_t)n * n * sizeof *t);
+    if (!t) return NULL;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++)
+            t[i * n + j] = strcmp(kind, "ones") == 0
+                               ? 1.0
+                               : (double)((i * 5 + j * 3 + (i * j) % 7) % 7 - 3);
+    snprintf(spec, sizeof spec, "%s%dx%d", kind, n, n);
+    if (clconv_filter_create(n, n, t, spec, &f, err) != CLCONV_OK) f = NULL;
+    free(t);
+    return f;
+}
+
+/* The copy-bandwidth probe: two buffers on the same device, in a context of
+ * its own. One copy runs after every timed kernel, so the kernel and the
+ * probe see the same machine load (this machine is shared). */
+typedef struct probe {
+    cl_context ctx;
+    cl_command_queue q;
+    cl_mem a, b;
+    size_t bytes;
+    cl_program prog;
+    cl_kernel copy; /* the same copy as a kernel: every compute unit moves data */
+} probe;
+
+/* clEnqueueCopyBuffer may run on one host thread (PoCL does), so the probe
+ * also times the copy as a kernel, 16 floats per work-item. */
+static const char *probe_src =
+    "__kernel void copy16(__global const float *restrict a, __global float *restrict b)\n"
+    "{ size_t i = get_global_id(0); vstore16(vload16(i, a), i, b); }\n";
+
+static void probe_close(probe *p)
+{
+    if (p->copy) clReleaseKernel(p->copy);
+    if (p->prog) clReleaseProgram(p->prog);
+    if (p->a) clReleaseMemObject(p->a);
+    if (p->b) clReleaseMemObject(p->b);
+    if (p->q) clReleaseCommandQueue(p->q);
+    if (p->ctx) clReleaseContext(p->ctx);
+    memset(p, 0, sizeof *p);
+}
+
+static int probe_open(probe *p, int platform, int device, size_t bytes)
+{
+    cl_platform_id pl[16];
+    cl_device_id dv[16];
+    cl_uint np = 0, nd = 0;
+    cl_int e;
+    const float zero = 0.0f;
+    memset(p, 0, sizeof *p);
+    p->bytes = bytes;
+    if (clGetPlatformIDs(16, pl, &np) != CL_SUCCESS || (cl_uint)platform >= np ||
+        clGetDeviceIDs(pl[platform], CL_DEVICE_TYPE_ALL, 16, dv, &nd) != CL_SUCCESS ||
+        (cl_uint)device >= nd)
+        return 0;
+    p->ctx = clCreateContext(NULL, 1, &dv[device], NULL, NULL, &e);
+    if (e == CL_SUCCESS)
+        p->q = clCreateCommandQueue(p->ctx, dv[device], CL_QUEUE_PROFILING_ENABLE, &e);
+    if (e == CL_SUCCESS) p->a = clCreateBuffer(p->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (e == CL_SUCCESS) p->b = clCreateBuffer(p->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    /* Touch both buffers first, so no page fault is timed. */
+    if (e == CL_SUCCESS)
+        e = clEnqueueFillBuffer(p->q, p->a, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    if (e == CL_SUCCESS)
+        e = clEnqueueFillBuffer(p->q, p->b, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    if (e == CL_SUCCESS) e = clFinish(p->q);
+    if (e == CL_SUCCESS) p->prog = clCreateProgramWithSource(p->ctx, 1, &probe_src, NULL, &e);
+    if (e == CL_SUCCESS) e = clBuildProgram(p->prog, 1, &dv[device], "", NULL, NULL);
+    if (e == CL_SUCCESS) p->copy = clCreateKernel(p->prog, "copy16", &e);
+    if (e == CL_SUCCESS) e = clSetKernelArg(p->copy, 0, sizeof(cl_mem), &p->a);
+    if (e == CL_SUCCESS) e = clSetKernelArg(p->copy, 1, sizeof(cl_mem), &p->b);
+    if (e != CL_SUCCESS) {
+        probe_close(p);
+        return 0;
+    }
+    return 1;
+}
+
+/* One copy: (bytes read + bytes written) / time, in GB/s; NAN on failure. */
+static double probe_copy(probe *p)
+{
+    cl_event ev;
+    double ms;
+    if (!p->q || clEnqueueCopyBuffer(p->q, p->a, p->b, 0, 0, p->bytes, 0, NULL, &ev) != CL_SUCCESS)
+        return NAN;
+    clWaitForEvents(1, &ev);
+    ms = event_ms(ev);
+    clReleaseEvent(ev);
+    return ms > 0 ? 2.0 * (double)p->bytes / (ms * 1e6) : NAN;
+}
+
+static volatile char sink;
+
+/* One copy by the copy16 kernel, in GB/s as probe_copy; NAN on failure. */
+static double probe_kernel(probe *p)
+{
+    const size_t gsz = p->bytes / (16 * sizeof(float)), lsz = 64;
+    cl_event ev;
+    double ms;
+    if (!p->copy || clEnqueueNDRangeKernel(p->q, p->copy, 1, NULL, &gsz, gsz % lsz ? NULL : &lsz,
+                                           0, NULL, &ev) != CL_SUCCESS)
+        return NAN;
+    clWaitForEvents(1, &ev);
+    ms = event_ms(ev);
+    clReleaseEvent(ev);
+    return ms > 0 ? 2.0 * (double)p->bytes / (ms * 1e6) : NAN;
+}
+
+/* Host memcpy bandwidth over `bytes`, one thread, median of reps (context
+ * only: the targets are against the device's own copy). */
+static double host_copy(size_t bytes, int reps)
+{
+    char *a = malloc(bytes), *b = malloc(bytes);
+    double *t = calloc((size_t)reps, sizeof *t), r = NAN;
+    int i;
+    if (a && b && t) {
+        memset(a, 1, bytes);
+        memset(b, 2, bytes);
+        for (i = -2; i < reps; i++) {
+            double t0 = now_ms();
+            memcpy(i % 2 ? a : b, i % 2 ? b : a, bytes);
+            if (i >= 0) t[i] = now_ms() - t0;
+        }
+        r = 2.0 * (double)bytes / (median(t, reps) * 1e6);
+        sink = a[bytes / 2] + b[bytes / 3]; /* the copies are used */
+    }
+    free(a);
+    free(b);
+    free(t);
+    return r;
+}
+
+/* Random 8-bit pixels as floats, as a decoded gray image holds them. */
+static int make_image(int w, int h, clconv_plane *p)
+{
+    size_t i, n = (size_t)w * (size_t)h;
+    unsigned long long s = 0x9E3779B97F4A7C15ULL;
+    if (clconv_plane_alloc(p, w, h) != CLCONV_OK) return 0;
+    for (i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        p->data[i] = (float)(s >> 56);
+    }
+    return 1;
+}
+
+typedef struct row {
+    int w, h, kw, kh;
+    double kernel_ms, up_ms, down_ms, call_ms, pad_ms, e2e_ms, copy_gbs, kcopy_gbs;
+    long long bytes;
+    const char *check;
+    char check_buf[96];
+} row;
+
+/* Checks `dev` against the reference: "exact", "ok (max err ...)" or "BAD". */
+static void check_result(const clconv_plane *padded, const clconv_filter *f,
+                         const clconv_geometry *g, const clconv_plane *dev,
+                         row *r)
+{
+    clconv_plane ref = {0, 0, NULL}, as = {0, 0, NULL};
+    clconv_verify_result vr;
+    size_t i, n = (size_t)g->out_w * (size_t)g->out_h, diff = 0;
+    r->check = "n/a";
+    if (clconv_plane_alloc(&ref, g->out_w, g->out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&as, g->out_w, g->out_h) != CLCONV_OK ||
+        clconv_conv_ref(padded, f, g, &ref, &as) != CLCONV_OK)
+        goto cleanup;
+    clconv_verify(dev, &ref, &as, g->kw * g->kh, &vr);
+    for (i = 0; i < n; i++) diff += dev->data[i] != ref.data[i];
+    if (vr.bad)
+        snprintf(r->check_buf, sizeof r->check_buf, "BAD %lld px (max err %.3g)",
+                 vr.bad, vr.max_abs_err);
+    else if (diff == 0)
+        snprintf(r->check_buf, sizeof r->check_buf, "exact");
+    else
+        snprintf(r->check_buf, sizeof r->check_buf, "ok, %zu px differ, max %.3g",
+                 diff, vr.max_abs_err);
+    r->check = r->check_buf;
+cleanup:
+    clconv_plane_free(&ref);
+    clconv_plane_free(&as);
+}
+
+/* One case: kernel, transfer and end-to-end medians. 0 on failure. */
+static int run_case(clconv_cl *cl, probe *pr, const options *o,
+                    const clconv_plane *img, const clconv_filter *f, row *r,
+                    char *err)
+{
+    clconv_params prm;
+    clconv_geometry g;
+    clconv_plane padded = {0, 0, NULL}, out = {0, 0, NULL};
+    clconv_cl_timing tm;
+    double *k = calloc((size_t)o->reps, sizeof *k), *u = calloc((size_t)o->reps, sizeof *u),
+           *d = calloc((size_t)o->reps, sizeof *d), *c = calloc((size_t)o->reps, sizeof *c),
+           *e = calloc((size_t)o->reps, sizeof *e), *pd = calloc((size_t)o->reps, sizeof *pd),
+           *cp = calloc((size_t)o->reps, sizeof *cp), *kc = calloc((size_t)o->reps, sizeof *kc);
+    int i, ok = 0;
+
+    memset(r, 0, sizeof *r);
+    r->check = "-";
+    clconv_params_init(&prm);
+    if (!k || !u || !d || !c || !e || !pd || !cp || !kc) goto cleanup;
+    if (clconv_geometry_compute(img->width, img->height, clconv_filter_width(f),
+                                clconv_filter_height(f), &prm, &g, err) != CLCONV_OK ||
+        clconv_pad(img, &g, &prm, &padded, err) != CLCONV_OK ||
+        clconv_plane_alloc(&out, g.out_w, g.out_h) != CLCONV_OK)
+        goto cleanup;
+    r->w = img->width;
+    r->h = img->height;
+    r->kw = g.kw;
+    r->kh = g.kh;
+    r->bytes = ((long long)g.padded_w * g.padded_h + (long long)g.out_w * g.out_h) *
+               (long long)sizeof(float);
+    for (i = -o->warmup; i < o->reps; i++) {
+        double t0 = now_ms();
+        if (clconv_conv_cl(cl, &padded, f, &g, &out, &tm, err) != CLCONV_OK) goto cleanup;
+        if (i < 0) continue;
+        c[i] = now_ms() - t0;
+        k[i] = tm.kernel_ms;
+        u[i] = tm.upload_ms;
+        d[i] = tm.download_ms;
+        cp[i] = probe_copy(pr);
+        kc[i] = probe_kernel(pr);
+    }
+    if (o->check) check_result(&padded, f, &g, &out, r);
+    clconv_plane_free(&padded);
+    clconv_plane_free(&out);
+    /* End to end: an in-memory image in, the float result in host memory out;
+     * the planes are allocated per run, as the CLI does per image. */
+    for (i = -(o->no_e2e ? o->reps + 1 : 1); i < (o->no_e2e ? 0 : o->reps); i++) {
+        double t0 = now_ms(), t1;
+        if (clconv_pad(img, &g, &prm, &padded, err) != CLCONV_OK) goto cleanup;
+        t1 = now_ms();
+        if (clconv_plane_alloc(&out, g.out_w, g.out_h) != CLCONV_OK ||
+            clconv_conv_cl(cl, &padded, f, &g, &out, &tm, err) != CLCONV_OK)
+            goto cleanup;
+        if (i >= 0) {
+            e[i] = now_ms() - t0;
+            pd[i] = t1 - t0;
+        }
+        clconv_plane_free(&padded);
+        clconv_plane_free(&out);
+    }
+    r->kernel_ms = median(k, o->reps);
+    r->up_ms = median(u, o->reps);
+    r->down_ms = median(d, o->reps);
+    r->call_ms = median(c, o->reps);
+    r->e2e_ms = o->no_e2e ? NAN : median(e, o->reps);
+    r->pad_ms = o->no_e2e ? NAN : median(pd, o->reps);
+    r->copy_gbs = median(cp, o->reps);
+    r->kcopy_gbs = median(kc, o->reps);
+    ok = 1;
+cleanup:
+    clconv_plane_free(&padded);
+    clconv_plane_free(&out);
+    free(k);
+    free(u);
+    free(d);
+    free(c);
+    free(e);
+    free(pd);
+    free(cp);
+    free(kc);
+    return ok;
+}
+
+static void print_row(const options *o, const row *r)
+{
+    const double mpix = (double)r->w * r->h * 1e-6;
+    const double gbs = (double)r->bytes / (r->kernel_ms * 1e6);
+    if (o->csv) {
+        printf("%d,%d,%d,%d,%s,%.4f,%.1f,%.2f,%.2f,%.1f,%.2f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%s\n",
+               r->w, r->h, r->kw, r->kh, o->variant ? o->variant : "auto",
+               r->kernel_ms, mpix / r->kernel_ms * 1e3, gbs, r->copy_gbs,
+               100.0 * gbs / r->copy_gbs, r->kcopy_gbs, 100.0 * gbs / r->kcopy_gbs,
+               r->up_ms, r->down_ms, r->call_ms, r->pad_ms,
+               r->e2e_ms, mpix / r->e2e_ms * 1e3, r->check);
+    } else {
+        printf("%5dx%-5d %3dx%-3d %9.3f %7.0f %6.2f %6.2f %4.0f%% %6.2f %4.0f%% %6.3f %6.3f %8.3f %7.2f %8.2f %7.0f  %s\n",
+               r->w, r->h, r->kw, r->kh, r->kernel_ms, mpix / r->kernel_ms * 1e3, gbs,
+               r->copy_gbs, 100.0 * gbs / r->copy_gbs, r->kcopy_gbs,
+               100.0 * gbs / r->kcopy_gbs, r->up_ms, r->down_ms, r->call_ms,
+               r->pad_ms, r->e2e_ms, mpix / r->e2e_ms * 1e3, r->check);
+    }
+    fflush(stdout);
+}
+
+/* The first three fields of /proc/loadavg, or "?": the machine may be shared. */
+static const char *loadavg(char *buf, size_t n)
+{
+    FILE *fp = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+    if (!fp || fscanf(fp, "%lf %lf %lf", &a, &b, &c) != 3)
+        snprintf(buf, n, "?");
+    else
+        snprintf(buf, n, "%.2f %.2f %.2f", a, b, c);
+    if (fp) fclose(fp);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    char err[CLCONV_ERR_MAX] = "", why[128] = "", date[64], date2[64];
+    clconv_cl *cl = NULL;
+    const clconv_device_info *di;
+    clconv_plane img = {0, 0, NULL};
+    double copy_gbs[32], kcopy_gbs[32], host_gbs;
+    size_t copy_bytes;
+    probe pr;
+    time_t tnow = time(NULL);
+    int si, ki, rc = 1;
+
+    if (!parse_options(argc, argv, &o)) return 2;
+    if (o.variant && setenv("CLCONV_KERNEL", o.variant, 1) != 0) return 2;
+    if (clconv_cl_open(o.platform, o.device, &cl, why, sizeof why, err) != CLCONV_OK) {
+        fprintf(stderr, "clconv-bench: %s\n", err);
+        return 1;
+    }
+    di = clconv_cl_info(cl);
+    copy_bytes = (size_t)o.copy_mib << 20;
+    if (di->max_alloc && copy_bytes > di->max_alloc) copy_bytes = (size_t)di->max_alloc;
+    if (!probe_open(&pr, di->platform, di->device, copy_bytes))
+        fprintf(stderr, "clconv-bench: the copy-bandwidth probe failed\n");
+    probe_copy(&pr);
+    probe_kernel(&pr);
+    for (si = 0; si < 32; si++) {
+        copy_gbs[si] = probe_copy(&pr);
+        kcopy_gbs[si] = probe_kernel(&pr);
+    }
+    host_gbs = host_copy(copy_bytes, 10);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&tnow));
+    printf("%sclconv-bench %s, %s\n", o.csv ? "# " : "", CLCONV_VERSION, date);
+    printf("%sdevice %d:%d %s (%s, %s, %u compute units), %s\n", o.csv ? "# " : "",
+           di->platform, di->device, di->name, di->platform_name, di->driver_version,
+           di->compute_units, why);
+    printf("%skernel variant: %s; reps %d (median), warm-up %d; load average at start: %s\n",
+           o.csv ? "# " : "", getenv("CLCONV_KERNEL") ? getenv("CLCONV_KERNEL") : "auto",
+           o.reps, o.warmup, loadavg(date2, sizeof date2));
+    printf("%scopy probe, %zu MiB, (bytes read + written) / time, median of 32 at start: "
+           "clEnqueueCopyBuffer %.2f GB/s, copy kernel %.2f GB/s, host memcpy %.2f GB/s\n",
+           o.csv ? "# " : "", copy_bytes >> 20, median(copy_gbs, 32), median(kcopy_gbs, 32),
+           host_gbs);
+    printf("%sper case, one of each probe copy after every timed kernel: copyGB (clEnqueueCopyBuffer) "
+           "and kcopyGB (copy kernel) are their medians, %%copy and %%kcopy the kernel's effective "
+           "GB/s against them\n", o.csv ? "# " : "");
+    if (o.csv)
+        printf("width,height,kw,kh,variant,kernel_ms,kernel_mpix_s,eff_gb_s,copy_gb_s,"
+               "pct_copy,kcopy_gb_s,pct_kcopy,upload_ms,download_ms,call_ms,pad_ms,e2e_ms,"
+               "e2e_mpix_s,check\n");
+    else
+        printf("%-11s %-7s %9s %7s %6s %6s %5s %6s %5s %6s %6s %8s %7s %8s %7s  %s\n", "image",
+               "filter", "kernel_ms", "Mpix/s", "GB/s", "copyGB", "%copy", "kcopyGB", "%kcp",
+               "up_ms", "down_ms", "call_ms", "pad_ms", "e2e_ms", "e2e_Mp/s", "check");
+
+    for (si = 0; si < (o.input ? 1 : o.nsizes); si++) {
+        if (o.input) {
+            if (clconv_image_load(o.input, 0, &img, err) != CLCONV_OK) {
+                fprintf(stderr, "clconv-bench: %s\n", err);
+                goto cleanup;
+            }
+        } else if (!make_image(o.sizes[si], o.sizes[si], &img)) {
+            fprintf(stderr, "clconv-bench: cannot allocate a %d^2 image\n", o.sizes[si]);
+            continue;
+        }
+        for (ki = 0; ki < (o.filter_spec ? 1 : o.nksizes); ki++) {
+            clconv_filter *f = NULL;
+            row r;
+            if (o.filter_spec) {
+                if (clconv_filter_parse(o.filter_spec, &f, err) != CLCONV_OK) f = NULL;
+            } else {
+                f = make_filter(o.kind, o.ksizes[ki], err);
+            }
+            if (!f) {
+                fprintf(stderr, "clconv-bench: %s\n", err);
+                goto cleanup;
+            }
+            if (!run_case(cl, &pr, &o, &img, f, &r, err)) {
+                fprintf(stderr, "clconv-bench: %dx%d, %s: %s\n", img.width, img.height,
+                        clconv_filter_name(f), err);
+            } else {
+                print_row(&o, &r);
+            }
+            clconv_filter_destroy(f);
+        }
+        clconv_plane_free(&img);
+    }
+    rc = 0;
+cleanup:
+    clconv_plane_free(&img);
+    probe_close(&pr);
+    clconv_cl_close(cl);
+    return rc;
+}

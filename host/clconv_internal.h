@@ -40,6 +40,11 @@ int clconv__write_bmp_gray(clconv__write_fn fn, void *ctx, int w, int h,
 int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
                             const unsigned char *px, int quality);
 
+/* Decodes a JPEG with libjpeg-turbo into a Pillow-exact gray plane. */
+clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
+                                const char *name, long long max_pixels,
+                                clconv_plane *out, char *err);
+
 /* Nonzero when the output file name has an extension clconv can write. */
 int clconv__format_known(const char *path);
 

@@ -1,6 +1,7 @@
 /* stb_impl.c — compiles Debian's stb headers (libstb-dev) into clconv with
  * the configuration it needs, instead of linking libstb.so's defaults:
- * only the documented input formats are decodable (less decoder code facing
+ * only the documented input formats are decodable (JPEG goes to
+ * libjpeg-turbo instead, see codecs.c; less decoder code facing
  * hostile files, and that code is under the sanitizers and the fuzzers with
  * ours), and PNG deflate goes through zlib (about 4x faster than stb's own
  * deflate at a similar size).
@@ -57,7 +58,6 @@ static void *clconv__stbi_realloc(void *p, size_t n)
 #define STBI_FREE(p) free(p)
 
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_TGA
 #define STBI_ONLY_GIF

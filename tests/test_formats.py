@@ -149,32 +149,29 @@ def check_lossless_inputs():
 
 
 def check_jpeg_inputs():
-    # Measured on this machine (stb_image vs Pillow 9.4's libjpeg-turbo,
-    # quality 75..95, colour 4:2:0 and gray, 8 seeds): mean |diff| <= 0.02,
-    # max 1. stb uses its own IDCT and chroma upsampling, so exact equality
-    # cannot be asked; the bound below (mean < 0.25, max <= 4) leaves room
-    # for other stb/libjpeg versions and is far below what a wrong luma
-    # formula, a channel swap or a missing upsampling would give.
-    for name, mode, q in (("jpg_RGB", "RGB", 90), ("jpg_RGB_q75", "RGB", 75),
-                          ("jpg_L", "L", 95)):
+    # clconv decodes JPEG with libjpeg-turbo and libjpeg's default settings
+    # (islow IDCT, fancy upsampling), as Pillow does, so the luma must be
+    # Pillow's to the bit: baseline 4:4:4, 4:2:2, 4:2:0, progressive, gray.
+    for name, mode, kw in (("jpg_RGB", "RGB", dict(quality=90)),
+                           ("jpg_RGB_q75_420", "RGB", dict(quality=75, subsampling=2)),
+                           ("jpg_RGB_422", "RGB", dict(quality=85, subsampling=1)),
+                           ("jpg_RGB_444", "RGB", dict(quality=95, subsampling=0)),
+                           ("jpg_RGB_prog", "RGB", dict(quality=80, progressive=True)),
+                           ("jpg_L", "L", dict(quality=95))):
         h, w = int(rng.integers(20, 64)), int(rng.integers(20, 64))
         img = Image.fromarray(rand_rgb(h, w), "RGB")
         if mode == "L":
             img = img.convert("L")
         path = os.path.join(WORK, f"in_{name}.jpg")
-        img.save(path, quality=q)
-        want = np.asarray(Image.open(path).convert("L")).astype(np.float64)
+        img.save(path, **kw)
+        want = np.asarray(Image.open(path).convert("L")).astype(np.float32)
         got = identity_npy(path, name)
         if got is None:
             continue
-        if got.shape != want.shape:
-            fail(f"{name}: shape {got.shape}, Pillow {want.shape}")
-            continue
-        d = np.abs(got - want)
-        print(f"{name}: vs Pillow mean |diff| {d.mean():.3f}, max {d.max():.0f}")
-        if not (d.mean() < 0.25 and d.max() <= 4):
-            fail(f"{name}: JPEG decode too far from Pillow: mean |diff| "
-                 f"{d.mean():.3f} (bound 0.25), max {d.max():.0f} (bound 4)")
+        if got.shape != want.shape or not np.array_equal(got, want):
+            fail(f"{name}: JPEG luma differs from Pillow's: "
+                 + (first_diff(got, want) if got.shape == want.shape
+                    else f"shape {got.shape} vs {want.shape}"))
 
 
 def check_npy_inputs():

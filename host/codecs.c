@@ -1,0 +1,233 @@
+/* codecs.c — what stb lacks or does differently from Pillow: 8-bit gray BMP
+ * and one-component JPEG writing (stb writes 24-bit BMPs and 3-channel
+ * JPEGs), and JPEG reading through libjpeg-turbo, the decoder Pillow itself
+ * uses, so a JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling
+ * differ by a level here and there).
+ */
+#include "clconv_internal.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+static void put_le(unsigned char *p, unsigned v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+int clconv__write_bmp_gray(clconv__write_fn fn, void *ctx, int w, int h,
+                           const unsigned char *px)
+{
+    unsigned char hdr[54 + 1024];
+    unsigned char pad[3] = {0, 0, 0};
+    const unsigned stride = ((unsigned)w + 3u) & ~3u;
+    unsigned long long size = 54ull + 1024ull + (unsigned long long)stride * (unsigned)h;
+    int i, y;
+    if (w < 1 || h < 1 || size > 0xFFFFFFFFull) return 0;
+    memset(hdr, 0, sizeof hdr);
+    hdr[0] = 'B';
+    hdr[1] = 'M';
+    put_le(hdr + 2, (unsigned)size, 4);
+    put_le(hdr + 10, 54 + 1024, 4); /* pixel data offset */
+    put_le(hdr + 14, 40, 4);        /* BITMAPINFOHEADER */
+    put_le(hdr + 18, (unsigned)w, 4);
+    put_le(hdr + 22, (unsigned)h, 4); /* positive: bottom-up rows */
+    put_le(hdr + 26, 1, 2);
+    put_le(hdr + 28, 8, 2);
+    put_le(hdr + 34, stride * (unsigned)h, 4);
+    put_le(hdr + 46, 256, 4);
+    for (i = 0; i < 256; i++) { /* B, G, R, 0 */
+        hdr[54 + 4 * i] = hdr[55 + 4 * i] = hdr[56 + 4 * i] = (unsigned char)i;
+    }
+    fn(ctx, hdr, (int)sizeof hdr);
+    for (y = h - 1; y >= 0; y--) {
+        fn(ctx, (void *)(px + (size_t)y * (size_t)w), w);
+        if (stride > (unsigned)w) fn(ctx, pad, (int)(stride - (unsigned)w));
+    }
+    return 1;
+}
+
+typedef struct jerr {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+} jerr;
+
+/* A destination that hands each full buffer to the sink: no allocation. */
+typedef struct jdest {
+    struct jpeg_destination_mgr mgr;
+    clconv__write_fn fn;
+    void *ctx;
+    JOCTET buf[65536];
+} jdest;
+
+static void dest_init(j_compress_ptr c)
+{
+    jdest *d = (jdest *)c->dest;
+    d->mgr.next_output_byte = d->buf;
+    d->mgr.free_in_buffer = sizeof d->buf;
+}
+
+static boolean dest_flush(j_compress_ptr c)
+{
+    jdest *d = (jdest *)c->dest;
+    d->fn(d->ctx, d->buf, (int)sizeof d->buf);
+    d->mgr.next_output_byte = d->buf;
+    d->mgr.free_in_buffer = sizeof d->buf;
+    return TRUE;
+}
+
+static void dest_term(j_compress_ptr c)
+{
+    jdest *d = (jdest *)c->dest;
+    size_t n = sizeof d->buf - d->mgr.free_in_buffer;
+    if (n) d->fn(d->ctx, d->buf, (int)n);
+}
+
+/* libjpeg's default handler calls exit(); the library never exits. */
+static void on_jpeg_error(j_common_ptr cinfo)
+{
+    longjmp(((jerr *)cinfo->err)->jump, 1);
+}
+
+int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
+                            const unsigned char *px, int quality)
+{
+    struct jpeg_compress_struct c;
+    jerr err;
+    jdest *dest;
+    int y;
+
+    if (w < 1 || h < 1 || w > 65500 || h > 65500) return 0;
+    dest = malloc(sizeof *dest);
+    if (!dest) return 0;
+    dest->mgr.init_destination = dest_init;
+    dest->mgr.empty_output_buffer = dest_flush;
+    dest->mgr.term_destination = dest_term;
+    dest->fn = fn;
+    dest->ctx = ctx;
+    c.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = on_jpeg_error;
+    if (setjmp(err.jump)) {
+        jpeg_destroy_compress(&c);
+        free(dest);
+        return 0;
+    }
+    jpeg_create_compress(&c);
+    c.dest = &dest->mgr;
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    for (y = 0; y < h; y++) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)y * (size_t)w);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(dest);
+    return 1;
+}
+
+/* Warnings libjpeg lets pass; a premature end of data is not one of them. */
+static void on_jpeg_message(j_common_ptr cinfo, int level)
+{
+    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+        longjmp(((jerr *)cinfo->err)->jump, 1);
+}
+
+clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
+                                const char *name, long long max_pixels,
+                                clconv_plane *out, char *err)
+{
+    struct jpeg_decompress_struct d;
+    jerr je;
+    unsigned char *volatile row = NULL;
+    volatile clconv_status st = CLCONV_E_DECODE;
+    volatile int have_msg = 0; /* err already says why */
+    int w, h, y, x, nc;
+
+    d.err = jpeg_std_error(&je.mgr);
+    je.mgr.error_exit = on_jpeg_error;
+    je.mgr.emit_message = on_jpeg_message;
+    if (setjmp(je.jump)) {
+        char msg[JMSG_LENGTH_MAX];
+        (*d.err->format_message)((j_common_ptr)&d, msg);
+        if (!have_msg)
+            clconv__err(err, "%s: corrupt or truncated JPEG (%s)", name, msg);
+        jpeg_destroy_decompress(&d);
+        free(row);
+        clconv_plane_free(out);
+        return st;
+    }
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, buf, (unsigned long)len);
+    jpeg_read_header(&d, TRUE);
+    w = (int)d.image_width;
+    h = (int)d.image_height;
+    if (w < 1 || h < 1) {
+        clconv__err(err, "%s: image has no pixels (%dx%d)", name, w, h);
+        jpeg_destroy_decompress(&d);
+        return CLCONV_E_DECODE;
+    }
+    if (max_pixels > 0 && (long long)w * h > max_pixels) {
+        clconv__err(err, "%s: %dx%d is %lld pixels, over the limit of %lld "
+                    "(--max-pixels)", name, w, h, (long long)w * h, max_pixels);
+        jpeg_destroy_decompress(&d);
+        return CLCONV_E_TOO_LARGE;
+    }
+    if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
+        clconv__err(err, "%s: CMYK JPEGs are not supported", name);
+        jpeg_destroy_decompress(&d);
+        return CLCONV_E_DECODE;
+    }
+    /* Pillow's settings: libjpeg's defaults (islow IDCT, fancy upsampling),
+     * RGB out, or the gray plane itself for one-component files. */
+    d.out_color_space = d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&d);
+    nc = d.output_components;
+    st = clconv_plane_alloc(out, w, h);
+    if (st != CLCONV_OK) {
+        clconv__err(err, "%s: cannot allocate a %dx%d plane: %s", name, w, h,
+                    clconv_status_str(st));
+        jpeg_destroy_decompress(&d);
+        return st;
+    }
+    st = CLCONV_E_DECODE;
+    row = malloc((size_t)w * (size_t)nc);
+    if (!row) {
+        st = CLCONV_E_NOMEM;
+        have_msg = 1;
+        clconv__err(err, "%s: out of memory", name);
+        longjmp(je.jump, 1);
+    }
+    for (y = 0; y < h; y++) {
+        JSAMPROW r = row;
+        float *o = out->data + (size_t)y * (size_t)w;
+        if (jpeg_read_scanlines(&d, &r, 1) != 1) {
+            clconv__err(err, "%s: truncated JPEG (row %d of %d)", name, y, h);
+            have_msg = 1;
+            longjmp(je.jump, 1);
+        }
+        if (nc == 1) {
+            for (x = 0; x < w; x++) o[x] = row[x];
+        } else {
+            for (x = 0; x < w; x++) {
+                const unsigned char *p = row + 3 * (size_t)x;
+                o[x] = (float)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] +
+                                0x8000u) >> 16);
+            }
+        }
+    }
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    free(row);
+    return CLCONV_OK;
+}

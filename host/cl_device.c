@@ -354,6 +354,7 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
         goto cleanup;
     }
     cl->info = info[pick];
+    cl->kernel = -1;
     cl->dev = dv[pick];
     if (pthread_mutex_init(&cl->lock, NULL) != 0) {
         free(cl);

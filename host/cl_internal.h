@@ -35,6 +35,7 @@ struct clconv_cl {
     cl_mem tmp_buf;         /* the separable path's row-pass plane */
     size_t tmp_cap;
     int band_rows;          /* cap on output rows per band, 0: none */
+    int kernel;             /* forced kernel variant, -1: chosen per call */
     pthread_mutex_t lock;   /* one call at a time on this device */
 };
 

@@ -253,10 +253,18 @@ const clconv_device_info *clconv_cl_info(const clconv_cl *cl);
  * device's memory). The result does not depend on the band size. */
 void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
 
+/* Forces a kernel: "naive" (one work-item per pixel), "tiled" (a block of
+ * outputs per work-item, bit-identical to naive), "separable" (row pass +
+ * column pass, for rank-1 filters; others fall back to the default), or
+ * "auto" (the default: tiled for stride 1, separable for rank-1 filters of 36
+ * taps or more, naive for strides). CLCONV_E_INVALID for other names. */
+clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name);
+
 /* Timing of the last clconv_conv_cl call, in milliseconds. */
 typedef struct clconv_cl_timing {
     double upload_ms, kernel_ms, download_ms;
     int bands;
+    const char *kernel;     /* the variant that ran: "naive", "tiled", ... */
 } clconv_cl_timing;
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the

@@ -21,16 +21,29 @@
 
 typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE } variant;
 
-/* CLCONV_KERNEL=naive|tiled|separable forces a kernel (tests cover each);
- * anything else, or nothing, lets the host choose. -1: choose. */
-static int forced_variant(void)
+/* A kernel name to its variant; -1 for "auto" and anything unknown. */
+static int variant_of(const char *v)
 {
-    const char *v = getenv("CLCONV_KERNEL");
     if (!v) return -1;
     if (strcmp(v, "naive") == 0) return VAR_NAIVE;
     if (strcmp(v, "tiled") == 0) return VAR_TILED;
     if (strcmp(v, "separable") == 0) return VAR_SEPARABLE;
     return -1;
+}
+
+clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
+{
+    int v = variant_of(name);
+    if (v < 0 && strcmp(name, "auto") != 0) return CLCONV_E_INVALID;
+    cl->kernel = v;
+    return CLCONV_OK;
+}
+
+/* The kernel forced by clconv_cl_set_kernel, else by CLCONV_KERNEL=naive|
+ * tiled|separable (the tests run each); -1: the host chooses. */
+static int forced_variant(const clconv_cl *cl)
+{
+    return cl->kernel >= 0 ? cl->kernel : variant_of(getenv("CLCONV_KERNEL"));
 }
 
 /* Factors K = u v^T when the filter has rank 1, into u (kh) and v (kw)
@@ -230,7 +243,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     cl_int e;
     long long rows_per_band, r0;
     size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
-    clconv_cl_timing tm = {0, 0, 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL};
     int i, locked = 0, forced, zc, var;
 
     if (padded->width != g->padded_w || padded->height != g->padded_h ||
@@ -247,7 +260,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     zc = zero_copy(cl);
     /* The vector kernels need stride 1; separable also a rank-1 filter, and
      * by default enough taps for the second pass to pay. */
-    forced = forced_variant();
+    forced = forced_variant(cl);
     var = (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
     if (g->stride == 1 &&
         (forced == VAR_SEPARABLE ||
@@ -395,6 +408,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         tm.kernel_ms += event_ms(ev[1]) + event_ms(ev[2]);
         tm.download_ms += event_ms(ev[3]) + event_ms(ev[4]);
         tm.bands++;
+        tm.kernel = var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled"
+                                                                          : "naive";
         for (i = 0; i < 5; i++) {
             if (ev[i]) clReleaseEvent(ev[i]);
             ev[i] = NULL;

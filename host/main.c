@@ -67,6 +67,8 @@ static void help(void)
 "Device:\n"
 "      --device DEV       auto | all | cpu | opencl[:P[:D]] (auto; also\n"
 "                         $CLCONV_DEVICE)\n"
+"      --kernel K         auto | naive | tiled | separable: force a device\n"
+"                         kernel (auto)\n"
 "      --verify           also run the CPU reference and compare; exit 3 on a\n"
 "                         mismatch (off)\n"
 "      --list-devices     list the OpenCL devices and exit\n"
@@ -261,8 +263,9 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"size\": [%d, %d], \"out_size\": [%d, %d], \"device\": ",
            r->in_w, r->in_h, r->out_w, r->out_h);
     json_str(r->on_device ? s->device_name : "cpu");
-    printf(", \"fell_back\": %s, \"bands\": %d", r->fell_back ? "true" : "false",
-           r->cl_timing.bands);
+    printf(", \"fell_back\": %s, \"bands\": %d, \"kernel\": ",
+           r->fell_back ? "true" : "false", r->cl_timing.bands);
+    json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
     printf(", \"ms\": {\"decode\": ");
     json_num(r->decode_ms);
     printf(", \"pad\": ");
@@ -428,7 +431,7 @@ enum {
     OPT_FLIP = 256, OPT_PADDING, OPT_BORDER, OPT_CVAL, OPT_STRIDE, OPT_DILATION,
     OPT_RESIZE, OPT_FORMAT, OPT_MAP, OPT_QUALITY, OPT_DEVICE, OPT_VERIFY,
     OPT_LIST_DEVICES, OPT_LIST_FILTERS, OPT_MAX_PIXELS, OPT_JSON, OPT_FROM,
-    OPT_SKIP, OPT_SHARD, OPT_SIDE
+    OPT_SKIP, OPT_SHARD, OPT_SIDE, OPT_KERNEL
 };
 
 /* Opens the devices --device asks for. Returns an exit status (0: go on). */
@@ -519,6 +522,7 @@ int main(int argc, char **argv)
         {"skip-existing", no_argument, NULL, OPT_SKIP},
         {"shard", required_argument, NULL, OPT_SHARD},
         {"side-by-side", required_argument, NULL, OPT_SIDE},
+        {"kernel", required_argument, NULL, OPT_KERNEL},
         {NULL, 0, NULL, 0}};
     clconv_job job;
     clconv_filter *filter = NULL, *flipped = NULL;
@@ -526,6 +530,7 @@ int main(int argc, char **argv)
     cli_inputs in = {NULL, 0, 0, 0};
     const char *filter_spec = NULL, *output = NULL, *format = "png";
     const char *device = getenv("CLCONV_DEVICE"), *shard = NULL;
+    const char *kernel = "auto";
     const char **from = NULL;
     char err[CLCONV_ERR_MAX];
     char **outs = NULL, **ins = NULL, ***order = NULL;
@@ -639,6 +644,13 @@ int main(int argc, char **argv)
         case OPT_SKIP: skip_existing = 1; break;
         case OPT_SHARD: shard = optarg; break;
         case OPT_SIDE: job.side_by_side = optarg; break;
+        case OPT_KERNEL:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "naive") &&
+                strcmp(optarg, "tiled") && strcmp(optarg, "separable"))
+                return usage_error("--kernel: '%s' is not auto, naive, tiled or "
+                                   "separable", optarg);
+            kernel = optarg;
+            break;
         default:
             if (optopt && optopt < 256)
                 return usage_error("unknown option or missing value: '-%s'",
@@ -779,6 +791,7 @@ int main(int argc, char **argv)
 
     rc = open_devices(dev_kind, dev_p, dev_d, device, s.quiet, &cls, &ncl);
     if (rc != EXIT_DONE) goto cleanup;
+    for (i = 0; i < ncl; i++) clconv_cl_set_kernel(cls[i], kernel);
     job.cl = ncl > 0 ? cls[0] : NULL;
     job.devices = cls;
     job.ndevices = ncl;

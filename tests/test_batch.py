@@ -179,6 +179,20 @@ with tempfile.TemporaryDirectory() as tmp:
               res["auto"] is not None and np.array_equal(res["cpu"], res["auto"]),
               f"{shape}: device and reference differ or wrong shape")
 
+    # --kernel forces the device variant, and the report says which ran; all
+    # give the same numbers (gaussian:9 is rank 1, so separable applies).
+    if "opencl:" in run("--list-devices")[1]:
+        res = {}
+        for k, want in (("auto", "separable"), ("naive", "naive"), ("tiled", "tiled"),
+                        ("separable", "separable")):
+            o = os.path.join(tmp, f"kern-{k}.npy")
+            rc, so, err = run("-f", "gaussian:9", "--kernel", k, paths[4], "-o", o,
+                              "--device", "opencl", "--json", "-q", "--verify")
+            im = json.loads(so)["images"][0] if rc == 0 else {}
+            check(rc == 0 and im.get("kernel") == want, f"--kernel {k}: rc {rc}, ran {im.get('kernel')}: {err}")
+        rc, _, _ = run("-f", "sharpen", "--kernel", "fft", paths[4], "-o", os.path.join(tmp, "k.png"))
+        check(rc == 2, f"--kernel fft should be a usage error, got {rc}")
+
     # Banding forced through the environment gives the same bits as one band.
     f = paths[3]
     outs = []

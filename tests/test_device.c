@@ -178,7 +178,7 @@ static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
     clconv_params prm;
     clconv_geometry g;
     clconv_verify_result vr;
-    clconv_cl_timing tm = {0, 0, 0, -1};
+    clconv_cl_timing tm = {0, 0, 0, -1, NULL};
     clconv_status st;
     int ok = 0, exact, taps;
     size_t i, n;

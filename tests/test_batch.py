@@ -235,6 +235,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 1 and len(done) == 11, f"deleted input: rc {p.returncode}, {len(done)} outputs: {se}")
     check(f"clconv: {gpaths[-1]}: cannot open" in se, f"deleted input not named: {se}")
 
+    # Progress goes to stderr only when it is a terminal (script(1) gives it
+    # one), never into a pipe, and -q silences it.
+    import shutil
+    import shlex
+    if shutil.which("script"):
+        cmd = " ".join(shlex.quote(a) for a in
+                       [CLCONV, "-f", "sharpen", "--device", "cpu", *paths[:3], "-o",
+                        os.path.join(tmp, "out-prog")])
+        p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
+        check(p.returncode == 0 and "3/3 images" in p.stdout and "/s" in p.stdout,
+              f"no progress on a terminal: {p.stdout!r}")
+        p = subprocess.run(["script", "-qec", cmd + " -q", "/dev/null"], capture_output=True, text=True)
+        check(p.returncode == 0 and "images," not in p.stdout, f"progress despite -q: {p.stdout!r}")
+    rc, _, err = run("-f", "sharpen", "--device", "cpu", *paths[:3], "-o", os.path.join(tmp, "out-prog2"))
+    check(rc == 0 and "images," not in err, f"progress written to a pipe: {err!r}")
+
     # SIGINT: finished outputs stay whole, nothing partial, exit 130, a summary.
     big = os.path.join(tmp, "big")
     bpaths = make_tree(big, 40, size=(700, 500))

@@ -840,6 +840,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped (%.1f s)\n",
                 s.done - s.mismatched, s.failed + s.mismatched,
                 s.mismatched ? " (verification)" : "", skipped, now_s() - s.t0);
+    if (n > 1 && s.nans > 0 && !s.quiet)
+        fprintf(stderr, "clconv: %lld NaN pixel%s written as 0 in all\n", s.nans,
+                s.nans == 1 ? "" : "s");
     rc = s.mismatched ? EXIT_MISMATCH : s.failed ? EXIT_SOME_FAILED : EXIT_DONE;
 cleanup:
     if (getenv("CLCONV_DEBUG_FDS")) report_fds(cls, ncl);

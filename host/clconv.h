@@ -93,6 +93,10 @@ typedef enum clconv_map {
 void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
                         unsigned char *out8, long long *nan_count);
 
+/* Nonzero when `path` ends in an extension clconv_image_save can write
+ * (.png .jpg .jpeg .bmp .tga .npy, any case). */
+int clconv_format_supported(const char *path);
+
 /* Writes a plane to `path`; the extension picks the format: .png .jpg/.jpeg
  * .bmp .tga (8-bit gray, mapped with `map`) or .npy (raw float32, shape
  * (H, W)). The file is written to a temporary file in the same directory and

@@ -45,8 +45,6 @@ clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
                                 const char *name, long long max_pixels,
                                 clconv_plane *out, char *err);
 
-/* Nonzero when the output file name has an extension clconv can write. */
-int clconv__format_known(const char *path);
 
 /* Largest single allocation stb may make in this thread (0: no cap), and
  * whether the last decode ran into it (host/stb_impl.c). */

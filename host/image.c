@@ -599,7 +599,7 @@ static const char *ext_of(const char *path)
     return dot + 1;
 }
 
-int clconv__format_known(const char *path)
+int clconv_format_supported(const char *path)
 {
     const char *e = ext_of(path);
     return !strcasecmp(e, "png") || !strcasecmp(e, "jpg") ||
@@ -635,7 +635,7 @@ clconv_status clconv_image_save(const char *path, const clconv_plane *p,
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
 
     if (nan_count) *nan_count = 0;
-    if (!clconv__format_known(path)) {
+    if (!clconv_format_supported(path)) {
         clconv__err(err, "%s: unknown output format '.%s' (use .png, .jpg, "
                     ".bmp, .tga or .npy)", path, e);
         return CLCONV_E_INVALID;

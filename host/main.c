@@ -710,11 +710,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     if (!dir_mode) {
-        const char *dot = strrchr(output, '.');
-        if (!dot || strchr(dot, '/') ||
-            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") &&
-             strcasecmp(dot, ".jpeg") && strcasecmp(dot, ".bmp") &&
-             strcasecmp(dot, ".tga") && strcasecmp(dot, ".npy"))) {
+        if (!clconv_format_supported(output)) {
             fprintf(stderr, "clconv: %s: unknown output format (use .png, .jpg, "
                     ".bmp, .tga or .npy, or a directory ending in '/')\n", output);
             rc = EXIT_USAGE;

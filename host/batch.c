@@ -103,12 +103,29 @@ cleanup:
     return st;
 }
 
+/* The float plane of an 8-bit image. */
+static clconv_status to_float(const clconv_image8 *in, clconv_plane *out,
+                              char *err)
+{
+    const size_t n = (size_t)in->width * (size_t)in->height;
+    size_t i;
+    clconv_status st = clconv_plane_alloc(out, in->width, in->height);
+    if (st != CLCONV_OK) {
+        clconv__err(err, "cannot allocate a %dx%d plane: %s", in->width,
+                    in->height, clconv_status_str(st));
+        return st;
+    }
+    for (i = 0; i < n; i++) out->data[i] = (float)in->data[i];
+    return CLCONV_OK;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
     clconv_status st;
     clconv_plane img = {0, 0, NULL}, tmp = {0, 0, NULL}, padded = {0, 0, NULL};
     clconv_plane out = {0, 0, NULL}, ref = {0, 0, NULL}, asum = {0, 0, NULL};
+    clconv_image8 img8 = {0, 0, NULL};
     clconv_geometry g;
     char err[CLCONV_ERR_MAX];
     double t;
@@ -124,10 +141,16 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         goto cleanup;
     }
     t = now_ms();
-    st = clconv_image_load(input, job->max_pixels, &img, err);
+    /* 8-bit images stay bytes for the device (a quarter of the upload, no
+     * float pass); the reference, --verify, --resize and --side-by-side
+     * take floats. */
+    if (job->cl && !(job->resize_w > 0 && job->resize_h > 0))
+        st = clconv_image_load8(input, job->max_pixels, &img8, &img, err);
+    else
+        st = clconv_image_load(input, job->max_pixels, &img, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    r->in_w = img.width;
-    r->in_h = img.height;
+    r->in_w = img8.data ? img8.width : img.width;
+    r->in_h = img8.data ? img8.height : img.height;
     if (job->resize_w > 0 && job->resize_h > 0 &&
         (job->resize_w != img.width || job->resize_h != img.height)) {
         st = clconv_plane_resize(&img, job->resize_w, job->resize_h, &tmp, err);
@@ -139,16 +162,14 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     r->decode_ms = now_ms() - t;
 
     t = now_ms();
-    st = clconv_geometry_compute(img.width, img.height,
+    st = clconv_geometry_compute(img8.data ? img8.width : img.width,
+                                 img8.data ? img8.height : img.height,
                                  clconv_filter_width(job->filter),
                                  clconv_filter_height(job->filter),
                                  &job->params, &g, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->out_w = g.out_w;
     r->out_h = g.out_h;
-    st = clconv_pad(&img, &g, &job->params, &padded, err);
-    if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    if (!job->side_by_side) clconv_plane_free(&img);
     st = clconv_plane_alloc(&out, g.out_w, g.out_h);
     if (st != CLCONV_OK) {
         fail(r, st, "cannot allocate the output plane");
@@ -158,10 +179,13 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
 
     t = now_ms();
     if (job->cl) {
-        st = clconv_conv_cl(job->cl, &padded, job->filter, &g, &out,
-                            &r->cl_timing, err);
+        /* The device fills the border itself (clconv_conv_cl_image). */
+        st = clconv_conv_cl_image(job->cl, img8.data ? NULL : &img,
+                                  img8.data ? &img8 : NULL, &job->params,
+                                  job->filter, &g, &out, &r->cl_timing, err);
         if (st == CLCONV_OK) {
             done_on_device = 1;
+            r->pad_ms += r->cl_timing.pad_ms;
         } else if (job->fallback) {
             size_t len = append(r->note, 0, sizeof r->note, input);
             len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
@@ -174,11 +198,26 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         }
     }
     r->on_device = done_on_device;
+    r->compute_ms = now_ms() - t;
+    if (!done_on_device || job->verify || job->side_by_side) {
+        /* The host-padded float plane: the reference's input. */
+        t = now_ms();
+        if (img8.data) {
+            st = to_float(&img8, &img, err);
+            if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+        }
+        if (!done_on_device || job->verify) {
+            st = clconv_pad(&img, &g, &job->params, &padded, err);
+            if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
+        }
+        r->pad_ms += now_ms() - t;
+    }
     if (!done_on_device) {
+        t = now_ms();
         st = clconv_conv_ref(&padded, job->filter, &g, &out, NULL);
         if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
+        r->compute_ms += now_ms() - t;
     }
-    r->compute_ms = now_ms() - t;
 
     if (job->verify) {
         t = now_ms();
@@ -213,6 +252,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
 cleanup:
+    clconv_image8_free(&img8);
     clconv_plane_free(&img);
     clconv_plane_free(&tmp);
     clconv_plane_free(&padded);

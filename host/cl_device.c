@@ -268,35 +268,34 @@ static clconv_status build(clconv_cl *cl, char *err)
         free(log);
         goto cleanup;
     }
-    cl->k_const = clCreateKernel(cl->program, "conv2d_const", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_const)", __func__, __LINE__);
-        goto cleanup;
-    }
-    cl->k_global = clCreateKernel(cl->program, "conv2d_global", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_global)", __func__, __LINE__);
-        goto cleanup;
-    }
-    cl->k_tiled_const = clCreateKernel(cl->program, "conv2d_tiled_const", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_tiled_const)", __func__, __LINE__);
-        goto cleanup;
-    }
-    cl->k_tiled_global = clCreateKernel(cl->program, "conv2d_tiled_global", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_tiled_global)", __func__, __LINE__);
-        goto cleanup;
-    }
-    cl->k_sep_rows = clCreateKernel(cl->program, "sep_rows", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(sep_rows)", __func__, __LINE__);
-        goto cleanup;
-    }
-    cl->k_sep_cols = clCreateKernel(cl->program, "sep_cols", &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateKernel(sep_cols)", __func__, __LINE__);
-        goto cleanup;
+    {
+        /* Every entry point of kernels/conv2d.cl and where it goes. */
+        const struct { const char *name; cl_kernel *k; } ks[] = {
+            {"conv2d_const", &cl->k_const},
+            {"conv2d_global", &cl->k_global},
+            {"conv2d_tiled_const", &cl->k_tiled_const},
+            {"conv2d_tiled_global", &cl->k_tiled_global},
+            {"sep_rows", &cl->k_sep_rows},
+            {"sep_cols", &cl->k_sep_cols},
+            {"conv2d_src_f32_const", &cl->k_src[0][0][0]},
+            {"conv2d_src_f32_global", &cl->k_src[0][0][1]},
+            {"conv2d_src_u8_const", &cl->k_src[0][1][0]},
+            {"conv2d_src_u8_global", &cl->k_src[0][1][1]},
+            {"conv2d_tiled_src_f32_const", &cl->k_src[1][0][0]},
+            {"conv2d_tiled_src_f32_global", &cl->k_src[1][0][1]},
+            {"conv2d_tiled_src_u8_const", &cl->k_src[1][1][0]},
+            {"conv2d_tiled_src_u8_global", &cl->k_src[1][1][1]},
+        };
+        size_t n;
+        for (n = 0; n < sizeof ks / sizeof ks[0]; n++) {
+            *ks[n].k = clCreateKernel(cl->program, ks[n].name, &e);
+            if (e != CL_SUCCESS) {
+                char call[96];
+                snprintf(call, sizeof call, "clCreateKernel(%s)", ks[n].name);
+                st = clconv__cl_fail(err, e, call, __func__, __LINE__);
+                goto cleanup;
+            }
+        }
     }
 cleanup:
     free(src);
@@ -403,6 +402,12 @@ void clconv_cl_close(clconv_cl *cl)
     if (cl->k_tiled_global) clReleaseKernel(cl->k_tiled_global);
     if (cl->k_sep_rows) clReleaseKernel(cl->k_sep_rows);
     if (cl->k_sep_cols) clReleaseKernel(cl->k_sep_cols);
+    {
+        cl_kernel *k = &cl->k_src[0][0][0];
+        size_t n;
+        for (n = 0; n < sizeof cl->k_src / sizeof *k; n++)
+            if (k[n]) clReleaseKernel(k[n]);
+    }
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);

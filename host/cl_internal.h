@@ -29,6 +29,9 @@ struct clconv_cl {
     cl_kernel k_const, k_global;             /* naive: taps __constant | __global */
     cl_kernel k_tiled_const, k_tiled_global; /* tiled, the same two */
     cl_kernel k_sep_rows, k_sep_cols;        /* separable: row pass, column pass */
+    /* Border read on the device: [naive | tiled][float | uchar source]
+     * [taps __constant | __global]. */
+    cl_kernel k_src[2][2][2];
     /* Band buffers, kept between calls and grown when an image needs more. */
     cl_mem in_buf, out_buf;
     size_t in_cap, out_cap;

@@ -62,6 +62,16 @@ void clconv_plane_free(clconv_plane *p);
 
 /* ---------------------------------------------------------------- images */
 
+/* An 8-bit gray image (row-major, width bytes a row), as decoded before it
+ * becomes a float plane. */
+typedef struct clconv_image8 {
+    int width;
+    int height;
+    unsigned char *data;
+} clconv_image8;
+
+void clconv_image8_free(clconv_image8 *p);
+
 /* Loads an image file and turns it into a gray plane exactly as Pillow's
  * convert("L"): L = (19595 R + 38470 G + 7471 B + 32768) >> 16, alpha ignored,
  * gray inputs keep their gray. Also reads .npy float32/float64/uint8 2-D
@@ -75,6 +85,14 @@ clconv_status clconv_image_load(const char *path, long long max_pixels,
 clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                                        const char *name, long long max_pixels,
                                        clconv_plane *out, char *err);
+
+/* Same, but an 8-bit image (every format but .npy) comes back as bytes in
+ * *out8, leaving *out empty, so it can go to clconv_conv_cl_image without
+ * a float pass; a .npy file comes back in *out as floats, leaving *out8
+ * empty. */
+clconv_status clconv_image_load8(const char *path, long long max_pixels,
+                                 clconv_image8 *out8, clconv_plane *out,
+                                 char *err);
 
 /* Resizes a plane to width x height (stb_image_resize on float data:
  * Mitchell filter when shrinking, Catmull-Rom when enlarging, clamped edges).
@@ -269,6 +287,9 @@ typedef struct clconv_cl_timing {
     double upload_ms, kernel_ms, download_ms;
     int bands;
     const char *kernel;     /* the variant that ran: "naive", "tiled", ... */
+    const char *pad;        /* where the border was filled: "device", "host";
+                               NULL for clconv_conv_cl (the caller padded) */
+    double pad_ms;          /* host padding done inside the call, if any */
 } clconv_cl_timing;
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the
@@ -279,6 +300,21 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                              clconv_plane *out, clconv_cl_timing *timing,
                              char *err);
 
+/* The device path from the unpadded image: the device reads the border
+ * through index maps built with numpy.pad's algorithm (prm's border and
+ * cval), so the host writes no padded plane, and an 8-bit image goes up as
+ * bytes, a quarter of float32's. Pass exactly one of `in` (float) and `in8`
+ * (8-bit), of the geometry's in_w x in_h. The result is bit for bit that of
+ * clconv_pad followed by clconv_conv_cl. When the device cannot hold the
+ * whole source at once, or the filter takes the separable kernel, the call
+ * pads on the host itself and runs clconv_conv_cl; timing->pad says which
+ * happened. Not thread-safe on one clconv_cl. */
+clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
+                                   const clconv_image8 *in8,
+                                   const clconv_params *prm,
+                                   const clconv_filter *f,
+                                   const clconv_geometry *g, clconv_plane *out,
+                                   clconv_cl_timing *timing, char *err);
 
 /* ---------------------------------------------------------------- pipeline */
 

@@ -40,11 +40,33 @@ int clconv__write_bmp_gray(clconv__write_fn fn, void *ctx, int w, int h,
 int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
                             const unsigned char *px, int quality);
 
-/* Decodes a JPEG with libjpeg-turbo into a Pillow-exact gray plane. */
+/* Where a decoder puts its gray image: as floats (f) or as bytes (b);
+ * exactly one is set. */
+typedef struct clconv__gray {
+    clconv_plane *f;
+    clconv_image8 *b;
+} clconv__gray;
+
+/* Allocates the destination for a w x h image (CLCONV_E_NOMEM, ...). */
+clconv_status clconv__gray_alloc(clconv__gray *g, int w, int h);
+void clconv__gray_free(clconv__gray *g);
+
+/* Stores row y of gray from w pixels of `comp` 8-bit channels: the channel
+ * itself for gray (1, 2), Pillow's L = (19595 R + 38470 G + 7471 B + 32768)
+ * >> 16 for colour (3, 4). */
+void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px,
+                      int comp);
+
+/* Decodes a JPEG with libjpeg-turbo into a Pillow-exact gray image. */
 clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
                                 const char *name, long long max_pixels,
-                                clconv_plane *out, char *err);
+                                clconv__gray *out, char *err);
 
+/* For one axis of n pixels padded by before/after, the source index of
+ * every padded position (-1: the constant value), from numpy.pad's own
+ * iterative algorithm (pad.c). malloc'd, n + before + after ints; NULL when
+ * out of memory. */
+int *clconv__axis_map(int n, int before, int after, clconv_border mode);
 
 /* Largest single allocation stb may make in this thread (0: no cap), and
  * whether the last decode ran into it (host/stb_impl.c). */

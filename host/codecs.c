@@ -145,14 +145,14 @@ static void on_jpeg_message(j_common_ptr cinfo, int level)
 
 clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
                                 const char *name, long long max_pixels,
-                                clconv_plane *out, char *err)
+                                clconv__gray *out, char *err)
 {
     struct jpeg_decompress_struct d;
     jerr je;
     unsigned char *volatile row = NULL;
     volatile clconv_status st = CLCONV_E_DECODE;
     volatile int have_msg = 0; /* err already says why */
-    int w, h, y, x, nc;
+    int w, h, y, nc;
 
     d.err = jpeg_std_error(&je.mgr);
     je.mgr.error_exit = on_jpeg_error;
@@ -164,7 +164,7 @@ clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
             clconv__err(err, "%s: corrupt or truncated JPEG (%s)", name, msg);
         jpeg_destroy_decompress(&d);
         free(row);
-        clconv_plane_free(out);
+        clconv__gray_free(out);
         return st;
     }
     jpeg_create_decompress(&d);
@@ -193,9 +193,9 @@ clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
     d.out_color_space = d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&d);
     nc = d.output_components;
-    st = clconv_plane_alloc(out, w, h);
+    st = clconv__gray_alloc(out, w, h);
     if (st != CLCONV_OK) {
-        clconv__err(err, "%s: cannot allocate a %dx%d plane: %s", name, w, h,
+        clconv__err(err, "%s: cannot allocate a %dx%d image: %s", name, w, h,
                     clconv_status_str(st));
         jpeg_destroy_decompress(&d);
         return st;
@@ -210,21 +210,12 @@ clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
     }
     for (y = 0; y < h; y++) {
         JSAMPROW r = row;
-        float *o = out->data + (size_t)y * (size_t)w;
         if (jpeg_read_scanlines(&d, &r, 1) != 1) {
             clconv__err(err, "%s: truncated JPEG (row %d of %d)", name, y, h);
             have_msg = 1;
             longjmp(je.jump, 1);
         }
-        if (nc == 1) {
-            for (x = 0; x < w; x++) o[x] = row[x];
-        } else {
-            for (x = 0; x < w; x++) {
-                const unsigned char *p = row + 3 * (size_t)x;
-                o[x] = (float)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] +
-                                0x8000u) >> 16);
-            }
-        }
+        clconv__gray_row(out, y, row, nc);
     }
     jpeg_finish_decompress(&d);
     jpeg_destroy_decompress(&d);

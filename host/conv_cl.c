@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Of the device's global memory, the share one band may take: the rest is
  * left to other programs and to the driver. */
@@ -225,17 +226,104 @@ cleanup:
     return st;
 }
 
+static const char *variant_name(int var)
+{
+    return var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled" : "naive";
+}
+
+/* Brings a band's output to the host (ev[3], ev[4]), adds the band's events
+ * (upload ev[0], kernels ev[1], ev[2]) to the timing and releases them. */
+static clconv_status finish_band(clconv_cl *cl, int zc, cl_mem out_b,
+                                 float *host_out, size_t out_bytes,
+                                 cl_event ev[5], clconv_cl_timing *tm, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e;
+    int i;
+    if (zc) {
+        /* Mapping the wrapped output makes the host copy current (a no-op
+         * where the device wrote host memory in place). */
+        void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
+                                     out_bytes, 0, NULL, &ev[3], &e);
+        CL_CHECK(err, e, "clEnqueueMapBuffer");
+        CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, &ev[4]));
+        CL_TRY(err, clWaitForEvents(1, &ev[4]));
+        if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
+    } else {
+        CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
+                                        host_out, 0, NULL, &ev[3]));
+    }
+    tm->upload_ms += event_ms(ev[0]);
+    tm->kernel_ms += event_ms(ev[1]) + event_ms(ev[2]);
+    tm->download_ms += event_ms(ev[3]) + event_ms(ev[4]);
+    tm->bands++;
+    for (i = 0; i < 5; i++) {
+        if (ev[i]) clReleaseEvent(ev[i]);
+        ev[i] = NULL;
+    }
+cleanup:
+    return st;
+}
+
+/* The kernel for this call: the vector kernels need stride 1; separable also
+ * a rank-1 filter (factored into fu, fv) and, unless forced, enough taps for
+ * the second pass to pay. */
+static int choose_variant(const clconv_cl *cl, const clconv_filter *f,
+                          const clconv_geometry *g, float *fu, float *fv)
+{
+    const int forced = forced_variant(cl);
+    if (g->stride == 1 &&
+        (forced == VAR_SEPARABLE ||
+         (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
+        factor_rank1(f, fu, fv))
+        return VAR_SEPARABLE;
+    return (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
+}
+
+/* The filter's taps as a float32 device buffer; *in_const: whether they fit
+ * __constant memory (cached on every GPU), else the __global entry points
+ * take them. */
+static clconv_status taps_buffer(clconv_cl *cl, const clconv_filter *f,
+                                 cl_mem *taps, int *in_const, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    const size_t n = (size_t)f->kw * (size_t)f->kh, bytes = n * sizeof(float);
+    float *ft = malloc(bytes);
+    cl_int e = CL_SUCCESS;
+    size_t i;
+    *in_const = bytes <= cl->info.const_mem && !clconv__fault("taps-global");
+    if (!ft) {
+        clconv__err(err, "out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < n; i++) ft[i] = (float)f->taps[i];
+    *taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                           bytes, ft, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+cleanup:
+    free(ft);
+    return st;
+}
+
+/* Test switch CLCONV_FAULT=perturb: one wrong pixel, which --verify must
+ * catch. */
+static void perturb(clconv_plane *out)
+{
+    if (clconv__fault("perturb")) {
+        float *v = out->data + (size_t)(out->height / 2) * out->width + out->width / 2;
+        *v += fabsf(*v) + 1.0f;
+    }
+}
+
 clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                              const clconv_filter *f, const clconv_geometry *g,
                              clconv_plane *out, clconv_cl_timing *timing,
                              char *err)
 {
     clconv_status st = CLCONV_OK;
-    const int ntaps = g->kw * g->kh;
-    const size_t taps_bytes = (size_t)ntaps * sizeof(float);
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
     const size_t pw = (size_t)g->padded_w, ow = (size_t)g->out_w;
-    float *ftaps = NULL, fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
+    float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     cl_mem taps = NULL, taps_u = NULL, in_b = NULL, out_b = NULL;
     cl_kernel k = NULL, k2 = NULL;
     /* upload, kernel, second kernel, download (read or map), unmap */
@@ -243,8 +331,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     cl_int e;
     long long rows_per_band, r0;
     size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL};
-    int i, locked = 0, forced, zc, var;
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+    int i, locked = 0, zc, var;
 
     if (padded->width != g->padded_w || padded->height != g->padded_h ||
         out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
@@ -260,13 +348,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     zc = zero_copy(cl);
     /* The vector kernels need stride 1; separable also a rank-1 filter, and
      * by default enough taps for the second pass to pay. */
-    forced = forced_variant(cl);
-    var = (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
-    if (g->stride == 1 &&
-        (forced == VAR_SEPARABLE ||
-         (forced < 0 && ntaps >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
-        factor_rank1(f, fu, fv))
-        var = VAR_SEPARABLE;
+    var = choose_variant(cl, f, g, fu, fv);
 
     rows_per_band = band_rows(cl, g, var == VAR_SEPARABLE);
     if (rows_per_band < 1) {
@@ -290,22 +372,13 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                         CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
     } else {
-        /* Taps in __constant when they fit (cached on every GPU); __global else. */
-        const int in_const = taps_bytes <= cl->info.const_mem && !clconv__fault("taps-global");
-        ftaps = malloc(taps_bytes);
-        if (!ftaps) {
-            clconv__err(err, "out of memory");
-            st = CLCONV_E_NOMEM;
-            goto cleanup;
-        }
-        for (i = 0; i < ntaps; i++) ftaps[i] = (float)f->taps[i];
+        int in_const = 0;
+        st = taps_buffer(cl, f, &taps, &in_const, err);
+        if (st != CLCONV_OK) goto cleanup;
         if (var == VAR_TILED)
             k = in_const ? cl->k_tiled_const : cl->k_tiled_global;
         else
             k = in_const ? cl->k_const : cl->k_global;
-        taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              taps_bytes, ftaps, &e);
-        CL_CHECK(err, e, "clCreateBuffer");
     }
     if (!zc) {
         st = ensure_buf(cl, &cl->in_buf, &cl->in_cap,
@@ -391,40 +464,16 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
                                                NULL, &ev[1]));
         }
-        if (zc) {
-            /* Mapping the wrapped output makes the host copy current (a no-op
-             * where the device wrote host memory in place). */
-            void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
-                                         out_bytes, 0, NULL, &ev[3], &e);
-            CL_CHECK(err, e, "clEnqueueMapBuffer");
-            CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, &ev[4]));
-            CL_TRY(err, clWaitForEvents(1, &ev[4]));
-            if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
-        } else {
-            CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
-                                            host_out, 0, NULL, &ev[3]));
-        }
-        tm.upload_ms += event_ms(ev[0]);
-        tm.kernel_ms += event_ms(ev[1]) + event_ms(ev[2]);
-        tm.download_ms += event_ms(ev[3]) + event_ms(ev[4]);
-        tm.bands++;
-        tm.kernel = var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled"
-                                                                          : "naive";
-        for (i = 0; i < 5; i++) {
-            if (ev[i]) clReleaseEvent(ev[i]);
-            ev[i] = NULL;
-        }
+        st = finish_band(cl, zc, out_b, host_out, out_bytes, ev, &tm, err);
+        if (st != CLCONV_OK) goto cleanup;
+        tm.kernel = variant_name(var);
         if (zc) {
             clReleaseMemObject(in_b);
             clReleaseMemObject(out_b);
         }
         in_b = out_b = NULL;
     }
-    if (clconv__fault("perturb")) {
-        /* Test switch: one wrong pixel, which --verify must catch. */
-        float *v = out->data + (size_t)(g->out_h / 2) * g->out_w + g->out_w / 2;
-        *v += fabsf(*v) + 1.0f;
-    }
+    perturb(out);
 cleanup:
     if (st != CLCONV_OK) clFinish(cl->queue);
     for (i = 0; i < 5; i++)
@@ -436,7 +485,222 @@ cleanup:
     if (taps) clReleaseMemObject(taps);
     if (taps_u) clReleaseMemObject(taps_u);
     if (locked) pthread_mutex_unlock(&cl->lock);
-    free(ftaps);
+    if (timing) *timing = tm;
+    return st;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* clconv_conv_cl_image when the border cannot be read on the device: pad
+ * on the host (8-bit sources become floats first) and run the padded path. */
+static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
+                                 const clconv_image8 *in8,
+                                 const clconv_params *prm,
+                                 const clconv_filter *f,
+                                 const clconv_geometry *g, clconv_plane *out,
+                                 clconv_cl_timing *timing, char *err)
+{
+    clconv_plane tmp = {0, 0, NULL}, padded = {0, 0, NULL};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+    clconv_status st = CLCONV_OK;
+    const double t = now_ms();
+    double pad_ms;
+    if (in8) {
+        const size_t n = (size_t)in8->width * (size_t)in8->height;
+        size_t i;
+        st = clconv_plane_alloc(&tmp, in8->width, in8->height);
+        if (st != CLCONV_OK) {
+            clconv__err(err, "cannot allocate a %dx%d plane: %s", in8->width,
+                        in8->height, clconv_status_str(st));
+            return st;
+        }
+        for (i = 0; i < n; i++) tmp.data[i] = (float)in8->data[i];
+        in = &tmp;
+    }
+    st = clconv_pad(in, g, prm, &padded, err);
+    clconv_plane_free(&tmp);
+    if (st != CLCONV_OK) return st;
+    pad_ms = now_ms() - t;
+    st = clconv_conv_cl(cl, &padded, f, g, out, &tm, err);
+    clconv_plane_free(&padded);
+    tm.pad = "host";
+    tm.pad_ms = pad_ms;
+    if (timing) *timing = tm;
+    return st;
+}
+
+clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
+                                   const clconv_image8 *in8,
+                                   const clconv_params *prm,
+                                   const clconv_filter *f,
+                                   const clconv_geometry *g, clconv_plane *out,
+                                   clconv_cl_timing *timing, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    const int u8 = in8 != NULL;
+    const int sw = u8 ? in8->width : in ? in->width : 0;
+    const int sh = u8 ? in8->height : in ? in->height : 0;
+    const size_t ow = (size_t)g->out_w;
+    const unsigned long long row_out = (unsigned long long)ow * sizeof(float);
+    const unsigned long long max_alloc = cl->info.max_alloc ? cl->info.max_alloc
+                                                            : (1ULL << 27);
+    const unsigned long long budget =
+        cl->info.global_mem ? (unsigned long long)(cl->info.global_mem * MEM_SHARE)
+                            : max_alloc;
+    unsigned long long src_bytes, maps_bytes, left;
+    float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
+    int *rmap = NULL, *cmap = NULL;
+    cl_mem taps = NULL, rmap_b = NULL, cmap_b = NULL, src_b = NULL, out_b = NULL;
+    cl_event ev[5] = {NULL, NULL, NULL, NULL, NULL};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0};
+    cl_kernel k;
+    cl_int e;
+    long long rows_per_band, r0;
+    size_t lx = 1, ly = 1;
+    int i, zc, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
+
+    if ((in == NULL) == (in8 == NULL) || sw != g->in_w || sh != g->in_h ||
+        out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
+        f->kh != g->kh) {
+        clconv__err(err, "image sizes do not match the geometry");
+        return CLCONV_E_INVALID;
+    }
+    var = choose_variant(cl, f, g, fu, fv);
+    src_bytes = (unsigned long long)sw * (unsigned long long)sh * (u8 ? 1 : sizeof(float));
+    maps_bytes = ((unsigned long long)g->padded_w + (unsigned long long)g->padded_h) * sizeof(int);
+    /* The whole source must sit on the device (a map may point anywhere in
+     * it), with at least one output row beside it. */
+    if (var == VAR_SEPARABLE || src_bytes > max_alloc ||
+        src_bytes + maps_bytes + row_out > budget || getenv("CLCONV_HOST_PAD"))
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+    left = budget - src_bytes - maps_bytes;
+    rows_per_band = g->out_h;
+    if (cl->band_rows > 0 && cl->band_rows < rows_per_band) rows_per_band = cl->band_rows;
+    if ((long long)(max_alloc / row_out) < rows_per_band)
+        rows_per_band = (long long)(max_alloc / row_out);
+    if ((long long)(left / row_out) < rows_per_band)
+        rows_per_band = (long long)(left / row_out);
+    if (rows_per_band < 1) /* one output row is past one allocation */
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+
+    rmap = clconv__axis_map(g->in_h, g->pad_top, g->pad_bottom, prm->border);
+    cmap = clconv__axis_map(g->in_w, g->pad_left, g->pad_right, prm->border);
+    if (!rmap || !cmap) {
+        free(rmap);
+        free(cmap);
+        clconv__err(err, "out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    /* Rows that map to source rows form one range: all of them, or the
+     * image's own under a constant border. Columns [c_lo, c_hi) are the
+     * image's own, read straight. */
+    r_lo = prm->border == CLCONV_BORDER_CONSTANT ? g->pad_top : 0;
+    r_hi = prm->border == CLCONV_BORDER_CONSTANT ? g->pad_top + g->in_h : g->padded_h;
+    c_lo = g->pad_left;
+    c_hi = g->pad_left + g->in_w;
+
+    if (pthread_mutex_lock(&cl->lock) != 0) {
+        free(rmap);
+        free(cmap);
+        clconv__err(err, "cannot lock the device");
+        return CLCONV_E_INVALID;
+    }
+    zc = zero_copy(cl);
+    st = taps_buffer(cl, f, &taps, &in_const, err);
+    if (st != CLCONV_OK) goto cleanup;
+    k = cl->k_src[var == VAR_TILED][u8][!in_const];
+    rmap_b = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                            (size_t)g->padded_h * sizeof(int), rmap, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+    cmap_b = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                            (size_t)g->padded_w * sizeof(int), cmap, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+    {
+        void *host_src = u8 ? (void *)in8->data : (void *)in->data;
+        if (zc) {
+            st = wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
+            if (st != CLCONV_OK) goto cleanup;
+        } else {
+            st = ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
+                            CL_MEM_READ_ONLY, err);
+            if (st != CLCONV_OK) goto cleanup;
+            st = ensure_buf(cl, &cl->out_buf, &cl->out_cap,
+                            (size_t)rows_per_band * ow * sizeof(float),
+                            CL_MEM_WRITE_ONLY, err);
+            if (st != CLCONV_OK) goto cleanup;
+            CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
+                                             (size_t)src_bytes, host_src, 0, NULL,
+                                             &ev[0]));
+        }
+    }
+    if (var == VAR_TILED)
+        st = group_size(cl, k, 64, 1, &lx, &ly, err);
+    else
+        st = group_size(cl, k, 16, 16, &lx, &ly, err);
+    if (st != CLCONV_OK) goto cleanup;
+
+    for (r0 = 0; r0 < g->out_h; r0 += rows_per_band) {
+        const int rows = (int)(g->out_h - r0 < rows_per_band ? g->out_h - r0
+                                                              : rows_per_band);
+        const size_t out_bytes = (size_t)rows * ow * sizeof(float);
+        float *host_out = out->data + (size_t)r0 * ow;
+        const int prow0 = (int)(r0 * g->stride);
+        const size_t vw = var == VAR_TILED ? CLCONV_VEC_W : 1;
+        const size_t vh = var == VAR_TILED ? CLCONV_TILE_ROWS : 1;
+        const size_t gsz[2] = {round_up((ow + vw - 1) / vw, lx),
+                               round_up(((size_t)rows + vh - 1) / vh, ly)};
+        const size_t lsz[2] = {lx, ly};
+        const cl_mem s = zc ? src_b : cl->in_buf;
+        if (zc) {
+            st = wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+            if (st != CLCONV_OK) goto cleanup;
+        } else {
+            out_b = cl->out_buf;
+        }
+        CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
+        CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
+        CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
+        CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
+        CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
+        CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
+        CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
+        CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &rows));
+        CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
+        CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->kh));
+        CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &g->stride));
+        CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &g->dilation));
+        CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &prow0));
+        CL_TRY(err, clSetKernelArg(k, 13, sizeof(int), &r_lo));
+        CL_TRY(err, clSetKernelArg(k, 14, sizeof(int), &r_hi));
+        CL_TRY(err, clSetKernelArg(k, 15, sizeof(int), &c_lo));
+        CL_TRY(err, clSetKernelArg(k, 16, sizeof(int), &c_hi));
+        CL_TRY(err, clSetKernelArg(k, 17, sizeof(float), &prm->cval));
+        CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
+                                           NULL, &ev[1]));
+        st = finish_band(cl, zc, out_b, host_out, out_bytes, ev, &tm, err);
+        if (st != CLCONV_OK) goto cleanup;
+        if (zc) clReleaseMemObject(out_b);
+        out_b = NULL;
+    }
+    tm.kernel = variant_name(var);
+    perturb(out);
+cleanup:
+    if (st != CLCONV_OK) clFinish(cl->queue);
+    for (i = 0; i < 5; i++)
+        if (ev[i]) clReleaseEvent(ev[i]);
+    if (zc && out_b) clReleaseMemObject(out_b);
+    if (src_b) clReleaseMemObject(src_b);
+    if (rmap_b) clReleaseMemObject(rmap_b);
+    if (cmap_b) clReleaseMemObject(cmap_b);
+    if (taps) clReleaseMemObject(taps);
+    pthread_mutex_unlock(&cl->lock);
+    free(rmap);
+    free(cmap);
     if (timing) *timing = tm;
     return st;
 }

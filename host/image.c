@@ -64,6 +64,60 @@ void clconv_plane_free(clconv_plane *p)
     p->width = p->height = 0;
 }
 
+void clconv_image8_free(clconv_image8 *p)
+{
+    if (!p) return;
+    free(p->data);
+    p->data = NULL;
+    p->width = p->height = 0;
+}
+
+clconv_status clconv__gray_alloc(clconv__gray *g, int w, int h)
+{
+    size_t n;
+    if (g->f) return clconv_plane_alloc(g->f, w, h);
+    g->b->width = g->b->height = 0;
+    if (w < 1 || h < 1) return CLCONV_E_INVALID;
+    if (!clconv__mul_ok((size_t)w, (size_t)h, 1, &n)) return CLCONV_E_TOO_LARGE;
+    g->b->data = malloc(n);
+    if (!g->b->data) return CLCONV_E_NOMEM;
+    g->b->width = w;
+    g->b->height = h;
+    return CLCONV_OK;
+}
+
+void clconv__gray_free(clconv__gray *g)
+{
+    if (g->f) clconv_plane_free(g->f);
+    if (g->b) clconv_image8_free(g->b);
+}
+
+void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px, int comp)
+{
+    const size_t w = g->f ? (size_t)g->f->width : (size_t)g->b->width;
+    size_t x;
+    if (g->b) {
+        unsigned char *o = g->b->data + (size_t)y * w;
+        if (comp >= 3) {
+            /* Pillow's L24: ITU-R 601-2 luma in 16-bit fixed point. */
+            for (x = 0; x < w; x++, px += comp)
+                o[x] = (unsigned char)((19595u * px[0] + 38470u * px[1] +
+                                        7471u * px[2] + 0x8000u) >> 16);
+        } else {
+            for (x = 0; x < w; x++, px += comp) o[x] = px[0];
+        }
+    } else {
+        float *o = g->f->data + (size_t)y * w;
+        if (comp >= 3) {
+            for (x = 0; x < w; x++, px += comp)
+                o[x] = (float)((19595u * px[0] + 38470u * px[1] +
+                                7471u * px[2] + 0x8000u) >> 16);
+        } else {
+            for (x = 0; x < w; x++, px += comp) o[x] = (float)px[0];
+        }
+    }
+}
+
 /* ------------------------------------------------------------ reading */
 
 static clconv_status read_file(const char *path, unsigned char **buf,
@@ -254,18 +308,17 @@ static clconv_status load_npy(const unsigned char *b, size_t n,
                               const char *name, long long max_pixels,
                               clconv_plane *out, char *err);
 
-clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
-                                       const char *name, long long max_pixels,
-                                       clconv_plane *out, char *err)
+/* Decodes into *out; a .npy file always into *npy (floats). */
+static clconv_status decode(const unsigned char *buf, size_t len,
+                            const char *name, long long max_pixels,
+                            clconv__gray *out, clconv_plane *npy, char *err)
 {
     clconv_status st = CLCONV_OK;
     unsigned char *px = NULL;
     const char *kind;
-    int w = 0, h = 0, comp = 0;
-    size_t i, npx;
+    int w = 0, h = 0, comp = 0, y;
+    size_t npx;
 
-    out->data = NULL;
-    out->width = out->height = 0;
     if (len == 0) {
         clconv__err(err, "%s: empty file", name);
         return CLCONV_E_DECODE;
@@ -276,7 +329,7 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
     }
     kind = sniff(buf, len);
     if (kind && strcmp(kind, "NPY") == 0)
-        return load_npy(buf, len, name, max_pixels, out, err);
+        return load_npy(buf, len, name, max_pixels, npy, err);
     if (kind && strcmp(kind, "JPEG") == 0) {
         /* libjpeg only warns about a cut file, and fills the rest gray. */
         if (jpeg_truncated(buf, len)) {
@@ -365,26 +418,45 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                     kind ? kind : "image", why ? why : "decode failed");
         return CLCONV_E_DECODE;
     }
-    st = clconv_plane_alloc(out, w, h);
+    st = clconv__gray_alloc(out, w, h);
     if (st != CLCONV_OK) {
-        clconv__err(err, "%s: cannot allocate a %dx%d plane: %s", name, w, h,
+        clconv__err(err, "%s: cannot allocate a %dx%d image: %s", name, w, h,
                     clconv_status_str(st));
         goto cleanup;
     }
-    npx = (size_t)w * (size_t)h;
-    if (comp >= 3) {
-        /* Pillow's L24: ITU-R 601-2 luma in 16-bit fixed point. */
-        for (i = 0; i < npx; i++) {
-            const unsigned char *p = px + i * (size_t)comp;
-            unsigned v = (19595u * p[0] + 38470u * p[1] + 7471u * p[2]
-                          + 0x8000u) >> 16;
-            out->data[i] = (float)v;
-        }
-    } else {
-        for (i = 0; i < npx; i++) out->data[i] = (float)px[i * (size_t)comp];
-    }
+    for (y = 0; y < h; y++)
+        clconv__gray_row(out, y, px + (size_t)y * (size_t)w * (size_t)comp, comp);
 cleanup:
     stbi_image_free(px);
+    return st;
+}
+
+clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
+                                       const char *name, long long max_pixels,
+                                       clconv_plane *out, char *err)
+{
+    clconv__gray g = {out, NULL};
+    out->data = NULL;
+    out->width = out->height = 0;
+    return decode(buf, len, name, max_pixels, &g, out, err);
+}
+
+clconv_status clconv_image_load8(const char *path, long long max_pixels,
+                                 clconv_image8 *out8, clconv_plane *out,
+                                 char *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    clconv_status st;
+    clconv__gray g = {NULL, out8};
+
+    out->data = NULL;
+    out->width = out->height = 0;
+    out8->data = NULL;
+    out8->width = out8->height = 0;
+    st = read_file(path, &buf, &len, err);
+    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
+    free(buf);
     return st;
 }
 

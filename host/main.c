@@ -265,6 +265,8 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"fell_back\": %s, \"bands\": %d, \"kernel\": ",
            r->fell_back ? "true" : "false", r->cl_timing.bands);
     json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
+    printf(", \"border\": ");
+    json_str(r->on_device && r->cl_timing.pad ? r->cl_timing.pad : "host");
     printf(", \"ms\": {\"decode\": ");
     json_num(r->decode_ms);
     printf(", \"pad\": ");

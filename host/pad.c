@@ -123,7 +123,7 @@ clconv_status clconv_geometry_compute(int in_w, int in_h, int kw, int kh,
  * numpy fills a pad wider than the image chunk by chunk from what is already
  * padded, and for uneven widths that differs from a plain periodic extension,
  * so the algorithm itself is the specification. */
-static int *axis_map(int n, int before, int after, clconv_border mode)
+int *clconv__axis_map(int n, int before, int after, clconv_border mode)
 {
     size_t len = (size_t)n + (size_t)before + (size_t)after;
     int *a = malloc(len * sizeof(int));
@@ -190,8 +190,8 @@ clconv_status clconv_pad(const clconv_plane *in, const clconv_geometry *g,
                     g->padded_w, g->padded_h, clconv_status_str(st));
         return st;
     }
-    my = axis_map(in->height, g->pad_top, g->pad_bottom, prm->border);
-    mx = axis_map(in->width, g->pad_left, g->pad_right, prm->border);
+    my = clconv__axis_map(in->height, g->pad_top, g->pad_bottom, prm->border);
+    mx = clconv__axis_map(in->width, g->pad_left, g->pad_right, prm->border);
     if (!my || !mx) {
         clconv_plane_free(out);
         clconv__err(err, "out of memory padding the image");

@@ -226,3 +226,119 @@ __kernel void sep_cols(__global const float *restrict tmp,
             }
     }
 }
+
+/* ------------------------------------------------------ border on device */
+
+/* The same sums read from the unpadded image, so the host writes no padded
+ * plane, and an 8-bit image travels as bytes. Padded row r is source row
+ * rmap[r], padded column c source column cmap[c], -1 meaning the constant
+ * cval: the host builds both maps with numpy.pad's own algorithm (pad.c), so
+ * every padded value is the one clconv_pad writes, and the sums (same
+ * products, same row-major order) are bit for bit those of naive and tiled
+ * on the host-padded plane.
+ *
+ * Arguments: src (sw elements a row: float or uchar), out, taps, rmap, cmap,
+ * sw, out_w, out_h, kw, kh, stride, dilation, prow0 (the band's first padded
+ * row), r_lo, r_hi (padded rows whose map is >= 0, a range), c_lo, c_hi
+ * (padded columns that map to c - c_lo, a range), cval.
+ *
+ * tiled_src: a block whose columns all lie in [c_lo, c_hi) and whose rows all
+ * map to source rows takes the vector path of the tiled kernel, with one row
+ * pointer per output row from rmap (edge, reflect, symmetric and wrap rows
+ * are real rows); other blocks go one pixel at a time through both maps. */
+
+#define LD_float(p) VLOAD(0, (p))
+#if VEC_W == 4
+#define LD_uchar(p) convert_float4(vload4(0, (p)))
+#elif VEC_W == 8
+#define LD_uchar(p) convert_float8(vload8(0, (p)))
+#else
+#define LD_uchar(p) convert_float16(vload16(0, (p)))
+#endif
+
+#define SRC_AT(r, c)                                                         \
+    ((r) < 0 || (c) < 0 ? cval : (float)src[(size_t)(r) * sw + (c)])
+
+#define SRC_PIXEL(y, x)                                                      \
+    {                                                                        \
+        float a = 0.0f;                                                      \
+        for (int i = 0; i < kh; i++) {                                       \
+            const int r = rmap[prow0 + (y) * stride + i * dilation];         \
+            for (int j = 0; j < kw; j++)                                     \
+                a += taps[i * kw + j] * SRC_AT(r, cmap[(x) * stride + j * dilation]); \
+        }                                                                    \
+        out[(size_t)(y) * out_w + (x)] = a;                                  \
+    }
+
+#define SRC_ARGS(T, TAPSQ)                                                   \
+    (__global const T *restrict src, __global float *restrict out,           \
+     TAPSQ float *taps, __global const int *restrict rmap,                   \
+     __global const int *restrict cmap, int sw, int out_w, int out_h, int kw, \
+     int kh, int stride, int dilation, int prow0, int r_lo, int r_hi,        \
+     int c_lo, int c_hi, float cval)
+
+#define NAIVE_SRC_KERNEL(name, T, TAPSQ)                                     \
+    __kernel void name SRC_ARGS(T, TAPSQ)                                    \
+    {                                                                        \
+        const int x = get_global_id(0);                                      \
+        const int y = get_global_id(1);                                      \
+        (void)r_lo; (void)r_hi; (void)c_lo; (void)c_hi;                      \
+        if (x >= out_w || y >= out_h) return;                                \
+        SRC_PIXEL(y, x)                                                      \
+    }
+
+#define TILED_SRC_KERNEL(name, T, TAPSQ)                                     \
+    __kernel void name SRC_ARGS(T, TAPSQ)                                    \
+    {                                                                        \
+        const int x0 = get_global_id(0) * VEC_W;                             \
+        const int y0 = get_global_id(1) * TILE_ROWS;                         \
+        const int last_r = prow0 + y0 + TILE_ROWS - 1 + (kh - 1) * dilation; \
+        if (x0 >= out_w || y0 >= out_h) return;                              \
+        (void)stride;                                                        \
+        if (x0 + VEC_W <= out_w && y0 + TILE_ROWS <= out_h && x0 >= c_lo &&  \
+            x0 + VEC_W - 1 + (kw - 1) * dilation < c_hi &&                   \
+            prow0 + y0 >= r_lo && last_r < r_hi) {                           \
+            TILE_DECL                                                        \
+            const int sx = x0 - c_lo;                                        \
+            for (int i = 0; i < kh; i++) {                                   \
+                const int pr = prow0 + y0 + i * dilation;                    \
+                __global const T *p0 = src + (size_t)rmap[pr] * sw + sx;     \
+                __global const T *p1 = src + (size_t)rmap[pr + min(1, TILE_ROWS - 1)] * sw + sx; \
+                __global const T *p2 = src + (size_t)rmap[pr + min(2, TILE_ROWS - 1)] * sw + sx; \
+                __global const T *p3 = src + (size_t)rmap[pr + min(3, TILE_ROWS - 1)] * sw + sx; \
+                for (int j = 0; j < kw; j++) {                               \
+                    const float t = taps[i * kw + j];                        \
+                    const int o = j * dilation;                              \
+                    TILE_FMA_ROWS(t, LD_##T, p0 + o, p1 + o, p2 + o, p3 + o) \
+                }                                                            \
+            }                                                                \
+            __global float *q = out + (size_t)y0 * out_w + x0;               \
+            TILE_STORE(q, out_w)                                             \
+        } else {                                                             \
+            const int xe = min(x0 + VEC_W, out_w), ye = min(y0 + TILE_ROWS, out_h); \
+            for (int y = y0; y < ye; y++)                                    \
+                for (int x = x0; x < xe; x++)                                \
+                    SRC_PIXEL(y, x)                                          \
+        }                                                                    \
+    }
+
+/* TILE_FMA with four independent row pointers (TILE_ROWS rows of them). */
+#if TILE_ROWS == 4
+#define TILE_FMA_ROWS(t, LD, q0, q1, q2, q3)                                 \
+    a0 += (t) * LD(q0); a1 += (t) * LD(q1);                                  \
+    a2 += (t) * LD(q2); a3 += (t) * LD(q3);
+#elif TILE_ROWS == 2
+#define TILE_FMA_ROWS(t, LD, q0, q1, q2, q3)                                 \
+    a0 += (t) * LD(q0); a1 += (t) * LD(q1);
+#else
+#define TILE_FMA_ROWS(t, LD, q0, q1, q2, q3) a0 += (t) * LD(q0);
+#endif
+
+NAIVE_SRC_KERNEL(conv2d_src_f32_const, float, __constant)
+NAIVE_SRC_KERNEL(conv2d_src_f32_global, float, __global const)
+NAIVE_SRC_KERNEL(conv2d_src_u8_const, uchar, __constant)
+NAIVE_SRC_KERNEL(conv2d_src_u8_global, uchar, __global const)
+TILED_SRC_KERNEL(conv2d_tiled_src_f32_const, float, __constant)
+TILED_SRC_KERNEL(conv2d_tiled_src_f32_global, float, __global const)
+TILED_SRC_KERNEL(conv2d_tiled_src_u8_const, uchar, __constant)
+TILED_SRC_KERNEL(conv2d_tiled_src_u8_global, uchar, __global const)

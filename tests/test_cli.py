@@ -29,6 +29,9 @@ CLCONV = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="clconv-cli-")
 FAILS = []
 NCHECKS = 0
+# Random inputs come from this seed, printed at the start (set
+# CLCONV_TEST_SEED to rerun one).
+SEED = int(os.environ.get("CLCONV_TEST_SEED") or int.from_bytes(os.urandom(4), "little"))
 
 # Lines clconv may print besides the error when not run with -q.
 INFO = re.compile(r"^clconv: (using |\d+ of \d+ images? done)")
@@ -454,10 +457,60 @@ def device_cases(dev):
                                              w("nodev.png")], 2, names=["9:9"],
                 absent=[w("nodev.png")], env={"CLCONV_DEVICE": "opencl:9:9"})
     json_cases("opencl")
+    border_on_device()
+
+
+def border_on_device():
+    """The device reads the border itself (8-bit images go up as bytes, .npy
+    as floats): for every border mode, stride and filter shape the result
+    equals the CPU reference's bit for bit, --json says where the border was
+    filled, and the separable kernel still pads on the host."""
+    global NCHECKS
+    NCHECKS += 1
+    rng = np.random.default_rng(SEED)
+    a = rng.integers(0, 256, size=(37, 61), dtype=np.uint8)
+    Image.fromarray(a, "L").save(w("bd.png"))
+    np.save(w("bd.npy"), (a.astype(np.float32) - 100.5) * 0.37)
+    cases = [
+        ("sharpen", []), ("outline", ["--stride", "2"]), ("box:4", []),
+        ("@" + w("f_good.txt"), ["--dilation", "3"]), ("sharpen", ["--padding", "5"]),
+        ("emboss", ["--padding", "valid"]), ("sobel-top", ["--cval", "7.25"]),
+    ]
+    for border in ("constant", "edge", "reflect", "symmetric", "wrap"):
+        for f, extra in cases:
+            for src in ("bd.png", "bd.npy"):
+                args = ["-q", "-f", f, "--border", border] + extra + [w(src)]
+                ref = w("bd_ref.npy")
+                cmd0, p0 = run(args + ["--device", "cpu", "-o", ref])
+                cmd, p = run(args + ["--device", "opencl", "--json", "--verify",
+                                     "-o", w("bd_dev.npy")])
+                label = f"device border {border} {f} {extra} {src}"
+                if p0.returncode != 0 or p.returncode != 0:
+                    fail(label, "expected exit 0 on both paths", p if p.returncode else p0,
+                         cmd if p.returncode else cmd0)
+                    continue
+                r = json.loads(p.stdout)["images"][0]
+                if r.get("border") != "device":
+                    fail(label, f"border filled on {r.get('border')!r}, expected device",
+                         p, cmd)
+                # 8-bit input: exact sums on both paths; .npy floats: --verify
+                if src == "bd.png":
+                    if not np.array_equal(np.load(ref), np.load(w("bd_dev.npy"))):
+                        fail(label, "the device result differs from --device cpu")
+    # A rank-1 filter of 36+ taps takes the separable kernel: host border.
+    cmd, p = run(["-q", "-f", "gaussian:7", "--device", "opencl", "--json",
+                  "--verify", w("bd.png"), "-o", w("bd_sep.npy")])
+    try:
+        r = json.loads(p.stdout)["images"][0]
+        if p.returncode != 0 or r.get("kernel") != "separable" or r.get("border") != "host":
+            fail("gaussian:7 border", f"expected separable, host border: {r!r}", p, cmd)
+    except (ValueError, KeyError, IndexError) as e:
+        fail("gaussian:7 border", f"bad JSON: {e}", p, cmd)
 
 
 def main():
     t0 = time.time()
+    print(f"test_cli: seed {SEED} (rerun with CLCONV_TEST_SEED={SEED})")
     make_fixtures()
     cmd, p = run(["--list-devices"])
     if p.returncode != 0:

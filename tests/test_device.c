@@ -166,6 +166,83 @@ static int exact_expected(const clconv_plane *padded, const clconv_filter *f,
     return sumk * maxp < 16777216.0;
 }
 
+/* Runs clconv_conv_cl_image on img (as floats, then as bytes when it is
+ * 8-bit) and checks each result equals `want` bit for bit and that the
+ * border was read on the device unless the separable kernel ran. */
+static int same_from_source(clconv_cl *cl, const tcase *c, const clconv_plane *img,
+                            const clconv_params *prm, const clconv_filter *f,
+                            const clconv_geometry *g, const clconv_plane *want,
+                            const clconv_cl_timing *want_tm, const char *desc)
+{
+    clconv_plane got = {0, 0, NULL};
+    clconv_image8 img8 = {img->width, img->height, NULL};
+    char err[CLCONV_ERR_MAX] = "";
+    const size_t n = (size_t)g->out_w * (size_t)g->out_h;
+    const size_t npx = (size_t)img->width * (size_t)img->height;
+    int ok = 1, pass, passes = 1;
+    size_t i;
+
+    if (c->int_image) {
+        img8.data = malloc(npx);
+        if (!img8.data) {
+            fail_msg("setup failed: %s", desc);
+            return 0;
+        }
+        for (i = 0; i < npx; i++) img8.data[i] = (unsigned char)img->data[i];
+        passes = 2;
+    }
+    if (clconv_plane_alloc(&got, g->out_w, g->out_h) != CLCONV_OK) {
+        fail_msg("setup failed: %s", desc);
+        free(img8.data);
+        return 0;
+    }
+    for (pass = 0; pass < passes && ok; pass++) {
+        clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0};
+        clconv_status st;
+        const int expect_dev = strcmp(want_tm->kernel, "separable") != 0;
+        long long bad = 0;
+        long first = -1;
+        for (i = 0; i < n; i++) got.data[i] = NAN;
+        clconv_cl_set_band_rows(cl, c->band_rows);
+        if (c->taps_global) setenv("CLCONV_FAULT", "taps-global", 1);
+        st = clconv_conv_cl_image(cl, pass ? NULL : img, pass ? &img8 : NULL,
+                                  prm, f, g, &got, &tm, err);
+        if (c->taps_global) unsetenv("CLCONV_FAULT");
+        clconv_cl_set_band_rows(cl, 0);
+        if (st != CLCONV_OK) {
+            failures++;
+            fprintf(stderr, "FAILED: %s\n  clconv_conv_cl_image (%s source): %s (%s)\n",
+                    desc, pass ? "8-bit" : "float", clconv_status_str(st), err);
+            ok = 0;
+            break;
+        }
+        for (i = 0; i < n; i++)
+            if (memcmp(&got.data[i], &want->data[i], sizeof(float)) != 0) {
+                if (first < 0) first = (long)i;
+                bad++;
+            }
+        if (bad || !tm.pad || strcmp(tm.pad, expect_dev ? "device" : "host") != 0 ||
+            strcmp(tm.kernel, want_tm->kernel) != 0) {
+            failures++;
+            ok = 0;
+            if (failures <= MAX_REPORTS) {
+                fprintf(stderr, "FAILED: %s\n  from the unpadded %s source: %lld "
+                        "pixels differ from the padded path; pad on %s (want %s), "
+                        "kernel %s (want %s)\n", desc, pass ? "8-bit" : "float",
+                        bad, tm.pad ? tm.pad : "(null)", expect_dev ? "device" : "host",
+                        tm.kernel ? tm.kernel : "(null)", want_tm->kernel);
+                if (first >= 0)
+                    fprintf(stderr, "  first at (x=%ld, y=%ld): padded path %.9g, "
+                            "unpadded %.9g\n", first % g->out_w, first / g->out_w,
+                            want->data[first], got.data[first]);
+            }
+        }
+    }
+    clconv_plane_free(&got);
+    free(img8.data);
+    return ok;
+}
+
 /* Runs one case on random inputs. Returns 1 when it passed.
  * When `keep` is not NULL it receives the device output (caller frees). */
 static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
@@ -178,7 +255,7 @@ static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
     clconv_params prm;
     clconv_geometry g;
     clconv_verify_result vr;
-    clconv_cl_timing tm = {0, 0, 0, -1, NULL};
+    clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0};
     clconv_status st;
     int ok = 0, exact, taps;
     size_t i, n;
@@ -293,6 +370,11 @@ static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
                     vr.bad, vr.max_abs_err);
         }
     }
+    /* The same call from the unpadded image (border read on the device),
+     * from floats and, for 8-bit images, from bytes: bit for bit the padded
+     * path's result, with the same bands and taps placement. */
+    if (ok && !same_from_source(cl, c, &img, &prm, f, &g, &dev, &tm, desc))
+        ok = 0;
     if (keep) {
         *keep = dev;
         dev.data = NULL;

@@ -40,8 +40,14 @@ def fail(msg):
     print("FAIL " + msg, flush=True)
 
 
+# The luma checks run on the CPU path (images decoded to floats) and, when
+# an OpenCL device exists, again on it (8-bit images decoded to bytes and
+# sent up as bytes): both decoders must give Pillow's values.
+DEVICE = "cpu"
+
+
 def clconv(*args):
-    cmd = [CLCONV, "-q", "--device", "cpu"] + [str(a) for a in args]
+    cmd = [CLCONV, "-q", "--device", DEVICE] + [str(a) for a in args]
     p = subprocess.run(cmd, capture_output=True, text=True)
     return cmd, p
 
@@ -374,10 +380,18 @@ def check_resize():
                      f"{np.unique(a)[:8]}, shape {a.shape}")
 
 
+def have_device():
+    p = subprocess.run([CLCONV, "--list-devices"], capture_output=True, text=True)
+    return p.returncode == 0 and "0:0" in p.stdout
+
+
 def main():
+    global DEVICE
     t0 = time.time()
-    check_lossless_inputs()
-    check_jpeg_inputs()
+    for DEVICE in (["cpu", "opencl"] if have_device() else ["cpu"]):
+        check_lossless_inputs()
+        check_jpeg_inputs()
+    DEVICE = "cpu"
     check_npy_inputs()
     check_outputs()
     check_resize()

@@ -322,6 +322,9 @@ static int make_image(int w, int h, clconv_plane *p)
 typedef struct row {
     int w, h, kw, kh;
     double kernel_ms, up_ms, down_ms, call_ms, pad_ms, e2e_ms, copy_gbs, kcopy_gbs;
+    /* From the unpadded image, border on the device (clconv_conv_cl_image):
+     * [0] float source, [1] 8-bit source (NAN when the image is not 8-bit). */
+    double src_kernel_ms[2], src_e2e_ms[2];
     long long bytes;
     const char *check;
     char check_buf[96];
@@ -356,6 +359,23 @@ cleanup:
     clconv_plane_free(&as);
 }
 
+/* The image as bytes when every pixel is an integer in 0..255. */
+static int to_u8(const clconv_plane *img, clconv_image8 *img8)
+{
+    size_t i, n = (size_t)img->width * (size_t)img->height;
+    if (img8->data) return 1;
+    for (i = 0; i < n; i++)
+        if (!(img->data[i] >= 0 && img->data[i] <= 255) ||
+            img->data[i] != (float)(int)img->data[i])
+            return 0;
+    img8->data = malloc(n);
+    if (!img8->data) return 0;
+    img8->width = img->width;
+    img8->height = img->height;
+    for (i = 0; i < n; i++) img8->data[i] = (unsigned char)img->data[i];
+    return 1;
+}
+
 /* One case: kernel, transfer and end-to-end medians. 0 on failure. */
 static int run_case(clconv_cl *cl, probe *pr, const options *o,
                     const clconv_plane *img, const clconv_filter *f, row *r,
@@ -369,7 +389,8 @@ static int run_case(clconv_cl *cl, probe *pr, const options *o,
            *d = calloc((size_t)o->reps, sizeof *d), *c = calloc((size_t)o->reps, sizeof *c),
            *e = calloc((size_t)o->reps, sizeof *e), *pd = calloc((size_t)o->reps, sizeof *pd),
            *cp = calloc((size_t)o->reps, sizeof *cp), *kc = calloc((size_t)o->reps, sizeof *kc);
-    int i, ok = 0;
+    clconv_image8 img8 = {0, 0, NULL};
+    int i, src, ok = 0;
 
     memset(r, 0, sizeof *r);
     r->check = "-";
@@ -397,6 +418,12 @@ static int run_case(clconv_cl *cl, probe *pr, const options *o,
         cp[i] = probe_copy(pr);
         kc[i] = probe_kernel(pr);
     }
+    r->kernel_ms = median(k, o->reps);
+    r->up_ms = median(u, o->reps);
+    r->down_ms = median(d, o->reps);
+    r->call_ms = median(c, o->reps);
+    r->copy_gbs = median(cp, o->reps);
+    r->kcopy_gbs = median(kc, o->reps);
     if (o->check) check_result(&padded, f, &g, &out, r);
     clconv_plane_free(&padded);
     clconv_plane_free(&out);
@@ -416,14 +443,30 @@ static int run_case(clconv_cl *cl, probe *pr, const options *o,
         clconv_plane_free(&padded);
         clconv_plane_free(&out);
     }
-    r->kernel_ms = median(k, o->reps);
-    r->up_ms = median(u, o->reps);
-    r->down_ms = median(d, o->reps);
-    r->call_ms = median(c, o->reps);
     r->e2e_ms = o->no_e2e ? NAN : median(e, o->reps);
     r->pad_ms = o->no_e2e ? NAN : median(pd, o->reps);
-    r->copy_gbs = median(cp, o->reps);
-    r->kcopy_gbs = median(kc, o->reps);
+    /* The same from the unpadded image, the border read on the device: from
+     * floats, then from bytes (8-bit images only). The output plane is
+     * allocated per run here too. */
+    r->src_kernel_ms[0] = r->src_kernel_ms[1] = NAN;
+    r->src_e2e_ms[0] = r->src_e2e_ms[1] = NAN;
+    for (src = 0; src < 2 && !o->no_e2e; src++) {
+        if (src == 1 && !to_u8(img, &img8)) break;
+        for (i = -1; i < o->reps; i++) {
+            double t0 = now_ms();
+            if (clconv_plane_alloc(&out, g.out_w, g.out_h) != CLCONV_OK ||
+                clconv_conv_cl_image(cl, src ? NULL : img, src ? &img8 : NULL, &prm,
+                                     f, &g, &out, &tm, err) != CLCONV_OK)
+                goto cleanup;
+            if (i >= 0) {
+                e[i] = now_ms() - t0;
+                k[i] = tm.kernel_ms;
+            }
+            clconv_plane_free(&out);
+        }
+        r->src_e2e_ms[src] = median(e, o->reps);
+        r->src_kernel_ms[src] = median(k, o->reps);
+    }
     ok = 1;
 cleanup:
     clconv_plane_free(&padded);
@@ -436,6 +479,7 @@ cleanup:
     free(pd);
     free(cp);
     free(kc);
+    clconv_image8_free(&img8);
     return ok;
 }
 
@@ -444,18 +488,20 @@ static void print_row(const options *o, const row *r)
     const double mpix = (double)r->w * r->h * 1e-6;
     const double gbs = (double)r->bytes / (r->kernel_ms * 1e6);
     if (o->csv) {
-        printf("%d,%d,%d,%d,%s,%.4f,%.1f,%.2f,%.2f,%.1f,%.2f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%s\n",
+        printf("%d,%d,%d,%d,%s,%.4f,%.1f,%.2f,%.2f,%.1f,%.2f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.4f,%.4f,%.4f,%.4f,%s\n",
                r->w, r->h, r->kw, r->kh, o->variant ? o->variant : "auto",
                r->kernel_ms, mpix / r->kernel_ms * 1e3, gbs, r->copy_gbs,
                100.0 * gbs / r->copy_gbs, r->kcopy_gbs, 100.0 * gbs / r->kcopy_gbs,
                r->up_ms, r->down_ms, r->call_ms, r->pad_ms,
-               r->e2e_ms, mpix / r->e2e_ms * 1e3, r->check);
+               r->e2e_ms, mpix / r->e2e_ms * 1e3, r->src_kernel_ms[0], r->src_e2e_ms[0],
+               r->src_kernel_ms[1], r->src_e2e_ms[1], r->check);
     } else {
-        printf("%5dx%-5d %3dx%-3d %9.3f %7.0f %6.2f %6.2f %4.0f%% %6.2f %4.0f%% %6.3f %6.3f %8.3f %7.2f %8.2f %7.0f  %s\n",
+        printf("%5dx%-5d %3dx%-3d %9.3f %7.0f %6.2f %6.2f %4.0f%% %6.2f %4.0f%% %6.3f %6.3f %8.3f %7.2f %8.2f %7.0f %8.3f %8.2f %8.3f %8.2f  %s\n",
                r->w, r->h, r->kw, r->kh, r->kernel_ms, mpix / r->kernel_ms * 1e3, gbs,
                r->copy_gbs, 100.0 * gbs / r->copy_gbs, r->kcopy_gbs,
                100.0 * gbs / r->kcopy_gbs, r->up_ms, r->down_ms, r->call_ms,
-               r->pad_ms, r->e2e_ms, mpix / r->e2e_ms * 1e3, r->check);
+               r->pad_ms, r->e2e_ms, mpix / r->e2e_ms * 1e3, r->src_kernel_ms[0],
+               r->src_e2e_ms[0], r->src_kernel_ms[1], r->src_e2e_ms[1], r->check);
     }
     fflush(stdout);
 }
@@ -522,11 +568,12 @@ int main(int argc, char **argv)
     if (o.csv)
         printf("width,height,kw,kh,variant,kernel_ms,kernel_mpix_s,eff_gb_s,copy_gb_s,"
                "pct_copy,kcopy_gb_s,pct_kcopy,upload_ms,download_ms,call_ms,pad_ms,e2e_ms,"
-               "e2e_mpix_s,check\n");
+               "e2e_mpix_s,devpad_kernel_ms,devpad_e2e_ms,u8_kernel_ms,u8_e2e_ms,check\n");
     else
-        printf("%-11s %-7s %9s %7s %6s %6s %5s %6s %5s %6s %6s %8s %7s %8s %7s  %s\n", "image",
-               "filter", "kernel_ms", "Mpix/s", "GB/s", "copyGB", "%copy", "kcopyGB", "%kcp",
-               "up_ms", "down_ms", "call_ms", "pad_ms", "e2e_ms", "e2e_Mp/s", "check");
+        printf("%-11s %-7s %9s %7s %6s %6s %5s %6s %5s %6s %6s %8s %7s %8s %7s %8s %8s %8s %8s  %s\n",
+               "image", "filter", "kernel_ms", "Mpix/s", "GB/s", "copyGB", "%copy", "kcopyGB",
+               "%kcp", "up_ms", "down_ms", "call_ms", "pad_ms", "e2e_ms", "e2e_Mp/s", "dpk_ms",
+               "dp_e2e", "u8k_ms", "u8_e2e", "check");
 
     for (si = 0; si < (o.input ? 1 : o.nsizes); si++) {
         if (o.input) {

@@ -285,6 +285,8 @@ static clconv_status build(clconv_cl *cl, char *err)
             {"conv2d_tiled_src_f32_global", &cl->k_src[1][0][1]},
             {"conv2d_tiled_src_u8_const", &cl->k_src[1][1][0]},
             {"conv2d_tiled_src_u8_global", &cl->k_src[1][1][1]},
+            {"sep_rows_src_f32", &cl->k_sep_rows_src[0]},
+            {"sep_rows_src_u8", &cl->k_sep_rows_src[1]},
         };
         size_t n;
         for (n = 0; n < sizeof ks / sizeof ks[0]; n++) {
@@ -407,6 +409,8 @@ void clconv_cl_close(clconv_cl *cl)
         size_t n;
         for (n = 0; n < sizeof cl->k_src / sizeof *k; n++)
             if (k[n]) clReleaseKernel(k[n]);
+        for (n = 0; n < 2; n++)
+            if (cl->k_sep_rows_src[n]) clReleaseKernel(cl->k_sep_rows_src[n]);
     }
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     if (cl->program) clReleaseProgram(cl->program);

@@ -32,6 +32,7 @@ struct clconv_cl {
     /* Border read on the device: [naive | tiled][float | uchar source]
      * [taps __constant | __global]. */
     cl_kernel k_src[2][2][2];
+    cl_kernel k_sep_rows_src[2];             /* separable row pass, [uchar] */
     /* Band buffers, kept between calls and grown when an image needs more. */
     cl_mem in_buf, out_buf;
     size_t in_cap, out_cap;

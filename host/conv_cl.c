@@ -211,6 +211,30 @@ cleanup:
     return st;
 }
 
+/* The separable path's column pass over cl->tmp_buf into out_b, for `rows`
+ * output rows, in work-groups of lx x ly. */
+static clconv_status enqueue_sep_cols(clconv_cl *cl, cl_kernel k, cl_mem out_b,
+                                      cl_mem u, const clconv_geometry *g,
+                                      int rows, size_t lx, size_t ly,
+                                      cl_event *ev, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    const size_t gsz[2] = {round_up(((size_t)g->out_w + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
+                           round_up(((size_t)rows + CLCONV_TILE_ROWS - 1) /
+                                        CLCONV_TILE_ROWS, ly)};
+    const size_t lsz[2] = {lx, ly};
+    CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &cl->tmp_buf));
+    CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
+    CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &u));
+    CL_TRY(err, clSetKernelArg(k, 3, sizeof(int), &g->out_w));
+    CL_TRY(err, clSetKernelArg(k, 4, sizeof(int), &rows));
+    CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &g->kh));
+    CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->dilation));
+    CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0, NULL, ev));
+cleanup:
+    return st;
+}
+
 /* A read-only or write-only buffer over host memory, for zero-copy bands. */
 static clconv_status wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
                                size_t bytes, void *host, char *err)
@@ -422,10 +446,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         if (var == VAR_SEPARABLE) {
             const size_t gr[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
                                   round_up((size_t)in_rows, ly)};
-            const size_t gc[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx2),
-                                  round_up(((size_t)rows + CLCONV_TILE_ROWS - 1) /
-                                               CLCONV_TILE_ROWS, ly2)};
-            const size_t lr[2] = {lx, ly}, lc[2] = {lx2, ly2};
+            const size_t lr[2] = {lx, ly};
             CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &in_b));
             CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &cl->tmp_buf));
             CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
@@ -434,17 +455,10 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &in_rows));
             CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->kw));
             CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &g->dilation));
-            CL_TRY(err, clSetKernelArg(k2, 0, sizeof(cl_mem), &cl->tmp_buf));
-            CL_TRY(err, clSetKernelArg(k2, 1, sizeof(cl_mem), &out_b));
-            CL_TRY(err, clSetKernelArg(k2, 2, sizeof(cl_mem), &taps_u));
-            CL_TRY(err, clSetKernelArg(k2, 3, sizeof(int), &g->out_w));
-            CL_TRY(err, clSetKernelArg(k2, 4, sizeof(int), &rows));
-            CL_TRY(err, clSetKernelArg(k2, 5, sizeof(int), &g->kh));
-            CL_TRY(err, clSetKernelArg(k2, 6, sizeof(int), &g->dilation));
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gr, lr, 0,
                                                NULL, &ev[1]));
-            CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k2, 2, NULL, gc, lc, 0,
-                                               NULL, &ev[2]));
+            st = enqueue_sep_cols(cl, k2, out_b, taps_u, g, rows, lx2, ly2, &ev[2], err);
+            if (st != CLCONV_OK) goto cleanup;
         } else {
             const size_t vw = var == VAR_TILED ? CLCONV_VEC_W : 1;
             const size_t vh = var == VAR_TILED ? CLCONV_TILE_ROWS : 1;
@@ -546,6 +560,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     const int sw = u8 ? in8->width : in ? in->width : 0;
     const int sh = u8 ? in8->height : in ? in->height : 0;
     const size_t ow = (size_t)g->out_w;
+    const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
     const unsigned long long row_out = (unsigned long long)ow * sizeof(float);
     const unsigned long long max_alloc = cl->info.max_alloc ? cl->info.max_alloc
                                                             : (1ULL << 27);
@@ -555,13 +570,13 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     unsigned long long src_bytes, maps_bytes, left;
     float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     int *rmap = NULL, *cmap = NULL;
-    cl_mem taps = NULL, rmap_b = NULL, cmap_b = NULL, src_b = NULL, out_b = NULL;
+    cl_mem taps = NULL, taps_u = NULL, rmap_b = NULL, cmap_b = NULL, src_b = NULL, out_b = NULL;
     cl_event ev[5] = {NULL, NULL, NULL, NULL, NULL};
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0};
-    cl_kernel k;
+    cl_kernel k, k2 = NULL;
     cl_int e;
     long long rows_per_band, r0;
-    size_t lx = 1, ly = 1;
+    size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
     int i, zc, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
 
     if ((in == NULL) == (in8 == NULL) || sw != g->in_w || sh != g->in_h ||
@@ -575,7 +590,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     maps_bytes = ((unsigned long long)g->padded_w + (unsigned long long)g->padded_h) * sizeof(int);
     /* The whole source must sit on the device (a map may point anywhere in
      * it), with at least one output row beside it. */
-    if (var == VAR_SEPARABLE || src_bytes > max_alloc ||
+    if (src_bytes > max_alloc ||
         src_bytes + maps_bytes + row_out > budget || getenv("CLCONV_HOST_PAD"))
         return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
     left = budget - src_bytes - maps_bytes;
@@ -585,6 +600,13 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         rows_per_band = (long long)(max_alloc / row_out);
     if ((long long)(left / row_out) < rows_per_band)
         rows_per_band = (long long)(left / row_out);
+    if (var == VAR_SEPARABLE) {
+        /* The row pass's plane too: rows + keff - 1 rows of out_w. */
+        const long long room = (long long)(left / row_out) - (keff - 1);
+        const long long lim = (long long)(max_alloc / row_out) - (keff - 1);
+        if (room / 2 < rows_per_band) rows_per_band = room / 2;
+        if (lim < rows_per_band) rows_per_band = lim;
+    }
     if (rows_per_band < 1) /* one output row is past one allocation */
         return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
 
@@ -611,9 +633,24 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         return CLCONV_E_INVALID;
     }
     zc = zero_copy(cl);
-    st = taps_buffer(cl, f, &taps, &in_const, err);
-    if (st != CLCONV_OK) goto cleanup;
-    k = cl->k_src[var == VAR_TILED][u8][!in_const];
+    if (var == VAR_SEPARABLE) {
+        taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                              (size_t)g->kw * sizeof(float), fv, &e);
+        CL_CHECK(err, e, "clCreateBuffer");
+        taps_u = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                (size_t)g->kh * sizeof(float), fu, &e);
+        CL_CHECK(err, e, "clCreateBuffer");
+        k = cl->k_sep_rows_src[u8];
+        k2 = cl->k_sep_cols;
+        st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+                        (size_t)(rows_per_band - 1 + keff) * ow * sizeof(float),
+                        CL_MEM_READ_WRITE, err);
+        if (st != CLCONV_OK) goto cleanup;
+    } else {
+        st = taps_buffer(cl, f, &taps, &in_const, err);
+        if (st != CLCONV_OK) goto cleanup;
+        k = cl->k_src[var == VAR_TILED][u8][!in_const];
+    }
     rmap_b = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                             (size_t)g->padded_h * sizeof(int), rmap, &e);
     CL_CHECK(err, e, "clCreateBuffer");
@@ -638,10 +675,11 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                              &ev[0]));
         }
     }
-    if (var == VAR_TILED)
-        st = group_size(cl, k, 64, 1, &lx, &ly, err);
-    else
+    if (var == VAR_NAIVE)
         st = group_size(cl, k, 16, 16, &lx, &ly, err);
+    else
+        st = group_size(cl, k, 64, 1, &lx, &ly, err);
+    if (st == CLCONV_OK && k2) st = group_size(cl, k2, 64, 1, &lx2, &ly2, err);
     if (st != CLCONV_OK) goto cleanup;
 
     for (r0 = 0; r0 < g->out_h; r0 += rows_per_band) {
@@ -662,26 +700,51 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         } else {
             out_b = cl->out_buf;
         }
-        CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
-        CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
-        CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
-        CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
-        CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
-        CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
-        CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
-        CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &rows));
-        CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
-        CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->kh));
-        CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &g->stride));
-        CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &g->dilation));
-        CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &prow0));
-        CL_TRY(err, clSetKernelArg(k, 13, sizeof(int), &r_lo));
-        CL_TRY(err, clSetKernelArg(k, 14, sizeof(int), &r_hi));
-        CL_TRY(err, clSetKernelArg(k, 15, sizeof(int), &c_lo));
-        CL_TRY(err, clSetKernelArg(k, 16, sizeof(int), &c_hi));
-        CL_TRY(err, clSetKernelArg(k, 17, sizeof(float), &prm->cval));
-        CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
-                                           NULL, &ev[1]));
+        if (var == VAR_SEPARABLE) {
+            const int in_rows = (int)(rows - 1 + keff);
+            const size_t gr[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
+                                  round_up((size_t)in_rows, ly)};
+            const size_t lr[2] = {lx, ly};
+            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
+            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &cl->tmp_buf));
+            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
+            CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
+            CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
+            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
+            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
+            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &in_rows));
+            CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
+            CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->dilation));
+            CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &prow0));
+            CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &c_lo));
+            CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &c_hi));
+            CL_TRY(err, clSetKernelArg(k, 13, sizeof(float), &prm->cval));
+            CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gr, lr, 0,
+                                               NULL, &ev[1]));
+            st = enqueue_sep_cols(cl, k2, out_b, taps_u, g, rows, lx2, ly2, &ev[2], err);
+            if (st != CLCONV_OK) goto cleanup;
+        } else {
+            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
+            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
+            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
+            CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
+            CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
+            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
+            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
+            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &rows));
+            CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
+            CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->kh));
+            CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &g->stride));
+            CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &g->dilation));
+            CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &prow0));
+            CL_TRY(err, clSetKernelArg(k, 13, sizeof(int), &r_lo));
+            CL_TRY(err, clSetKernelArg(k, 14, sizeof(int), &r_hi));
+            CL_TRY(err, clSetKernelArg(k, 15, sizeof(int), &c_lo));
+            CL_TRY(err, clSetKernelArg(k, 16, sizeof(int), &c_hi));
+            CL_TRY(err, clSetKernelArg(k, 17, sizeof(float), &prm->cval));
+            CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
+                                               NULL, &ev[1]));
+        }
         st = finish_band(cl, zc, out_b, host_out, out_bytes, ev, &tm, err);
         if (st != CLCONV_OK) goto cleanup;
         if (zc) clReleaseMemObject(out_b);
@@ -698,6 +761,7 @@ cleanup:
     if (rmap_b) clReleaseMemObject(rmap_b);
     if (cmap_b) clReleaseMemObject(cmap_b);
     if (taps) clReleaseMemObject(taps);
+    if (taps_u) clReleaseMemObject(taps_u);
     pthread_mutex_unlock(&cl->lock);
     free(rmap);
     free(cmap);

@@ -342,3 +342,41 @@ TILED_SRC_KERNEL(conv2d_tiled_src_f32_const, float, __constant)
 TILED_SRC_KERNEL(conv2d_tiled_src_f32_global, float, __global const)
 TILED_SRC_KERNEL(conv2d_tiled_src_u8_const, uchar, __constant)
 TILED_SRC_KERNEL(conv2d_tiled_src_u8_global, uchar, __global const)
+
+/* The separable kernel's row pass from the unpadded image: tmp row r holds
+ * the row pass of padded row prow0 + r (the constant row when it maps to
+ * -1). Arguments: src, tmp, v, rmap, cmap, sw, out_w, rows, kw, dilation,
+ * prow0, c_lo, c_hi, cval. The column pass is sep_cols, unchanged. */
+#define SEP_ROWS_SRC_KERNEL(name, T)                                         \
+    __kernel void name(__global const T *restrict src,                       \
+                       __global float *restrict tmp, __constant float *v,    \
+                       __global const int *restrict rmap,                    \
+                       __global const int *restrict cmap, int sw, int out_w, \
+                       int rows, int kw, int dilation, int prow0, int c_lo,  \
+                       int c_hi, float cval)                                 \
+    {                                                                        \
+        const int x0 = get_global_id(0) * VEC_W;                             \
+        const int r = get_global_id(1);                                      \
+        if (x0 >= out_w || r >= rows) return;                                \
+        const int sr = rmap[prow0 + r];                                      \
+        __global float *dst = tmp + (size_t)r * out_w + x0;                  \
+        if (sr >= 0 && x0 + VEC_W <= out_w && x0 >= c_lo &&                  \
+            x0 + VEC_W - 1 + (kw - 1) * dilation < c_hi) {                   \
+            __global const T *row = src + (size_t)sr * sw + (x0 - c_lo);     \
+            floatv a = (floatv)(0.0f);                                       \
+            for (int j = 0; j < kw; j++)                                     \
+                a += v[j] * LD_##T(row + j * dilation);                      \
+            VSTORE(a, 0, dst);                                               \
+        } else {                                                             \
+            const int xe = min(VEC_W, out_w - x0);                           \
+            for (int x = 0; x < xe; x++) {                                   \
+                float a = 0.0f;                                              \
+                for (int j = 0; j < kw; j++)                                 \
+                    a += v[j] * SRC_AT(sr, cmap[x0 + x + j * dilation]);     \
+                dst[x] = a;                                                  \
+            }                                                                \
+        }                                                                    \
+    }
+
+SEP_ROWS_SRC_KERNEL(sep_rows_src_f32, float)
+SEP_ROWS_SRC_KERNEL(sep_rows_src_u8, uchar)

@@ -235,8 +235,8 @@ static clconv_status build(clconv_cl *cl, char *err)
         goto cleanup;
     }
     /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
-    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d", CLCONV_VEC_W,
-             CLCONV_TILE_ROWS);
+    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
+             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
     e = clBuildProgram(cl->program, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         size_t n = 0, used;
@@ -296,6 +296,16 @@ static clconv_status build(clconv_cl *cl, char *err)
     cl->k_sep_cols = clCreateKernel(cl->program, "sep_cols", &e);
     if (e != CL_SUCCESS) {
         st = clconv__cl_fail(err, e, "clCreateKernel(sep_cols)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_local_const = clCreateKernel(cl->program, "conv2d_local_const", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_local_const)", __func__, __LINE__);
+        goto cleanup;
+    }
+    cl->k_local_global = clCreateKernel(cl->program, "conv2d_local_global", &e);
+    if (e != CL_SUCCESS) {
+        st = clconv__cl_fail(err, e, "clCreateKernel(conv2d_local_global)", __func__, __LINE__);
         goto cleanup;
     }
 cleanup:
@@ -403,6 +413,8 @@ void clconv_cl_close(clconv_cl *cl)
     if (cl->k_tiled_global) clReleaseKernel(cl->k_tiled_global);
     if (cl->k_sep_rows) clReleaseKernel(cl->k_sep_rows);
     if (cl->k_sep_cols) clReleaseKernel(cl->k_sep_cols);
+    if (cl->k_local_const) clReleaseKernel(cl->k_local_const);
+    if (cl->k_local_global) clReleaseKernel(cl->k_local_global);
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);

@@ -19,6 +19,8 @@
  * passed to the kernel build as -DVEC_W and -DTILE_ROWS. */
 #define CLCONV_VEC_W 16
 #define CLCONV_TILE_ROWS 4
+/* Outputs along x per work-item of the local kernel (-DLOCAL_R). */
+#define CLCONV_LOCAL_R 4
 
 struct clconv_cl {
     clconv_device_info info;
@@ -29,6 +31,7 @@ struct clconv_cl {
     cl_kernel k_const, k_global;             /* naive: taps __constant | __global */
     cl_kernel k_tiled_const, k_tiled_global; /* tiled, the same two */
     cl_kernel k_sep_rows, k_sep_cols;        /* separable: row pass, column pass */
+    cl_kernel k_local_const, k_local_global; /* local: __local tile, taps as naive */
     /* Band buffers, kept between calls and grown when an image needs more. */
     cl_mem in_buf, out_buf;
     size_t in_cap, out_cap;

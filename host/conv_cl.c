@@ -19,7 +19,19 @@
  * from 7x7 on, and lose at 5x5). */
 #define SEP_MIN_TAPS 36
 
-typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE } variant;
+typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE, VAR_LOCAL } variant;
+
+/* The local kernel's __local tile for an lx x ly work-group, in bytes: its
+ * outputs (lx * CLCONV_LOCAL_R by ly) and their halo. Only ever forced
+ * (auto never picks it: bench/RESULTS.md), and then only when this fits the
+ * device's local memory; else the tiled kernel runs. */
+static unsigned long long local_bytes(const clconv_geometry *g, size_t lx, size_t ly)
+{
+    return ((unsigned long long)lx * CLCONV_LOCAL_R +
+            (unsigned long long)(g->kw - 1) * g->dilation) *
+           ((unsigned long long)ly + (unsigned long long)(g->kh - 1) * g->dilation) *
+           sizeof(float);
+}
 
 /* A kernel name to its variant; -1 for "auto" and anything unknown. */
 static int variant_of(const char *v)
@@ -28,6 +40,7 @@ static int variant_of(const char *v)
     if (strcmp(v, "naive") == 0) return VAR_NAIVE;
     if (strcmp(v, "tiled") == 0) return VAR_TILED;
     if (strcmp(v, "separable") == 0) return VAR_SEPARABLE;
+    if (strcmp(v, "local") == 0) return VAR_LOCAL;
     return -1;
 }
 
@@ -40,7 +53,7 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 }
 
 /* The kernel forced by clconv_cl_set_kernel, else by CLCONV_KERNEL=naive|
- * tiled|separable (the tests run each); -1: the host chooses. */
+ * tiled|separable|local (the tests run each); -1: the host chooses. */
 static int forced_variant(const clconv_cl *cl)
 {
     return cl->kernel >= 0 ? cl->kernel : variant_of(getenv("CLCONV_KERNEL"));
@@ -267,6 +280,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
          (forced < 0 && ntaps >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
         factor_rank1(f, fu, fv))
         var = VAR_SEPARABLE;
+    if (g->stride == 1 && forced == VAR_LOCAL &&
+        local_bytes(g, 16, 16) <= cl->info.local_mem)
+        var = VAR_LOCAL;
 
     rows_per_band = band_rows(cl, g, var == VAR_SEPARABLE);
     if (rows_per_band < 1) {
@@ -299,7 +315,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             goto cleanup;
         }
         for (i = 0; i < ntaps; i++) ftaps[i] = (float)f->taps[i];
-        if (var == VAR_TILED)
+        if (var == VAR_LOCAL)
+            k = in_const ? cl->k_local_const : cl->k_local_global;
+        else if (var == VAR_TILED)
             k = in_const ? cl->k_tiled_const : cl->k_tiled_global;
         else
             k = in_const ? cl->k_const : cl->k_global;
@@ -320,7 +338,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     /* Work-groups: 16 x 16 pixels for the naive kernel; a row of 64 blocks
      * (1024 pixels) for the vector kernels, which on PoCL streams each input
      * row further before the next group starts (bench/RESULTS.md). */
-    if (var == VAR_NAIVE)
+    if (var == VAR_NAIVE || var == VAR_LOCAL)
         st = group_size(cl, k, 16, 16, &lx, &ly, err);
     else
         st = group_size(cl, k, 64, 1, &lx, &ly, err);
@@ -373,7 +391,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k2, 2, NULL, gc, lc, 0,
                                                NULL, &ev[2]));
         } else {
-            const size_t vw = var == VAR_TILED ? CLCONV_VEC_W : 1;
+            const size_t vw = var == VAR_TILED ? CLCONV_VEC_W
+                              : var == VAR_LOCAL ? CLCONV_LOCAL_R : 1;
             const size_t vh = var == VAR_TILED ? CLCONV_TILE_ROWS : 1;
             const size_t gsz[2] = {round_up((ow + vw - 1) / vw, lx),
                                    round_up(((size_t)rows + vh - 1) / vh, ly)};
@@ -388,6 +407,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &g->kh));
             CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->stride));
             CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->dilation));
+            if (var == VAR_LOCAL)
+                CL_TRY(err, clSetKernelArg(k, 10, (size_t)local_bytes(g, lx, ly), NULL));
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
                                                NULL, &ev[1]));
         }
@@ -409,7 +430,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         tm.download_ms += event_ms(ev[3]) + event_ms(ev[4]);
         tm.bands++;
         tm.kernel = var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled"
-                                                                          : "naive";
+                    : var == VAR_LOCAL ? "local" : "naive";
         for (i = 0; i < 5; i++) {
             if (ev[i]) clReleaseEvent(ev[i]);
             ev[i] = NULL;

@@ -629,8 +629,9 @@ static void local_fallback(clconv_cl *cl)
         d++;
     setenv("CLCONV_KERNEL", "local", 1);
     for (pass = 0; pass < 2; pass++) {
-        /* pass 0: a 3x3 filter over 75x41, which fits any device's 16 KiB
-         * minimum; pass 1: the halo that does not fit. */
+        /* pass 0: a 3x3 filter over 75x41, a 4.6 KiB tile that fits the
+         * 32 KiB every full-profile device has; pass 1: the halo that does
+         * not fit. */
         tcase c = pass == 0 ? base_case(75, 41, 3, 3) : base_case(7, 5, kw, kw);
         const char *want = pass == 0 ? "local" : "tiled";
         clconv_cl_timing tm = {0, 0, 0, 0, NULL};

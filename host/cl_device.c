@@ -235,8 +235,8 @@ static clconv_status build(clconv_cl *cl, char *err)
         goto cleanup;
     }
     /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
-    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d", CLCONV_VEC_W,
-             CLCONV_TILE_ROWS);
+    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
+             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
     e = clBuildProgram(cl->program, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         size_t n = 0, used;
@@ -287,6 +287,8 @@ static clconv_status build(clconv_cl *cl, char *err)
             {"conv2d_tiled_src_u8_global", &cl->k_src[1][1][1]},
             {"sep_rows_src_f32", &cl->k_sep_rows_src[0]},
             {"sep_rows_src_u8", &cl->k_sep_rows_src[1]},
+            {"conv2d_local_const", &cl->k_local_const},
+            {"conv2d_local_global", &cl->k_local_global},
         };
         size_t n;
         for (n = 0; n < sizeof ks / sizeof ks[0]; n++) {
@@ -412,6 +414,8 @@ void clconv_cl_close(clconv_cl *cl)
         for (n = 0; n < 2; n++)
             if (cl->k_sep_rows_src[n]) clReleaseKernel(cl->k_sep_rows_src[n]);
     }
+    if (cl->k_local_const) clReleaseKernel(cl->k_local_const);
+    if (cl->k_local_global) clReleaseKernel(cl->k_local_global);
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);

@@ -19,6 +19,8 @@
  * passed to the kernel build as -DVEC_W and -DTILE_ROWS. */
 #define CLCONV_VEC_W 16
 #define CLCONV_TILE_ROWS 4
+/* Outputs along x per work-item of the local kernel (-DLOCAL_R). */
+#define CLCONV_LOCAL_R 4
 
 struct clconv_cl {
     clconv_device_info info;
@@ -33,6 +35,7 @@ struct clconv_cl {
      * [taps __constant | __global]. */
     cl_kernel k_src[2][2][2];
     cl_kernel k_sep_rows_src[2];             /* separable row pass, [uchar] */
+    cl_kernel k_local_const, k_local_global; /* local: __local tile, taps as naive */
     /* Band buffers, kept between calls and grown when an image needs more. */
     cl_mem in_buf, out_buf;
     size_t in_cap, out_cap;

@@ -277,9 +277,12 @@ void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
 
 /* Forces a kernel: "naive" (one work-item per pixel), "tiled" (a block of
  * outputs per work-item, bit-identical to naive), "separable" (row pass +
- * column pass, for rank-1 filters; others fall back to the default), or
- * "auto" (the default: tiled for stride 1, separable for rank-1 filters of 36
- * taps or more, naive for strides). CLCONV_E_INVALID for other names. */
+ * column pass, for rank-1 filters; others fall back to the default), "local"
+ * (a work-group stages its input tile in __local memory, bit-identical to
+ * naive; stride 1, and tiled instead when the tile does not fit the device's
+ * local memory; auto never picks it), or "auto" (the default: tiled for
+ * stride 1, separable for rank-1 filters of 36 taps or more, naive for
+ * strides). CLCONV_E_INVALID for other names. */
 clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name);
 
 /* Timing of the last clconv_conv_cl call, in milliseconds. */

@@ -20,7 +20,19 @@
  * from 7x7 on, and lose at 5x5). */
 #define SEP_MIN_TAPS 36
 
-typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE } variant;
+typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE, VAR_LOCAL } variant;
+
+/* The local kernel's __local tile for an lx x ly work-group, in bytes: its
+ * outputs (lx * CLCONV_LOCAL_R by ly) and their halo. Only ever forced
+ * (auto never picks it: bench/RESULTS.md), and then only when this fits the
+ * device's local memory; else the tiled kernel runs. */
+static unsigned long long local_bytes(const clconv_geometry *g, size_t lx, size_t ly)
+{
+    return ((unsigned long long)lx * CLCONV_LOCAL_R +
+            (unsigned long long)(g->kw - 1) * g->dilation) *
+           ((unsigned long long)ly + (unsigned long long)(g->kh - 1) * g->dilation) *
+           sizeof(float);
+}
 
 /* A kernel name to its variant; -1 for "auto" and anything unknown. */
 static int variant_of(const char *v)
@@ -29,6 +41,7 @@ static int variant_of(const char *v)
     if (strcmp(v, "naive") == 0) return VAR_NAIVE;
     if (strcmp(v, "tiled") == 0) return VAR_TILED;
     if (strcmp(v, "separable") == 0) return VAR_SEPARABLE;
+    if (strcmp(v, "local") == 0) return VAR_LOCAL;
     return -1;
 }
 
@@ -41,7 +54,7 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 }
 
 /* The kernel forced by clconv_cl_set_kernel, else by CLCONV_KERNEL=naive|
- * tiled|separable (the tests run each); -1: the host chooses. */
+ * tiled|separable|local (the tests run each); -1: the host chooses. */
 static int forced_variant(const clconv_cl *cl)
 {
     return cl->kernel >= 0 ? cl->kernel : variant_of(getenv("CLCONV_KERNEL"));
@@ -252,7 +265,8 @@ cleanup:
 
 static const char *variant_name(int var)
 {
-    return var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled" : "naive";
+    return var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled"
+           : var == VAR_LOCAL   ? "local"     : "naive";
 }
 
 /* Brings a band's output to the host (ev[3], ev[4]), adds the band's events
@@ -301,6 +315,10 @@ static int choose_variant(const clconv_cl *cl, const clconv_filter *f,
          (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
         factor_rank1(f, fu, fv))
         return VAR_SEPARABLE;
+    /* local only when forced, and when its tile fits local memory. */
+    if (g->stride == 1 && forced == VAR_LOCAL &&
+        local_bytes(g, 16, 16) <= cl->info.local_mem)
+        return VAR_LOCAL;
     return (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
 }
 
@@ -399,7 +417,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         int in_const = 0;
         st = taps_buffer(cl, f, &taps, &in_const, err);
         if (st != CLCONV_OK) goto cleanup;
-        if (var == VAR_TILED)
+        if (var == VAR_LOCAL)
+            k = in_const ? cl->k_local_const : cl->k_local_global;
+        else if (var == VAR_TILED)
             k = in_const ? cl->k_tiled_const : cl->k_tiled_global;
         else
             k = in_const ? cl->k_const : cl->k_global;
@@ -417,7 +437,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     /* Work-groups: 16 x 16 pixels for the naive kernel; a row of 64 blocks
      * (1024 pixels) for the vector kernels, which on PoCL streams each input
      * row further before the next group starts (bench/RESULTS.md). */
-    if (var == VAR_NAIVE)
+    if (var == VAR_NAIVE || var == VAR_LOCAL)
         st = group_size(cl, k, 16, 16, &lx, &ly, err);
     else
         st = group_size(cl, k, 64, 1, &lx, &ly, err);
@@ -460,7 +480,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             st = enqueue_sep_cols(cl, k2, out_b, taps_u, g, rows, lx2, ly2, &ev[2], err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
-            const size_t vw = var == VAR_TILED ? CLCONV_VEC_W : 1;
+            const size_t vw = var == VAR_TILED ? CLCONV_VEC_W
+                              : var == VAR_LOCAL ? CLCONV_LOCAL_R : 1;
             const size_t vh = var == VAR_TILED ? CLCONV_TILE_ROWS : 1;
             const size_t gsz[2] = {round_up((ow + vw - 1) / vw, lx),
                                    round_up(((size_t)rows + vh - 1) / vh, ly)};
@@ -475,6 +496,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &g->kh));
             CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->stride));
             CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->dilation));
+            if (var == VAR_LOCAL)
+                CL_TRY(err, clSetKernelArg(k, 10, (size_t)local_bytes(g, lx, ly), NULL));
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
                                                NULL, &ev[1]));
         }
@@ -589,8 +612,9 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     src_bytes = (unsigned long long)sw * (unsigned long long)sh * (u8 ? 1 : sizeof(float));
     maps_bytes = ((unsigned long long)g->padded_w + (unsigned long long)g->padded_h) * sizeof(int);
     /* The whole source must sit on the device (a map may point anywhere in
-     * it), with at least one output row beside it. */
-    if (src_bytes > max_alloc ||
+     * it), with at least one output row beside it. The local kernel (forced
+     * only) has no border-reading form. */
+    if (var == VAR_LOCAL || src_bytes > max_alloc ||
         src_bytes + maps_bytes + row_out > budget || getenv("CLCONV_HOST_PAD"))
         return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
     left = budget - src_bytes - maps_bytes;

@@ -1,7 +1,9 @@
-/* conv2d.cl — 2-D correlation of a host-padded float32 plane. The host pads
- * (numpy.pad border modes), so no work-item ever tests for an image edge:
- * every read below is inside the padded band. Three variants compute the
- * same sums; the host picks one per call (CLCONV_KERNEL forces one):
+/* conv2d.cl — 2-D correlation of a padded float32 plane (numpy.pad border
+ * modes). The kernels below read a host-padded band, so no work-item ever
+ * tests for an image edge; the *_src kernels at the end compute the same
+ * sums from the unpadded image, float or 8-bit, through index maps. The
+ * variants compute the same sums; the host picks one per call
+ * (CLCONV_KERNEL forces one):
  *
  *   naive      one work-item per output pixel, any stride and dilation
  *   tiled      one work-item per VEC_W x TILE_ROWS block of outputs, stride 1,
@@ -9,6 +11,10 @@
  *              registers (register tiling)
  *   separable  rank-1 filters K = u v^T, stride 1: a row pass (v) into a
  *              temporary plane, then a column pass (u)
+ *   local      the classic GPU tile kernel, stride 1, any dilation: a
+ *              work-group stages its input tile plus halo in __local memory,
+ *              then each work-item computes LOCAL_R outputs along x from it
+ *              (forced only: CLCONV_KERNEL=local; auto never picks it)
  *
  * Buffers (all row-major, no row padding):
  *   in   : rows of the padded plane, `pw` floats each; row 0 is the first
@@ -16,15 +22,17 @@
  *   out  : out_w * out_h floats, the band's output rows
  *   taps : kh * kw floats, row-major, not flipped (correlation)
  * naive/tiled arguments: in, out, taps, pw, out_w, out_h, kw, kh, stride, dilation
- * (tiled requires stride == 1 and ignores the argument).
+ * (tiled requires stride == 1 and ignores the argument); local takes the same
+ * and then its __local tile.
  *
- * Arithmetic: every output is a float32 sum of float32 products. naive and
- * tiled add the products in row-major tap order, so they agree bit for bit;
+ * Arithmetic: every output is a float32 sum of float32 products. naive,
+ * tiled and local add the products in row-major tap order, so they agree bit
+ * for bit;
  * separable sums u_i * (sum_j v_j * p_ij), another order, exact for integer
  * factors on 8-bit input and within DESIGN.md's tolerance otherwise. The
  * global size is rounded up to the work-group size; the tail is guarded.
  *
- * naive and tiled each have two entry points that differ only in where the
+ * naive, tiled and local each have two entry points that differ only in where the
  * taps live: __constant when they fit the device's constant buffer, __global
  * otherwise (big filters).
  */
@@ -380,3 +388,104 @@ TILED_SRC_KERNEL(conv2d_tiled_src_u8_global, uchar, __global const)
 
 SEP_ROWS_SRC_KERNEL(sep_rows_src_f32, float)
 SEP_ROWS_SRC_KERNEL(sep_rows_src_u8, uchar)
+
+/* ------------------------------------------------------------------ local */
+
+#ifndef LOCAL_R
+#define LOCAL_R 4 /* outputs along x per local work-item: 1, 2 or 4 */
+#endif
+
+/* A work-group of LX x LY items (the host's choice, read back with
+ * get_local_size) computes a block of LX*LOCAL_R x LY outputs. It first
+ * copies the block's input, tile_w = LX*LOCAL_R + (kw-1)*dilation by
+ * tile_h = LY + (kh-1)*dilation floats, into `tile` (the host sizes the
+ * __local argument per call), reading only inside the band: rows below
+ * out_h + (kh-1)*dilation, columns below pw; the rest of a partial block's
+ * tile is zero and feeds only outputs that are not written. After the
+ * barrier, item (lx, ly) computes the outputs (gx0 + lx + r*LX, gy0 + ly),
+ * r < LOCAL_R: neighbouring items read neighbouring words of `tile`. Each
+ * output's products are added in row-major tap order, as in the naive
+ * kernel, so the results are those of naive, bit for bit. No work-item
+ * returns before the barrier. */
+#if LOCAL_R == 4
+#define LOCAL_DECL float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#define LOCAL_FMA(t, p)                                                      \
+    a0 += (t) * (p)[0];                                                      \
+    a1 += (t) * (p)[lxs];                                                    \
+    a2 += (t) * (p)[2 * lxs];                                                \
+    a3 += (t) * (p)[3 * lxs];
+#define LOCAL_STORE(q, x)                                                    \
+    if ((x) < out_w) (q)[0] = a0;                                            \
+    if ((x) + lxs < out_w) (q)[lxs] = a1;                                    \
+    if ((x) + 2 * lxs < out_w) (q)[2 * lxs] = a2;                            \
+    if ((x) + 3 * lxs < out_w) (q)[3 * lxs] = a3;
+#elif LOCAL_R == 2
+#define LOCAL_DECL float a0 = 0.0f, a1 = 0.0f;
+#define LOCAL_FMA(t, p)                                                      \
+    a0 += (t) * (p)[0];                                                      \
+    a1 += (t) * (p)[lxs];
+#define LOCAL_STORE(q, x)                                                    \
+    if ((x) < out_w) (q)[0] = a0;                                            \
+    if ((x) + lxs < out_w) (q)[lxs] = a1;
+#elif LOCAL_R == 1
+#define LOCAL_DECL float a0 = 0.0f;
+#define LOCAL_FMA(t, p) a0 += (t) * (p)[0];
+#define LOCAL_STORE(q, x) if ((x) < out_w) (q)[0] = a0;
+#else
+#error "LOCAL_R must be 1, 2 or 4"
+#endif
+
+#define CONV2D_LOCAL_BODY                                                    \
+    const int lx = get_local_id(0), ly = get_local_id(1);                    \
+    const int lxs = get_local_size(0), lys = get_local_size(1);              \
+    const int gx0 = get_group_id(0) * lxs * LOCAL_R;                         \
+    const int gy0 = get_group_id(1) * lys;                                   \
+    const int tile_w = lxs * LOCAL_R + (kw - 1) * dilation;                  \
+    const int tile_h = lys + (kh - 1) * dilation;                            \
+    const int in_h = out_h + (kh - 1) * dilation;                            \
+    (void)stride;                                                            \
+    for (int ty = ly; ty < tile_h; ty += lys) {                              \
+        const int sy = gy0 + ty;                                             \
+        __local float *dst = tile + ty * tile_w;                             \
+        if (sy < in_h) {                                                     \
+            __global const float *src = in + (size_t)sy * pw;                \
+            for (int tx = lx; tx < tile_w; tx += lxs)                        \
+                dst[tx] = gx0 + tx < pw ? src[gx0 + tx] : 0.0f;              \
+        } else {                                                             \
+            for (int tx = lx; tx < tile_w; tx += lxs) dst[tx] = 0.0f;        \
+        }                                                                    \
+    }                                                                        \
+    barrier(CLK_LOCAL_MEM_FENCE);                                            \
+    {                                                                        \
+        const int x = gx0 + lx, y = gy0 + ly;                                \
+        LOCAL_DECL                                                           \
+        for (int i = 0; i < kh; i++) {                                       \
+            __local const float *p = tile + (ly + i * dilation) * tile_w + lx; \
+            for (int j = 0; j < kw; j++) {                                   \
+                const float t = taps[i * kw + j];                            \
+                LOCAL_FMA(t, p + j * dilation)                               \
+            }                                                                \
+        }                                                                    \
+        if (y < out_h) {                                                     \
+            __global float *q = out + (size_t)y * out_w + x;                 \
+            LOCAL_STORE(q, x)                                                \
+        }                                                                    \
+    }
+
+__kernel void conv2d_local_const(__global const float *restrict in,
+                                 __global float *restrict out,
+                                 __constant float *taps, int pw, int out_w,
+                                 int out_h, int kw, int kh, int stride,
+                                 int dilation, __local float *tile)
+{
+    CONV2D_LOCAL_BODY
+}
+
+__kernel void conv2d_local_global(__global const float *restrict in,
+                                  __global float *restrict out,
+                                  __global const float *restrict taps, int pw,
+                                  int out_w, int out_h, int kw, int kh,
+                                  int stride, int dilation, __local float *tile)
+{
+    CONV2D_LOCAL_BODY
+}

@@ -184,7 +184,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if "opencl:" in run("--list-devices")[1]:
         res = {}
         for k, want in (("auto", "separable"), ("naive", "naive"), ("tiled", "tiled"),
-                        ("separable", "separable")):
+                        ("separable", "separable"), ("local", "local")):
             o = os.path.join(tmp, f"kern-{k}.npy")
             rc, so, err = run("-f", "gaussian:9", "--kernel", k, paths[4], "-o", o,
                               "--device", "opencl", "--json", "-q", "--verify")

@@ -3,7 +3,7 @@
  * seed (CLCONV_TEST_SEED overrides it), a NaN-poisoned output, edge sizes and
  * every border, padding, stride and dilation; integer filters on 8-bit input
  * must agree bit for bit. Every kernel variant (CLCONV_KERNEL=naive, tiled,
- * separable, and the host's own choice) and both transfer modes
+ * separable, local, and the host's own choice) and both transfer modes
  * (CLCONV_ZERO_COPY) are run; also banding, the fault switches and the
  * fallback through clconv_process_file.
  * Exits 77 (skipped) without a device, unless CLCONV_REQUIRE_DEVICE=1.
@@ -168,7 +168,7 @@ static int exact_expected(const clconv_plane *padded, const clconv_filter *f,
 
 /* Runs clconv_conv_cl_image on img (as floats, then as bytes when it is
  * 8-bit) and checks each result equals `want` bit for bit, from the same
- * kernel, with the border read on the device. */
+ * kernel, with the border read on the device (but for local). */
 static int same_from_source(clconv_cl *cl, const tcase *c, const clconv_plane *img,
                             const clconv_params *prm, const clconv_filter *f,
                             const clconv_geometry *g, const clconv_plane *want,
@@ -199,7 +199,8 @@ static int same_from_source(clconv_cl *cl, const tcase *c, const clconv_plane *i
     for (pass = 0; pass < passes && ok; pass++) {
         clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0};
         clconv_status st;
-        const int expect_dev = 1;
+        /* local (forced only) has no border-reading form: host pad. */
+        const int expect_dev = strcmp(want_tm->kernel, "local") != 0;
         long long bad = 0;
         long first = -1;
         for (i = 0; i < n; i++) got.data[i] = NAN;
@@ -668,19 +669,21 @@ static void compare_env(clconv_cl *cl, const tcase *c, const char *name,
     clconv_plane_free(&pb);
 }
 
-/* kernels/conv2d.cl promises the tiled kernel adds in the naive kernel's
- * order (bit-identical results); the transfer mode must not matter either. */
+/* kernels/conv2d.cl promises the tiled and local kernels add in the naive
+ * kernel's order (bit-identical results); the transfer mode must not matter
+ * either. */
 static void consistency(clconv_cl *cl)
 {
     int k;
-    for (k = 0; k < 24; k++) {
+    for (k = 0; k < 48; k++) {
         tcase c = base_case(rnd_int(1, 70), rnd_int(1, 40), rnd_int(1, 9),
                             rnd_int(1, 9));
         c.dilation = rnd_int(1, 3);
         c.border = (clconv_border)rnd_int(0, 4);
         c.int_image = c.int_filter = 0;
         c.taps_global = k % 3 == 0;
-        compare_env(cl, &c, "CLCONV_KERNEL", "naive", "tiled");
+        c.band_rows = k % 5 == 2 ? rnd_int(1, 7) : 0;
+        compare_env(cl, &c, "CLCONV_KERNEL", "naive", k % 2 ? "local" : "tiled");
     }
     for (k = 0; k < 16; k++) {
         tcase c = base_case(rnd_int(1, 70), rnd_int(1, 40), rnd_int(1, 9),
@@ -692,6 +695,40 @@ static void consistency(clconv_cl *cl)
         c.band_rows = k % 4 == 1 ? 3 : 0;
         compare_env(cl, &c, "CLCONV_ZERO_COPY", "0", "1");
     }
+}
+
+/* CLCONV_KERNEL=local runs the local kernel when its tile fits the device's
+ * local memory, and the tiled kernel (never a failure) when it does not: a
+ * 31x31 filter with a dilation whose halo alone, ((31-1)*d)^2 floats,
+ * exceeds CL_DEVICE_LOCAL_MEM_SIZE whatever the work-group size. Both must
+ * still match the reference (bit for bit: integer taps on 8-bit input). */
+static void local_fallback(clconv_cl *cl)
+{
+    const unsigned long long lm = clconv_cl_info(cl)->local_mem;
+    const int kw = 31;
+    int d = 1, pass;
+    while ((unsigned long long)((kw - 1) * d) * (unsigned long long)((kw - 1) * d) *
+               sizeof(float) <= lm && d < 1000)
+        d++;
+    setenv("CLCONV_KERNEL", "local", 1);
+    for (pass = 0; pass < 2; pass++) {
+        /* pass 0: a 3x3 filter over 75x41, a 4.6 KiB tile that fits the
+         * 32 KiB every full-profile device has; pass 1: the halo that does
+         * not fit. */
+        tcase c = pass == 0 ? base_case(75, 41, 3, 3) : base_case(7, 5, kw, kw);
+        const char *want = pass == 0 ? "local" : "tiled";
+        clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+        char desc[512];
+        if (pass == 1) c.dilation = d;
+        describe(&c, desc, sizeof desc);
+        if (run_case(cl, &c, NULL, &tm) && (!tm.kernel || strcmp(tm.kernel, want))) {
+            failures++;
+            fprintf(stderr, "FAILED: %s\n  ran the %s kernel, expected %s (device "
+                    "local memory %llu bytes)\n", desc, tm.kernel ? tm.kernel : "(none)",
+                    want, lm);
+        }
+    }
+    unsetenv("CLCONV_KERNEL");
 }
 
 /* CLCONV_FAULT=perturb: one wrong pixel, which clconv_verify must find. */
@@ -978,7 +1015,7 @@ int main(void)
 
     {
         static const char *const variants[] = {NULL, "naive", "tiled",
-                                               "separable"};
+                                               "separable", "local"};
         size_t v;
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             set_env("CLCONV_KERNEL", variants[v]);
@@ -1000,6 +1037,7 @@ int main(void)
         rank1_wanted = 0;
     }
     consistency(cl);
+    local_fallback(cl);
     perturb(cl);
     clconv_cl_close(cl);
     pipeline(dir);

@@ -229,14 +229,17 @@ static clconv_status build(clconv_cl *cl, char *err)
     st = kernel_source(&src, err);
     if (st != CLCONV_OK) return st;
     srcp = clconv__fault("cl-build") ? broken : src;
+    /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
+    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
+             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
+    /* A binary built before for this source and device (cl_cache.c). */
+    cl->program = clconv__cache_load(cl, srcp, opts);
+    if (cl->program) goto kernels;
     cl->program = clCreateProgramWithSource(cl->ctx, 1, &srcp, NULL, &e);
     if (e != CL_SUCCESS) {
         st = clconv__cl_fail(err, e, "clCreateProgramWithSource", __func__, __LINE__);
         goto cleanup;
     }
-    /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
-    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
-             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
     e = clBuildProgram(cl->program, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         size_t n = 0, used;
@@ -268,6 +271,8 @@ static clconv_status build(clconv_cl *cl, char *err)
         free(log);
         goto cleanup;
     }
+    clconv__cache_store(cl, cl->program, srcp, opts);
+kernels:
     {
         /* Every entry point of kernels/conv2d.cl and where it goes. */
         const struct { const char *name; cl_kernel *k; } ks[] = {

@@ -46,6 +46,14 @@ struct clconv_cl {
     pthread_mutex_t lock;   /* one call at a time on this device */
 };
 
+/* The program built from `src` with `opts` for cl's device, from the binary
+ * cache (cl_cache.c); NULL when there is none or it is unusable. */
+cl_program clconv__cache_load(clconv_cl *cl, const char *src, const char *opts);
+/* Keeps a successfully built program's binary for clconv__cache_load;
+ * failures are silent (the cache is an optimisation). */
+void clconv__cache_store(clconv_cl *cl, cl_program prog, const char *src,
+                         const char *opts);
+
 /* "CL_OUT_OF_RESOURCES" for -5, and so on. */
 const char *clconv__cl_errname(cl_int e);
 

@@ -458,6 +458,61 @@ def device_cases(dev):
                 absent=[w("nodev.png")], env={"CLCONV_DEVICE": "opencl:9:9"})
     json_cases("opencl")
     border_on_device()
+    binary_cache()
+
+
+def binary_cache():
+    """Built kernels are kept in CLCONV_CACHE_DIR: the first run writes one
+    file, the next ones use it untouched; a damaged or cut file is rebuilt,
+    never trusted; 'off' and an unusable directory only cost speed."""
+    global NCHECKS
+    NCHECKS += 1
+    cache = w("cache")
+    os.mkdir(cache)
+    g = w("good.png")
+    args = ["-q", "--device", "opencl", "-f", "sharpen", g, "-o"]
+    cmd, p = run(args + [w("c0.npy")], env={"CLCONV_CACHE_DIR": cache})
+    files = glob.glob(os.path.join(cache, "*.bin"))
+    if p.returncode != 0 or len(files) != 1 or os.listdir(cache) != [os.path.basename(files[0])]:
+        fail("binary cache: first run", f"expected exit 0 and one .bin file, got {os.listdir(cache)}", p, cmd)
+        return
+    f = files[0]
+    good = open(f, "rb").read()
+    if not good.startswith(b"CLCONVPB"):
+        fail("binary cache", "the file does not start with its magic")
+    st0 = os.stat(f)
+    ref = np.load(w("c0.npy"))
+
+    def again(label, name, env, want_rewrite):
+        cmd, p = run(args + [w(name)], env=env)
+        if p.returncode != 0 or not np.array_equal(np.load(w(name)), ref):
+            fail(f"binary cache: {label}", "expected exit 0 and the same result", p, cmd)
+            return
+        if want_rewrite is None:
+            return
+        st = os.stat(f)
+        rewritten = (st.st_ino, st.st_mtime_ns) != (st0.st_ino, st0.st_mtime_ns)
+        if rewritten != want_rewrite:
+            fail(f"binary cache: {label}", "the file was rewritten" if rewritten
+                 else "the file was not rewritten")
+        data = open(f, "rb").read()
+        if want_rewrite and (not data.startswith(b"CLCONVPB") or
+                             int.from_bytes(data[8:16], "little") != len(data) - 24):
+            fail(f"binary cache: {label}", "the rebuilt file is not a whole cache file")
+
+    env = {"CLCONV_CACHE_DIR": cache}
+    again("second run", "c1.npy", env, False)
+    bad = bytearray(good)
+    for i in range(len(bad) // 2, len(bad) // 2 + 64):
+        bad[i] ^= 0xA5
+    open(f, "wb").write(bytes(bad))
+    st0 = os.stat(f)
+    again("damaged file", "c2.npy", env, True)
+    open(f, "wb").write(good[:100])
+    st0 = os.stat(f)
+    again("cut file", "c3.npy", env, True)
+    again("CLCONV_CACHE_DIR=off", "c4.npy", {"CLCONV_CACHE_DIR": "off"}, None)
+    again("cache dir is a file", "c5.npy", {"CLCONV_CACHE_DIR": w("afile")}, None)
 
 
 def border_on_device():

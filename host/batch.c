@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* Filters with fewer taps than this get 8-bit images as bytes. */
+#define U8_MAX_TAPS 100
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -143,8 +146,13 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     t = now_ms();
     /* 8-bit images stay bytes for the device (a quarter of the upload, no
      * float pass); the reference, --verify, --resize and --side-by-side
-     * take floats. */
-    if (job->cl && !(job->resize_w > 0 && job->resize_h > 0))
+     * take floats. Big filters too: each tap of the byte kernels converts
+     * what it loads, which costs more than the float pass saves once the
+     * kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
+     * on PoCL). */
+    if (job->cl && !(job->resize_w > 0 && job->resize_h > 0) &&
+        clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
+            U8_MAX_TAPS)
         st = clconv_image_load8(input, job->max_pixels, &img8, &img, err);
     else
         st = clconv_image_load(input, job->max_pixels, &img, err);

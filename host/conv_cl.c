@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -571,6 +572,66 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
     return st;
 }
 
+/* The border strips the tiled_src kernel reads instead of the source where a
+ * block's window leaves the image (kernels/conv2d.cl says which): padded
+ * values, floats, built on the host through the same maps. A few strips of
+ * (VEC_W + halo) columns or (TILE_ROWS + halo) rows: about 1 MB at 4096²
+ * for 5x5, against the 64 MB padded plane. */
+typedef struct frame {
+    float *data;
+    size_t n;                 /* floats */
+    int fw, top_h, bot_y, bot_off, left_w, left_off, right_x, right_off;
+} frame;
+
+static void fill_strip(float *dst, int r0, int r1, int c0, int c1,
+                       const int *rmap, const int *cmap, const float *f32,
+                       const unsigned char *u8, int sw, float cval)
+{
+    int r, c;
+    for (r = r0; r < r1; r++) {
+        const int sr = rmap[r];
+        for (c = c0; c < c1; c++, dst++) {
+            const int sc = cmap[c];
+            if (sr < 0 || sc < 0)
+                *dst = cval;
+            else
+                *dst = f32 ? f32[(size_t)sr * sw + sc] : (float)u8[(size_t)sr * sw + sc];
+        }
+    }
+}
+
+static int build_frame(frame *fr, const clconv_geometry *g, const int *rmap,
+                       const int *cmap, int r_lo, int r_hi, int c_lo, int c_hi,
+                       const float *f32, const unsigned char *u8, int sw,
+                       float cval)
+{
+    const int ph = g->padded_h, pw = g->padded_w;
+    const int hr = CLCONV_TILE_ROWS - 1 + (g->kh - 1) * g->dilation;
+    const int hc = CLCONV_VEC_W - 1 + (g->kw - 1) * g->dilation;
+    size_t top, bot, left, right;
+    fr->fw = pw;
+    fr->top_h = r_lo > 0 ? (r_lo + hr < ph ? r_lo + hr : ph) : 0;
+    fr->bot_y = r_hi < ph ? (r_hi - hr > 0 ? r_hi - hr : 0) : ph;
+    fr->left_w = c_lo > 0 ? (c_lo + hc < pw ? c_lo + hc : pw) : 0;
+    fr->right_x = c_hi < pw ? (c_hi - hc > 0 ? c_hi - hc : 0) : pw;
+    top = (size_t)fr->top_h * pw;
+    bot = (size_t)(ph - fr->bot_y) * pw;
+    left = (size_t)ph * fr->left_w;
+    right = (size_t)ph * (pw - fr->right_x);
+    fr->bot_off = (int)top;
+    fr->left_off = (int)(top + bot);
+    fr->right_off = (int)(top + bot + left);
+    fr->n = top + bot + left + right;
+    if (fr->n > (size_t)INT32_MAX) return 0;
+    fr->data = malloc((fr->n ? fr->n : 1) * sizeof(float));
+    if (!fr->data) return 0;
+    fill_strip(fr->data, 0, fr->top_h, 0, pw, rmap, cmap, f32, u8, sw, cval);
+    fill_strip(fr->data + fr->bot_off, fr->bot_y, ph, 0, pw, rmap, cmap, f32, u8, sw, cval);
+    fill_strip(fr->data + fr->left_off, 0, ph, 0, fr->left_w, rmap, cmap, f32, u8, sw, cval);
+    fill_strip(fr->data + fr->right_off, 0, ph, fr->right_x, pw, rmap, cmap, f32, u8, sw, cval);
+    return 1;
+}
+
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_image8 *in8,
                                    const clconv_params *prm,
@@ -593,6 +654,8 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     unsigned long long src_bytes, maps_bytes, left;
     float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     int *rmap = NULL, *cmap = NULL;
+    frame fr = {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    cl_mem frame_b = NULL;
     cl_mem taps = NULL, taps_u = NULL, rmap_b = NULL, cmap_b = NULL, src_b = NULL, out_b = NULL;
     cl_event ev[5] = {NULL, NULL, NULL, NULL, NULL};
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0};
@@ -650,9 +713,20 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     c_lo = g->pad_left;
     c_hi = g->pad_left + g->in_w;
 
+    /* tiled_src's border strips, counted against the device budget too. */
+    if (var == VAR_TILED &&
+        (!build_frame(&fr, g, rmap, cmap, r_lo, r_hi, c_lo, c_hi,
+                      u8 ? NULL : in->data, u8 ? in8->data : NULL, sw, prm->cval) ||
+         (unsigned long long)fr.n * sizeof(float) > left / 2)) {
+        free(rmap);
+        free(cmap);
+        free(fr.data);
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+    }
     if (pthread_mutex_lock(&cl->lock) != 0) {
         free(rmap);
         free(cmap);
+        free(fr.data);
         clconv__err(err, "cannot lock the device");
         return CLCONV_E_INVALID;
     }
@@ -681,6 +755,11 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     cmap_b = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                             (size_t)g->padded_w * sizeof(int), cmap, &e);
     CL_CHECK(err, e, "clCreateBuffer");
+    if (var == VAR_TILED) {
+        frame_b = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                 (fr.n ? fr.n : 1) * sizeof(float), fr.data, &e);
+        CL_CHECK(err, e, "clCreateBuffer");
+    }
     {
         void *host_src = u8 ? (void *)in8->data : (void *)in->data;
         if (zc) {
@@ -766,6 +845,13 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
             CL_TRY(err, clSetKernelArg(k, 15, sizeof(int), &c_lo));
             CL_TRY(err, clSetKernelArg(k, 16, sizeof(int), &c_hi));
             CL_TRY(err, clSetKernelArg(k, 17, sizeof(float), &prm->cval));
+            if (var == VAR_TILED) {
+                const int fa[8] = {fr.fw, fr.top_h, fr.bot_y, fr.bot_off, fr.left_w,
+                                   fr.left_off, fr.right_x, fr.right_off};
+                CL_TRY(err, clSetKernelArg(k, 18, sizeof(cl_mem), &frame_b));
+                for (i = 0; i < 8; i++)
+                    CL_TRY(err, clSetKernelArg(k, 19 + (cl_uint)i, sizeof(int), &fa[i]));
+            }
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
                                                NULL, &ev[1]));
         }
@@ -784,11 +870,13 @@ cleanup:
     if (src_b) clReleaseMemObject(src_b);
     if (rmap_b) clReleaseMemObject(rmap_b);
     if (cmap_b) clReleaseMemObject(cmap_b);
+    if (frame_b) clReleaseMemObject(frame_b);
     if (taps) clReleaseMemObject(taps);
     if (taps_u) clReleaseMemObject(taps_u);
     pthread_mutex_unlock(&cl->lock);
     free(rmap);
     free(cmap);
+    free(fr.data);
     if (timing) *timing = tm;
     return st;
 }

@@ -171,6 +171,18 @@ cleanup:
     return st;
 }
 
+/* The kept input and output buffers, at least in_bytes and out_bytes. */
+static clconv_status ensure_io(clconv_cl *cl, size_t in_bytes, size_t out_bytes,
+                               char *err)
+{
+    clconv_status st = ensure_buf(cl, &cl->in_buf, &cl->in_cap, in_bytes,
+                                  CL_MEM_READ_ONLY, err);
+    if (st == CLCONV_OK)
+        st = ensure_buf(cl, &cl->out_buf, &cl->out_cap, out_bytes,
+                        CL_MEM_WRITE_ONLY, err);
+    return st;
+}
+
 /* The largest number of output rows per band that fits the device; `sep`:
  * the separable path's temporary plane (in rows x out_w) must fit too. */
 static long long band_rows(const clconv_cl *cl, const clconv_geometry *g, int sep)
@@ -245,6 +257,57 @@ static clconv_status enqueue_sep_cols(clconv_cl *cl, cl_kernel k, cl_mem out_b,
     CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &g->kh));
     CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->dilation));
     CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0, NULL, ev));
+cleanup:
+    return st;
+}
+
+/* Work-groups for a call's kernel(s): 16 x 16 pixels for naive and local; a
+ * row of 64 blocks (1024 pixels) for the vector kernels, which on PoCL
+ * streams each input row further before the next group starts
+ * (bench/RESULTS.md); the same for separable's column pass k2. */
+static clconv_status group_sizes(clconv_cl *cl, int var, cl_kernel k,
+                                 cl_kernel k2, size_t *lx, size_t *ly,
+                                 size_t *lx2, size_t *ly2, char *err)
+{
+    clconv_status st;
+    if (var == VAR_NAIVE || var == VAR_LOCAL)
+        st = group_size(cl, k, 16, 16, lx, ly, err);
+    else
+        st = group_size(cl, k, 64, 1, lx, ly, err);
+    if (st == CLCONV_OK && k2) st = group_size(cl, k2, 64, 1, lx2, ly2, err);
+    return st;
+}
+
+/* The separable path's factors as device buffers: v (kw floats, the row
+ * pass) and u (kh floats, the column pass). */
+static clconv_status sep_taps(clconv_cl *cl, const clconv_geometry *g,
+                              const float *fu, const float *fv, cl_mem *v,
+                              cl_mem *u, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e;
+    *v = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                        (size_t)g->kw * sizeof(float), (void *)fv, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+    *u = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                        (size_t)g->kh * sizeof(float), (void *)fu, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+cleanup:
+    return st;
+}
+
+/* One kernel argument: its size and where its value is. */
+typedef struct karg {
+    size_t size;
+    const void *value;
+} karg;
+
+static clconv_status set_args(cl_kernel k, const karg *a, cl_uint n, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_uint i;
+    for (i = 0; i < n; i++)
+        CL_TRY(err, clSetKernelArg(k, i, a[i].size, a[i].value));
 cleanup:
     return st;
 }
@@ -371,7 +434,6 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     cl_kernel k = NULL, k2 = NULL;
     /* upload, kernel, second kernel, download (read or map), unmap */
     cl_event ev[5] = {NULL, NULL, NULL, NULL, NULL};
-    cl_int e;
     long long rows_per_band, r0;
     size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
@@ -402,12 +464,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         goto cleanup;
     }
     if (var == VAR_SEPARABLE) {
-        taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              (size_t)g->kw * sizeof(float), fv, &e);
-        CL_CHECK(err, e, "clCreateBuffer");
-        taps_u = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                (size_t)g->kh * sizeof(float), fu, &e);
-        CL_CHECK(err, e, "clCreateBuffer");
+        st = sep_taps(cl, g, fu, fv, &taps, &taps_u, err);
+        if (st != CLCONV_OK) goto cleanup;
         k = cl->k_sep_rows;
         k2 = cl->k_sep_cols;
         st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
@@ -426,23 +484,11 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             k = in_const ? cl->k_const : cl->k_global;
     }
     if (!zc) {
-        st = ensure_buf(cl, &cl->in_buf, &cl->in_cap,
-                        (size_t)((rows_per_band - 1) * g->stride + keff) * pw * sizeof(float),
-                        CL_MEM_READ_ONLY, err);
-        if (st != CLCONV_OK) goto cleanup;
-        st = ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                        (size_t)rows_per_band * ow * sizeof(float),
-                        CL_MEM_WRITE_ONLY, err);
+        st = ensure_io(cl, (size_t)((rows_per_band - 1) * g->stride + keff) * pw * sizeof(float),
+                       (size_t)rows_per_band * ow * sizeof(float), err);
         if (st != CLCONV_OK) goto cleanup;
     }
-    /* Work-groups: 16 x 16 pixels for the naive kernel; a row of 64 blocks
-     * (1024 pixels) for the vector kernels, which on PoCL streams each input
-     * row further before the next group starts (bench/RESULTS.md). */
-    if (var == VAR_NAIVE || var == VAR_LOCAL)
-        st = group_size(cl, k, 16, 16, &lx, &ly, err);
-    else
-        st = group_size(cl, k, 64, 1, &lx, &ly, err);
-    if (st == CLCONV_OK && k2) st = group_size(cl, k2, 64, 1, &lx2, &ly2, err);
+    st = group_sizes(cl, var, k, k2, &lx, &ly, &lx2, &ly2, err);
     if (st != CLCONV_OK) goto cleanup;
 
     for (r0 = 0; r0 < g->out_h; r0 += rows_per_band) {
@@ -732,12 +778,8 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     }
     zc = zero_copy(cl);
     if (var == VAR_SEPARABLE) {
-        taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              (size_t)g->kw * sizeof(float), fv, &e);
-        CL_CHECK(err, e, "clCreateBuffer");
-        taps_u = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                (size_t)g->kh * sizeof(float), fu, &e);
-        CL_CHECK(err, e, "clCreateBuffer");
+        st = sep_taps(cl, g, fu, fv, &taps, &taps_u, err);
+        if (st != CLCONV_OK) goto cleanup;
         k = cl->k_sep_rows_src[u8];
         k2 = cl->k_sep_cols;
         st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
@@ -766,23 +808,15 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
             st = wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
-            st = ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
-                            CL_MEM_READ_ONLY, err);
-            if (st != CLCONV_OK) goto cleanup;
-            st = ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                            (size_t)rows_per_band * ow * sizeof(float),
-                            CL_MEM_WRITE_ONLY, err);
+            st = ensure_io(cl, (size_t)src_bytes,
+                           (size_t)rows_per_band * ow * sizeof(float), err);
             if (st != CLCONV_OK) goto cleanup;
             CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
                                              (size_t)src_bytes, host_src, 0, NULL,
                                              &ev[0]));
         }
     }
-    if (var == VAR_NAIVE)
-        st = group_size(cl, k, 16, 16, &lx, &ly, err);
-    else
-        st = group_size(cl, k, 64, 1, &lx, &ly, err);
-    if (st == CLCONV_OK && k2) st = group_size(cl, k2, 64, 1, &lx2, &ly2, err);
+    st = group_sizes(cl, var, k, k2, &lx, &ly, &lx2, &ly2, err);
     if (st != CLCONV_OK) goto cleanup;
 
     for (r0 = 0; r0 < g->out_h; r0 += rows_per_band) {
@@ -808,50 +842,41 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
             const size_t gr[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
                                   round_up((size_t)in_rows, ly)};
             const size_t lr[2] = {lx, ly};
-            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
-            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &cl->tmp_buf));
-            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
-            CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
-            CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
-            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
-            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
-            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &in_rows));
-            CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
-            CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->dilation));
-            CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &prow0));
-            CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &c_lo));
-            CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &c_hi));
-            CL_TRY(err, clSetKernelArg(k, 13, sizeof(float), &prm->cval));
+            const karg ka[] = {
+                {sizeof(cl_mem), &s}, {sizeof(cl_mem), &cl->tmp_buf},
+                {sizeof(cl_mem), &taps}, {sizeof(cl_mem), &rmap_b},
+                {sizeof(cl_mem), &cmap_b}, {sizeof(int), &sw},
+                {sizeof(int), &g->out_w}, {sizeof(int), &in_rows},
+                {sizeof(int), &g->kw}, {sizeof(int), &g->dilation},
+                {sizeof(int), &prow0}, {sizeof(int), &c_lo},
+                {sizeof(int), &c_hi}, {sizeof(float), &prm->cval}};
+            st = set_args(k, ka, sizeof ka / sizeof ka[0], err);
+            if (st != CLCONV_OK) goto cleanup;
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gr, lr, 0,
                                                NULL, &ev[1]));
             st = enqueue_sep_cols(cl, k2, out_b, taps_u, g, rows, lx2, ly2, &ev[2], err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
-            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &s));
-            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
-            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
-            CL_TRY(err, clSetKernelArg(k, 3, sizeof(cl_mem), &rmap_b));
-            CL_TRY(err, clSetKernelArg(k, 4, sizeof(cl_mem), &cmap_b));
-            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &sw));
-            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->out_w));
-            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &rows));
-            CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->kw));
-            CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->kh));
-            CL_TRY(err, clSetKernelArg(k, 10, sizeof(int), &g->stride));
-            CL_TRY(err, clSetKernelArg(k, 11, sizeof(int), &g->dilation));
-            CL_TRY(err, clSetKernelArg(k, 12, sizeof(int), &prow0));
-            CL_TRY(err, clSetKernelArg(k, 13, sizeof(int), &r_lo));
-            CL_TRY(err, clSetKernelArg(k, 14, sizeof(int), &r_hi));
-            CL_TRY(err, clSetKernelArg(k, 15, sizeof(int), &c_lo));
-            CL_TRY(err, clSetKernelArg(k, 16, sizeof(int), &c_hi));
-            CL_TRY(err, clSetKernelArg(k, 17, sizeof(float), &prm->cval));
-            if (var == VAR_TILED) {
-                const int fa[8] = {fr.fw, fr.top_h, fr.bot_y, fr.bot_off, fr.left_w,
-                                   fr.left_off, fr.right_x, fr.right_off};
-                CL_TRY(err, clSetKernelArg(k, 18, sizeof(cl_mem), &frame_b));
-                for (i = 0; i < 8; i++)
-                    CL_TRY(err, clSetKernelArg(k, 19 + (cl_uint)i, sizeof(int), &fa[i]));
-            }
+            const int fa[8] = {fr.fw, fr.top_h, fr.bot_y, fr.bot_off, fr.left_w,
+                               fr.left_off, fr.right_x, fr.right_off};
+            const karg ka[] = {
+                {sizeof(cl_mem), &s}, {sizeof(cl_mem), &out_b},
+                {sizeof(cl_mem), &taps}, {sizeof(cl_mem), &rmap_b},
+                {sizeof(cl_mem), &cmap_b}, {sizeof(int), &sw},
+                {sizeof(int), &g->out_w}, {sizeof(int), &rows},
+                {sizeof(int), &g->kw}, {sizeof(int), &g->kh},
+                {sizeof(int), &g->stride}, {sizeof(int), &g->dilation},
+                {sizeof(int), &prow0}, {sizeof(int), &r_lo},
+                {sizeof(int), &r_hi}, {sizeof(int), &c_lo},
+                {sizeof(int), &c_hi}, {sizeof(float), &prm->cval},
+                /* tiled_src only: the border strips */
+                {sizeof(cl_mem), &frame_b}, {sizeof(int), &fa[0]},
+                {sizeof(int), &fa[1]}, {sizeof(int), &fa[2]},
+                {sizeof(int), &fa[3]}, {sizeof(int), &fa[4]},
+                {sizeof(int), &fa[5]}, {sizeof(int), &fa[6]},
+                {sizeof(int), &fa[7]}};
+            st = set_args(k, ka, var == VAR_TILED ? 27 : 18, err);
+            if (st != CLCONV_OK) goto cleanup;
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,
                                                NULL, &ev[1]));
         }

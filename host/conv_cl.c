@@ -20,7 +20,7 @@
  * from 7x7 on, and lose at 5x5). */
 #define SEP_MIN_TAPS 36
 
-typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE } variant;
+typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE, VAR_FFT } variant;
 
 /* A kernel name to its variant; -1 for "auto" and anything unknown. */
 static int variant_of(const char *v)
@@ -29,6 +29,7 @@ static int variant_of(const char *v)
     if (strcmp(v, "naive") == 0) return VAR_NAIVE;
     if (strcmp(v, "tiled") == 0) return VAR_TILED;
     if (strcmp(v, "separable") == 0) return VAR_SEPARABLE;
+    if (strcmp(v, "fft") == 0) return VAR_FFT;
     return -1;
 }
 
@@ -41,7 +42,7 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 }
 
 /* The kernel forced by clconv_cl_set_kernel, else by CLCONV_KERNEL=naive|
- * tiled|separable (the tests run each); -1: the host chooses. */
+ * tiled|separable|fft (the tests run each); -1: the host chooses. */
 static int forced_variant(const clconv_cl *cl)
 {
     return cl->kernel >= 0 ? cl->kernel : variant_of(getenv("CLCONV_KERNEL"));
@@ -115,7 +116,7 @@ static int factor_rank1(const clconv_filter *f, float *u, float *v)
 /* Nonzero when the device reads host memory directly (CPU devices,
  * integrated GPUs): then a band is wrapped with CL_MEM_USE_HOST_PTR instead
  * of copied. CLCONV_ZERO_COPY=0 turns this off. */
-static int zero_copy(const clconv_cl *cl)
+int clconv__zero_copy(const clconv_cl *cl)
 {
     cl_bool unified = CL_FALSE;
     const char *env = getenv("CLCONV_ZERO_COPY");
@@ -126,7 +127,7 @@ static int zero_copy(const clconv_cl *cl)
     return unified == CL_TRUE;
 }
 
-static double event_ms(cl_event ev)
+double clconv__event_ms(cl_event ev)
 {
     cl_ulong a = 0, b = 0;
     if (!ev) return 0;
@@ -137,8 +138,8 @@ static double event_ms(cl_event ev)
 }
 
 /* (Re)creates *buf when it is smaller than `need` bytes. */
-static clconv_status ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
-                                size_t need, cl_mem_flags flags, char *err)
+clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
+                                 size_t need, cl_mem_flags flags, char *err)
 {
     clconv_status st = CLCONV_OK;
     cl_int e = CL_SUCCESS;
@@ -236,8 +237,8 @@ cleanup:
 }
 
 /* A read-only or write-only buffer over host memory, for zero-copy bands. */
-static clconv_status wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
-                               size_t bytes, void *host, char *err)
+clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
+                                size_t bytes, void *host, char *err)
 {
     clconv_status st = CLCONV_OK;
     cl_int e = CL_SUCCESS;
@@ -252,7 +253,7 @@ cleanup:
 
 static const char *variant_name(int var)
 {
-    return var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled" : "naive";
+    return var == VAR_FFT ? "fft" : var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled" : "naive";
 }
 
 /* Brings a band's output to the host (ev[3], ev[4]), adds the band's events
@@ -277,9 +278,9 @@ static clconv_status finish_band(clconv_cl *cl, int zc, cl_mem out_b,
         CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
                                         host_out, 0, NULL, &ev[3]));
     }
-    tm->upload_ms += event_ms(ev[0]);
-    tm->kernel_ms += event_ms(ev[1]) + event_ms(ev[2]);
-    tm->download_ms += event_ms(ev[3]) + event_ms(ev[4]);
+    tm->upload_ms += clconv__event_ms(ev[0]);
+    tm->kernel_ms += clconv__event_ms(ev[1]) + clconv__event_ms(ev[2]);
+    tm->download_ms += clconv__event_ms(ev[3]) + clconv__event_ms(ev[4]);
     tm->bands++;
     for (i = 0; i < 5; i++) {
         if (ev[i]) clReleaseEvent(ev[i]);
@@ -295,13 +296,70 @@ cleanup:
 static int choose_variant(const clconv_cl *cl, const clconv_filter *f,
                           const clconv_geometry *g, float *fu, float *fv)
 {
-    const int forced = forced_variant(cl);
+    /* fft is decided apart (fft_wanted); where it does not apply, the
+     * default choice stands. */
+    const int forced = forced_variant(cl) == VAR_FFT ? -1 : forced_variant(cl);
     if (g->stride == 1 &&
         (forced == VAR_SEPARABLE ||
          (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
         factor_rank1(f, fu, fv))
         return VAR_SEPARABLE;
     return (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
+}
+
+/* Whether to try the FFT path, given the variant choose_variant picked:
+ * forced, for any case the FFT may compute exactly; by default, after the
+ * separable check (rank-1 filters keep it), for such cases with enough taps.
+ * The values must be checked too (fft_values_ok, fft_plane_ok). */
+static int fft_wanted(const clconv_cl *cl, const clconv_filter *f,
+                      const clconv_geometry *g, int var)
+{
+    const int forced = forced_variant(cl);
+    if (forced == VAR_FFT) return clconv__fft_filter_ok(cl, f, g, 1);
+    if (forced >= 0 || var == VAR_SEPARABLE) return 0;
+    return clconv__fft_filter_ok(cl, f, g, 0);
+}
+
+/* Every value an integer in 0..255: what the FFT path's rounding needs. */
+static int fft_values_ok(const float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(v[i] >= 0.0f && v[i] <= 255.0f) || v[i] != (float)(int)v[i]) return 0;
+    return 1;
+}
+
+/* The FFT path on a plane with identity maps (clconv_conv_cl). */
+static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
+                                  const clconv_filter *f, const clconv_geometry *g,
+                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+{
+    clconv__fft_src s;
+    int *rmap = malloc((size_t)g->padded_h * sizeof(int));
+    int *cmap = malloc((size_t)g->padded_w * sizeof(int));
+    clconv_status st;
+    int i;
+    if (!rmap || !cmap) {
+        free(rmap);
+        free(cmap);
+        clconv__err(err, "out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < g->padded_h; i++) rmap[i] = i;
+    for (i = 0; i < g->padded_w; i++) cmap[i] = i;
+    s.data = plane->data;
+    s.u8 = 0;
+    s.sw = plane->width;
+    s.sh = plane->height;
+    s.rmap = rmap;
+    s.cmap = cmap;
+    s.c_lo = 0;
+    s.c_hi = plane->width;
+    s.cval = 0.0f;
+    st = clconv__fft_run(cl, &s, f, g, out, tm, err);
+    free(rmap);
+    free(cmap);
+    return st;
 }
 
 /* The filter's taps as a float32 device buffer; *in_const: whether they fit
@@ -369,10 +427,20 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         return CLCONV_E_INVALID;
     }
     locked = 1;
-    zc = zero_copy(cl);
+    zc = clconv__zero_copy(cl);
     /* The vector kernels need stride 1; separable also a rank-1 filter, and
      * by default enough taps for the second pass to pay. */
     var = choose_variant(cl, f, g, fu, fv);
+    if (fft_wanted(cl, f, g, var) &&
+        fft_values_ok(padded->data, (size_t)pw * (size_t)g->padded_h)) {
+        st = fft_on_plane(cl, padded, f, g, out, &tm, err);
+        if (st != CLCONV_E_TOO_LARGE) {
+            if (st == CLCONV_OK) perturb(out);
+            goto cleanup;
+        }
+        st = CLCONV_OK; /* does not fit: the default choice */
+        memset(&tm, 0, sizeof tm);
+    }
 
     rows_per_band = band_rows(cl, g, var == VAR_SEPARABLE);
     if (rows_per_band < 1) {
@@ -391,7 +459,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         CL_CHECK(err, e, "clCreateBuffer");
         k = cl->k_sep_rows;
         k2 = cl->k_sep_cols;
-        st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+        st = clconv__ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
                         (size_t)((rows_per_band - 1) * g->stride + keff) * ow * sizeof(float),
                         CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
@@ -405,11 +473,11 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             k = in_const ? cl->k_const : cl->k_global;
     }
     if (!zc) {
-        st = ensure_buf(cl, &cl->in_buf, &cl->in_cap,
+        st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap,
                         (size_t)((rows_per_band - 1) * g->stride + keff) * pw * sizeof(float),
                         CL_MEM_READ_ONLY, err);
         if (st != CLCONV_OK) goto cleanup;
-        st = ensure_buf(cl, &cl->out_buf, &cl->out_cap,
+        st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
                         (size_t)rows_per_band * ow * sizeof(float),
                         CL_MEM_WRITE_ONLY, err);
         if (st != CLCONV_OK) goto cleanup;
@@ -433,9 +501,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         float *host_in = padded->data + (size_t)r0 * g->stride * pw;
         float *host_out = out->data + (size_t)r0 * ow;
         if (zc) {
-            st = wrap_host(cl, &in_b, CL_MEM_READ_ONLY, in_bytes, host_in, err);
+            st = clconv__wrap_host(cl, &in_b, CL_MEM_READ_ONLY, in_bytes, host_in, err);
             if (st == CLCONV_OK)
-                st = wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+                st = clconv__wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             in_b = cl->in_buf;
@@ -577,7 +645,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     cl_int e;
     long long rows_per_band, r0;
     size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
-    int i, zc, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
+    int i, zc = 0, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
 
     if ((in == NULL) == (in8 == NULL) || sw != g->in_w || sh != g->in_h ||
         out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
@@ -632,7 +700,35 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         clconv__err(err, "cannot lock the device");
         return CLCONV_E_INVALID;
     }
-    zc = zero_copy(cl);
+    if (fft_wanted(cl, f, g, var)) {
+        /* 8-bit sources qualify as they are; float ones when every value,
+         * and the constant border's cval where there is a border, is an
+         * integer in 0..255. */
+        const int padded_any = g->pad_top || g->pad_bottom || g->pad_left || g->pad_right;
+        if (u8 || (fft_values_ok(in->data, (size_t)sw * (size_t)sh) &&
+                   (prm->border != CLCONV_BORDER_CONSTANT || !padded_any ||
+                    fft_values_ok(&prm->cval, 1)))) {
+            clconv__fft_src fs;
+            fs.data = u8 ? (const void *)in8->data : (const void *)in->data;
+            fs.u8 = u8;
+            fs.sw = sw;
+            fs.sh = sh;
+            fs.rmap = rmap;
+            fs.cmap = cmap;
+            fs.c_lo = c_lo;
+            fs.c_hi = c_hi;
+            fs.cval = prm->cval;
+            st = clconv__fft_run(cl, &fs, f, g, out, &tm, err);
+            if (st != CLCONV_E_TOO_LARGE) {
+                if (st == CLCONV_OK) perturb(out);
+                goto cleanup;
+            }
+            st = CLCONV_OK; /* does not fit: the default choice */
+            memset(&tm, 0, sizeof tm);
+            tm.pad = "device";
+        }
+    }
+    zc = clconv__zero_copy(cl);
     if (var == VAR_SEPARABLE) {
         taps = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                               (size_t)g->kw * sizeof(float), fv, &e);
@@ -642,7 +738,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         CL_CHECK(err, e, "clCreateBuffer");
         k = cl->k_sep_rows_src[u8];
         k2 = cl->k_sep_cols;
-        st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+        st = clconv__ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
                         (size_t)(rows_per_band - 1 + keff) * ow * sizeof(float),
                         CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
@@ -660,13 +756,13 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     {
         void *host_src = u8 ? (void *)in8->data : (void *)in->data;
         if (zc) {
-            st = wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
+            st = clconv__wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
-            st = ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
+            st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
                             CL_MEM_READ_ONLY, err);
             if (st != CLCONV_OK) goto cleanup;
-            st = ensure_buf(cl, &cl->out_buf, &cl->out_cap,
+            st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
                             (size_t)rows_per_band * ow * sizeof(float),
                             CL_MEM_WRITE_ONLY, err);
             if (st != CLCONV_OK) goto cleanup;
@@ -695,7 +791,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         const size_t lsz[2] = {lx, ly};
         const cl_mem s = zc ? src_b : cl->in_buf;
         if (zc) {
-            st = wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+            st = clconv__wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             out_b = cl->out_buf;

@@ -56,6 +56,7 @@ struct clconv_cl {
     size_t fft_ext_cap, fft_scratch_cap;
     /* The last filter spectrum, kept for the next call with the same taps. */
     cl_mem fft_h;
+    double fft_h_max;      /* max |H| over the block's frequencies */
     int fft_h_n, fft_h_kh, fft_h_kw;
     double *fft_h_taps;
 };
@@ -108,7 +109,8 @@ int clconv__fft_filter_ok(const clconv_cl *cl, const clconv_filter *f,
                           const clconv_geometry *g, int forced);
 
 /* Runs the FFT path (lock held). CLCONV_E_TOO_LARGE, with nothing done, when
- * its buffers do not fit the device: the caller falls back to tiled. */
+ * it declines (its buffers do not fit the device, or the filter's spectrum
+ * fails the accuracy gate): the caller falls back to the default choice. */
 clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
                               clconv_plane *out, clconv_cl_timing *tm, char *err);

@@ -701,13 +701,13 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         return CLCONV_E_INVALID;
     }
     if (fft_wanted(cl, f, g, var)) {
-        /* 8-bit sources qualify as they are; float ones when every value,
-         * and the constant border's cval where there is a border, is an
-         * integer in 0..255. */
+        /* Every padded value an integer in 0..255: 8-bit sources are, float
+         * ones are checked; so is a constant border's cval where there is
+         * a border (for both). */
         const int padded_any = g->pad_top || g->pad_bottom || g->pad_left || g->pad_right;
-        if (u8 || (fft_values_ok(in->data, (size_t)sw * (size_t)sh) &&
-                   (prm->border != CLCONV_BORDER_CONSTANT || !padded_any ||
-                    fft_values_ok(&prm->cval, 1)))) {
+        if ((u8 || fft_values_ok(in->data, (size_t)sw * (size_t)sh)) &&
+            (prm->border != CLCONV_BORDER_CONSTANT || !padded_any ||
+             fft_values_ok(&prm->cval, 1))) {
             clconv__fft_src fs;
             fs.data = u8 ? (const void *)in8->data : (const void *)in->data;
             fs.u8 = u8;

@@ -20,10 +20,19 @@
 #endif
 
 /* The default choice takes the FFT path for qualifying filters of at least
- * this many taps (rank-1 filters keep the separable path). Measured on PoCL
- * (bench/RESULTS.md, "FFT path"): FFT against tiled kernel time at 1024^2
- * and 4096^2 — see there for the table. */
-#define FFT_MIN_TAPS 400
+ * FFT_MIN_TAPS taps (rank-1 filters keep the separable path) when it also
+ * predicts it faster than tiled. Measured on PoCL, 2 shared cores, kernel
+ * time, fft and tiled interleaved (bench/RESULTS.md "FFT path"), tiled/fft:
+ *   1024^2: 15x15 0.9, 19x19 1.4, 21x21 1.8, 23x23 1.1-2.2, 31x31 4.8, 63x63 5.3
+ *   4096^2: 15x15 0.7-1.4, 19x19 1.6, 21x21 2.1, 23x23 2.5, 31x31 4.2, 63x63 13
+ * so 19x19 (361 taps) is the smallest size that won at both sizes. The
+ * prediction: the FFT costs about FFT_GROUP_COST[i] tap-multiplies of the
+ * tiled kernel per group of 16 blocks, whatever the filter (fitted to the
+ * rows above: 46M, 131-183M, 717-750M for N = 128, 256, 512; the larger
+ * values kept), tiled out_w * out_h * taps. It keeps small images (one
+ * group of 16 lanes computes 16 blocks however few hold pixels) on tiled. */
+#define FFT_MIN_TAPS 361
+static const double FFT_GROUP_COST[CLCONV_FFT_SIZES] = {46e6, 180e6, 750e6};
 
 /* The accuracy gate. The FFT result is a float32 approximation of an
  * integer; rint gives that integer while the error is below 0.5. The FFT's
@@ -36,8 +45,11 @@
  *  - FFT_ERR_C = 5: the largest max error / A measured (bench/fft_error.c,
  *    bench/RESULTS.md "FFT path": 5 filter shapes incl. a single big tap,
  *    all-positive and checkerboard taps, x 6 images incl. white, binary,
- *    checkerboard and the worst-case cosine, k = 15..63) was 4.5, for a
- *    single big tap at N = 128; most cases stay below 2.
+ *    checkerboard and the worst-case cosine, k = 15, 31, 63, every pixel of
+ *    512^2) was 4.34 with the taps scaled to the gate's limit and 4.54 with
+ *    them 4x bigger (errors up to 0.375, still rounding exactly): the ratio
+ *    holds as the taps grow. Single big taps are the worst; most cases stay
+ *    below 3.
  *  - FFT_ERR_MAX = 0.125: 4x below the 0.5 where rounding would go wrong.
  * This is empirical, not a bound (the worst-case FFT error bound is far too
  * big to use). The prototype's rule on sum|K| (branch wip-fft) fitted its
@@ -100,7 +112,15 @@ int clconv__fft_filter_ok(const clconv_cl *cl, const clconv_filter *f,
     const int kmax = g->kw > g->kh ? g->kw : g->kh;
     const int n = 128 << block_index(kmax);
     if (g->stride != 1 || g->dilation != 1 || kmax >= n) return 0;
-    if (!forced && g->kw * g->kh < FFT_MIN_TAPS) return 0;
+    if (!forced) {
+        const int v = n - kmax + 1;
+        const double groups = ceil((double)((g->out_w + v - 1) / v) *
+                                   (double)((g->out_h + v - 1) / v) / LANES);
+        const double taps = (double)g->kw * g->kh;
+        if (taps < FFT_MIN_TAPS ||
+            groups * FFT_GROUP_COST[block_index(kmax)] >= (double)g->out_w * g->out_h * taps)
+            return 0;
+    }
     if (!clconv_filter_is_integer(f) || !gate_ok(norm2(f))) return 0;
     return cl->info.local_mem >= local_bytes(n);
 }

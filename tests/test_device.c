@@ -714,8 +714,8 @@ static void run_expect(clconv_cl *cl, const tcase *c, int want_fft)
     }
 }
 
-/* Cases that really take the FFT path (integer filters from 21x21 on, by
- * default and forced) and must be bit-exact; cases it must refuse even when
+/* Cases that really take the FFT path (by default for a big image, forced
+ * for every shape) and must be bit-exact; cases it must refuse even when
  * forced (non-integer taps, fractional values, a cval outside 0..255,
  * stride 2, dilation 2), whose results must still pass. */
 static void fft_cases(clconv_cl *cl)
@@ -730,34 +730,40 @@ static void fft_cases(clconv_cl *cl)
     const char *saved = getenv("CLCONV_KERNEL");
     char *keep = saved ? strdup(saved) : NULL;
     size_t s;
-    int b, forced;
+    int b;
     tcase c;
-    for (forced = 0; forced < 2; forced++) {
-        set_env("CLCONV_KERNEL", forced ? "fft" : NULL);
-        for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            c = base_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
-            c.border = (clconv_border)((s + (size_t)forced) % 5);
-            c.cval = (s % 2) ? 17.0f : 0.0f;
-            c.padding = s % 3 == 2 ? CLCONV_PAD_EXPLICIT : CLCONV_PAD_SAME;
-            c.pad_width = (int)s * 3;
-            c.taps_global = s == 4;
-            c.band_rows = s == 7 ? 70 : 0; /* several bands, not block-aligned */
-            run_expect(cl, &c, 1);
-        }
-        for (b = 0; b <= CLCONV_BORDER_WRAP; b++) {
-            c = base_case(97, 61, 25, 21);
-            c.border = (clconv_border)b;
-            c.cval = b == CLCONV_BORDER_CONSTANT ? 255.0f : 0.0f;
-            run_expect(cl, &c, 1);
-        }
-        /* valid padding: no border at all */
-        c = base_case(120, 100, 33, 21);
-        c.padding = CLCONV_PAD_VALID;
+    /* By default: images big enough for the FFT to pay (700x600, 31x31:
+     * one group of 12 blocks against 400M tap-multiplies), not a small one. */
+    set_env("CLCONV_KERNEL", NULL);
+    c = base_case(700, 600, 31, 31);
+    c.cval = 17.0f;
+    run_expect(cl, &c, 1);
+    c = base_case(64, 48, 21, 21);
+    run_expect(cl, &c, 0);
+    /* Forced: every shape, border and source. */
+    set_env("CLCONV_KERNEL", "fft");
+    for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        c = base_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+        c.border = (clconv_border)(s % 5);
+        c.cval = (s % 2) ? 17.0f : 0.0f;
+        c.padding = s % 3 == 2 ? CLCONV_PAD_EXPLICIT : CLCONV_PAD_SAME;
+        c.pad_width = (int)s * 3;
+        c.taps_global = s == 4;
+        c.band_rows = s == 7 ? 70 : 0; /* several bands, not block-aligned */
         run_expect(cl, &c, 1);
     }
+    for (b = 0; b <= CLCONV_BORDER_WRAP; b++) {
+        c = base_case(97, 61, 25, 21);
+        c.border = (clconv_border)b;
+        c.cval = b == CLCONV_BORDER_CONSTANT ? 255.0f : 0.0f;
+        run_expect(cl, &c, 1);
+    }
+    /* valid padding: no border at all */
+    c = base_case(120, 100, 33, 21);
+    c.padding = CLCONV_PAD_VALID;
+    run_expect(cl, &c, 1);
     /* Forced, but the FFT's rounding would not be exact: the default choice
      * runs and the result passes the tolerance. */
-    set_env("CLCONV_KERNEL", "fft");
     c = base_case(80, 60, 21, 21);
     c.int_filter = 0;
     run_expect(cl, &c, 0);

@@ -1,7 +1,8 @@
 # embed.cmake — turns kernels/*.cl into a C header of NUL-terminated byte
 # arrays, so an installed clconv needs no kernel files at run time.
-# Usage: cmake -DOUT=header.h -DSOURCES="a.cl;b.cl" -P embed.cmake
+# Usage: cmake -DOUT=header.h -DSOURCES="a.cl|b.cl" -P embed.cmake
 set(text "/* generated from the kernels directory by cmake/embed.cmake; do not edit */\n")
+string(REPLACE "|" ";" SOURCES "${SOURCES}")
 foreach(src IN LISTS SOURCES)
   get_filename_component(name "${src}" NAME)
   string(MAKE_C_IDENTIFIER "clconv_kernel_${name}" ident)

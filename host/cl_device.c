@@ -182,16 +182,19 @@ clconv_status clconv_devices_list(clconv_device_info **out, int *count,
     return st;
 }
 
-/* The kernel source: embedded, or from $CLCONV_KERNEL_DIR for kernel work. */
-static clconv_status kernel_source(char **src, char *err)
+/* The source of kernels/<file>: embedded, or from $CLCONV_KERNEL_DIR for
+ * kernel work. */
+static clconv_status kernel_source(const char *file, char **src, char *err)
 {
     const char *dir = getenv("CLCONV_KERNEL_DIR");
+    const unsigned char *emb;
+    size_t emb_len;
     *src = NULL;
     if (dir && *dir) {
         char path[4096];
         FILE *fp;
         long n;
-        snprintf(path, sizeof path, "%s/conv2d.cl", dir);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
         fp = fopen(path, "rb");
         if (!fp) {
             clconv__err(err, "%s: cannot open the kernel source (CLCONV_KERNEL_DIR)", path);
@@ -210,45 +213,50 @@ static clconv_status kernel_source(char **src, char *err)
         (*src)[n] = '\0';
         return CLCONV_OK;
     }
-    *src = malloc(sizeof clconv_kernel_conv2d_cl);
+    if (strcmp(file, "fft.cl") == 0) {
+        emb = clconv_kernel_fft_cl;
+        emb_len = sizeof clconv_kernel_fft_cl;
+    } else {
+        emb = clconv_kernel_conv2d_cl;
+        emb_len = sizeof clconv_kernel_conv2d_cl;
+    }
+    *src = malloc(emb_len);
     if (!*src) return CLCONV_E_NOMEM;
-    memcpy(*src, clconv_kernel_conv2d_cl, sizeof clconv_kernel_conv2d_cl);
+    memcpy(*src, emb, emb_len);
     return CLCONV_OK;
 }
 
-static clconv_status build(clconv_cl *cl, char *err)
+clconv_status clconv__build_program(clconv_cl *cl, const char *file,
+                                    const char *opts, const char *broken,
+                                    cl_program *out, char *err)
 {
     clconv_status st = CLCONV_OK;
     char *src = NULL;
     const char *srcp;
-    char opts[64];
     cl_int e;
-    /* A test switch: a syntax error the compiler must report with its log. */
-    const char *broken = "__kernel void conv2d_const( { this is not C }\n";
 
-    st = kernel_source(&src, err);
+    *out = NULL;
+    st = kernel_source(file, &src, err);
     if (st != CLCONV_OK) return st;
-    srcp = clconv__fault("cl-build") ? broken : src;
-    /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
-    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
-             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
+    srcp = broken ? broken : src;
     /* A binary built before for this source and device (cl_cache.c). */
-    cl->program = clconv__cache_load(cl, srcp, opts);
-    if (cl->program) goto kernels;
-    cl->program = clCreateProgramWithSource(cl->ctx, 1, &srcp, NULL, &e);
+    *out = clconv__cache_load(cl, srcp, opts);
+    if (*out) goto cleanup;
+    *out = clCreateProgramWithSource(cl->ctx, 1, &srcp, NULL, &e);
     if (e != CL_SUCCESS) {
         st = clconv__cl_fail(err, e, "clCreateProgramWithSource", __func__, __LINE__);
         goto cleanup;
     }
-    e = clBuildProgram(cl->program, 1, &cl->dev, opts, NULL, NULL);
+    /* No -cl-fast-relaxed-math: verification assumes IEEE float. */
+    e = clBuildProgram(*out, 1, &cl->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         size_t n = 0, used;
         char *log = NULL;
         st = clconv__cl_fail(err, e, "clBuildProgram", __func__, __LINE__);
-        clGetProgramBuildInfo(cl->program, cl->dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+        clGetProgramBuildInfo(*out, cl->dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
         used = strlen(err);
         if (n > 1 && (log = malloc(n + 1)) != NULL &&
-            clGetProgramBuildInfo(cl->program, cl->dev, CL_PROGRAM_BUILD_LOG, n,
+            clGetProgramBuildInfo(*out, cl->dev, CL_PROGRAM_BUILD_LOG, n,
                                   log, NULL) == CL_SUCCESS) {
             size_t i;
             log[n] = '\0';
@@ -271,8 +279,30 @@ static clconv_status build(clconv_cl *cl, char *err)
         free(log);
         goto cleanup;
     }
-    clconv__cache_store(cl, cl->program, srcp, opts);
-kernels:
+    clconv__cache_store(cl, *out, srcp, opts);
+cleanup:
+    free(src);
+    if (st != CLCONV_OK && *out) {
+        clReleaseProgram(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static clconv_status build(clconv_cl *cl, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    char opts[64];
+    cl_int e;
+    /* A test switch: a syntax error the compiler must report with its log. */
+    const char *broken = "__kernel void conv2d_const( { this is not C }\n";
+
+    snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d -DLOCAL_R=%d",
+             CLCONV_VEC_W, CLCONV_TILE_ROWS, CLCONV_LOCAL_R);
+    st = clconv__build_program(cl, "conv2d.cl", opts,
+                               clconv__fault("cl-build") ? broken : NULL,
+                               &cl->program, err);
+    if (st != CLCONV_OK) return st;
     {
         /* Every entry point of kernels/conv2d.cl and where it goes. */
         const struct { const char *name; cl_kernel *k; } ks[] = {
@@ -307,7 +337,6 @@ kernels:
         }
     }
 cleanup:
-    free(src);
     return st;
 }
 
@@ -422,6 +451,7 @@ void clconv_cl_close(clconv_cl *cl)
     if (cl->k_local_const) clReleaseKernel(cl->k_local_const);
     if (cl->k_local_global) clReleaseKernel(cl->k_local_global);
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
+    clconv__fft_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);
     if (cl->ctx) clReleaseContext(cl->ctx);

@@ -22,6 +22,9 @@
 /* Outputs along x per work-item of the local kernel (-DLOCAL_R). */
 #define CLCONV_LOCAL_R 4
 
+/* FFT block sides: 128, 256, 512. */
+#define CLCONV_FFT_SIZES 3
+
 struct clconv_cl {
     clconv_device_info info;
     cl_device_id dev;
@@ -44,6 +47,21 @@ struct clconv_cl {
     int band_rows;          /* cap on output rows per band, 0: none */
     int kernel;             /* forced kernel variant, -1: chosen per call */
     pthread_mutex_t lock;   /* one call at a time on this device */
+    /* The FFT path (conv_fft.c), built on its first use: one program per
+     * block side N = 128 << i, with its twiddles and bit-reversal table. */
+    struct clconv_fft_prog {
+        cl_program program;
+        cl_kernel load[2]; /* [uchar source] */
+        cl_kernel fwd_y, x_conv, inv_y;
+        cl_mem tw, rev;
+    } fft[CLCONV_FFT_SIZES];
+    cl_mem fft_ext, fft_scratch; /* a band's extended plane, its spectra */
+    size_t fft_ext_cap, fft_scratch_cap;
+    /* The last filter spectrum, kept for the next call with the same taps. */
+    cl_mem fft_h;
+    double fft_h_max;      /* max |H| over the block's frequencies */
+    int fft_h_n, fft_h_kh, fft_h_kw;
+    double *fft_h_taps;
 };
 
 /* The program built from `src` with `opts` for cl's device, from the binary
@@ -65,6 +83,51 @@ clconv_status clconv__cl_fail(char *err, cl_int e, const char *call,
  * "cl-alloc" fails buffer creation, "cl-build" breaks the kernel source,
  * "perturb" corrupts one device output pixel, "write" fails output writes. */
 int clconv__fault(const char *what);
+
+/* Builds kernels/<file> (embedded, or from $CLCONV_KERNEL_DIR) with `opts`
+ * into *out; `broken`, when not NULL, is compiled instead (the fault
+ * switches). A failure names the OpenCL error and carries the build log. */
+clconv_status clconv__build_program(clconv_cl *cl, const char *file,
+                                    const char *opts, const char *broken,
+                                    cl_program *out, char *err);
+
+/* Shared by conv_cl.c and conv_fft.c. */
+clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
+                                 size_t need, cl_mem_flags flags, char *err);
+clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
+                                size_t bytes, void *host, char *err);
+int clconv__zero_copy(const clconv_cl *cl);
+double clconv__event_ms(cl_event ev);
+
+/* What the FFT path reads: a source of sw x sh floats or bytes, seen through
+ * the border maps as the geometry's padded plane (the padded entry point
+ * passes the padded plane itself with identity maps). */
+typedef struct clconv__fft_src {
+    const void *data;
+    int u8;              /* bytes, else floats */
+    int sw, sh;
+    const int *rmap;     /* padded_h entries: source row, -1: cval */
+    const int *cmap;     /* padded_w entries: source column, -1: cval */
+    int c_lo, c_hi;      /* padded columns that map to c - c_lo */
+    float cval;
+} clconv__fft_src;
+
+/* Whether the FFT path may run for this filter and geometry, values aside:
+ * integer taps within the accuracy gate, stride and dilation 1, a block that
+ * fits the device's local memory; `forced`: the caller asked for it, else
+ * also enough taps to pay. */
+int clconv__fft_filter_ok(const clconv_cl *cl, const clconv_filter *f,
+                          const clconv_geometry *g, int forced);
+
+/* Runs the FFT path (lock held). CLCONV_E_TOO_LARGE, with nothing done, when
+ * it declines (its buffers do not fit the device, or the filter's spectrum
+ * fails the accuracy gate): the caller falls back to the default choice. */
+clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
+                              const clconv_filter *f, const clconv_geometry *g,
+                              clconv_plane *out, clconv_cl_timing *tm, char *err);
+
+/* Releases the FFT path's programs and buffers (clconv_cl_close). */
+void clconv__fft_release(clconv_cl *cl);
 
 #define CL_TRY(err, call)                                                    \
     do {                                                                     \

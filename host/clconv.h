@@ -280,9 +280,13 @@ void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
  * column pass, for rank-1 filters; others fall back to the default), "local"
  * (a work-group stages its input tile in __local memory, bit-identical to
  * naive; stride 1, and tiled instead when the tile does not fit the device's
- * local memory; auto never picks it), or "auto" (the default: tiled for
- * stride 1, separable for rank-1 filters of 36 taps or more, naive for
- * strides). CLCONV_E_INVALID for other names. */
+ * local memory; auto never picks it), "fft" (overlap-save FFT rounded to
+ * integers, only where that is exact: integer taps, values in 0..255, stride
+ * and dilation 1, the accuracy gate of host/conv_fft.c; others fall back to
+ * the default), or "auto" (the default: tiled for stride 1, separable for
+ * rank-1 filters of 36 taps or more, fft for other filters the FFT may take
+ * with enough taps (host/conv_fft.c's FFT_MIN_TAPS), naive for strides).
+ * CLCONV_E_INVALID for other names. */
 clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name);
 
 /* Timing of the last clconv_conv_cl call, in milliseconds. */

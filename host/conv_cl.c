@@ -21,7 +21,7 @@
  * from 7x7 on, and lose at 5x5). */
 #define SEP_MIN_TAPS 36
 
-typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE, VAR_LOCAL } variant;
+typedef enum variant { VAR_NAIVE, VAR_TILED, VAR_SEPARABLE, VAR_LOCAL, VAR_FFT } variant;
 
 /* The local kernel's __local tile for an lx x ly work-group, in bytes: its
  * outputs (lx * CLCONV_LOCAL_R by ly) and their halo. Only ever forced
@@ -43,6 +43,7 @@ static int variant_of(const char *v)
     if (strcmp(v, "tiled") == 0) return VAR_TILED;
     if (strcmp(v, "separable") == 0) return VAR_SEPARABLE;
     if (strcmp(v, "local") == 0) return VAR_LOCAL;
+    if (strcmp(v, "fft") == 0) return VAR_FFT;
     return -1;
 }
 
@@ -55,7 +56,7 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 }
 
 /* The kernel forced by clconv_cl_set_kernel, else by CLCONV_KERNEL=naive|
- * tiled|separable|local (the tests run each); -1: the host chooses. */
+ * tiled|separable|local|fft (the tests run each); -1: the host chooses. */
 static int forced_variant(const clconv_cl *cl)
 {
     return cl->kernel >= 0 ? cl->kernel : variant_of(getenv("CLCONV_KERNEL"));
@@ -129,7 +130,7 @@ static int factor_rank1(const clconv_filter *f, float *u, float *v)
 /* Nonzero when the device reads host memory directly (CPU devices,
  * integrated GPUs): then a band is wrapped with CL_MEM_USE_HOST_PTR instead
  * of copied. CLCONV_ZERO_COPY=0 turns this off. */
-static int zero_copy(const clconv_cl *cl)
+int clconv__zero_copy(const clconv_cl *cl)
 {
     cl_bool unified = CL_FALSE;
     const char *env = getenv("CLCONV_ZERO_COPY");
@@ -140,7 +141,7 @@ static int zero_copy(const clconv_cl *cl)
     return unified == CL_TRUE;
 }
 
-static double event_ms(cl_event ev)
+double clconv__event_ms(cl_event ev)
 {
     cl_ulong a = 0, b = 0;
     if (!ev) return 0;
@@ -151,8 +152,8 @@ static double event_ms(cl_event ev)
 }
 
 /* (Re)creates *buf when it is smaller than `need` bytes. */
-static clconv_status ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
-                                size_t need, cl_mem_flags flags, char *err)
+clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
+                                 size_t need, cl_mem_flags flags, char *err)
 {
     clconv_status st = CLCONV_OK;
     cl_int e = CL_SUCCESS;
@@ -175,10 +176,10 @@ cleanup:
 static clconv_status ensure_io(clconv_cl *cl, size_t in_bytes, size_t out_bytes,
                                char *err)
 {
-    clconv_status st = ensure_buf(cl, &cl->in_buf, &cl->in_cap, in_bytes,
+    clconv_status st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap, in_bytes,
                                   CL_MEM_READ_ONLY, err);
     if (st == CLCONV_OK)
-        st = ensure_buf(cl, &cl->out_buf, &cl->out_cap, out_bytes,
+        st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap, out_bytes,
                         CL_MEM_WRITE_ONLY, err);
     return st;
 }
@@ -313,8 +314,8 @@ cleanup:
 }
 
 /* A read-only or write-only buffer over host memory, for zero-copy bands. */
-static clconv_status wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
-                               size_t bytes, void *host, char *err)
+clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
+                                size_t bytes, void *host, char *err)
 {
     clconv_status st = CLCONV_OK;
     cl_int e = CL_SUCCESS;
@@ -329,8 +330,8 @@ cleanup:
 
 static const char *variant_name(int var)
 {
-    return var == VAR_SEPARABLE ? "separable" : var == VAR_TILED ? "tiled"
-           : var == VAR_LOCAL   ? "local"     : "naive";
+    return var == VAR_FFT ? "fft" : var == VAR_SEPARABLE ? "separable"
+           : var == VAR_TILED ? "tiled" : var == VAR_LOCAL ? "local" : "naive";
 }
 
 /* Brings a band's output to the host (ev[3], ev[4]), adds the band's events
@@ -355,9 +356,9 @@ static clconv_status finish_band(clconv_cl *cl, int zc, cl_mem out_b,
         CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
                                         host_out, 0, NULL, &ev[3]));
     }
-    tm->upload_ms += event_ms(ev[0]);
-    tm->kernel_ms += event_ms(ev[1]) + event_ms(ev[2]);
-    tm->download_ms += event_ms(ev[3]) + event_ms(ev[4]);
+    tm->upload_ms += clconv__event_ms(ev[0]);
+    tm->kernel_ms += clconv__event_ms(ev[1]) + clconv__event_ms(ev[2]);
+    tm->download_ms += clconv__event_ms(ev[3]) + clconv__event_ms(ev[4]);
     tm->bands++;
     for (i = 0; i < 5; i++) {
         if (ev[i]) clReleaseEvent(ev[i]);
@@ -373,7 +374,9 @@ cleanup:
 static int choose_variant(const clconv_cl *cl, const clconv_filter *f,
                           const clconv_geometry *g, float *fu, float *fv)
 {
-    const int forced = forced_variant(cl);
+    /* fft is decided apart (fft_wanted); where it does not apply, the
+     * default choice stands. */
+    const int forced = forced_variant(cl) == VAR_FFT ? -1 : forced_variant(cl);
     if (g->stride == 1 &&
         (forced == VAR_SEPARABLE ||
          (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
@@ -384,6 +387,61 @@ static int choose_variant(const clconv_cl *cl, const clconv_filter *f,
         local_bytes(g, 16, 16) <= cl->info.local_mem)
         return VAR_LOCAL;
     return (g->stride == 1 && forced != VAR_NAIVE) ? VAR_TILED : VAR_NAIVE;
+}
+
+/* Whether to try the FFT path, given the variant choose_variant picked:
+ * forced, for any case the FFT may compute exactly; by default, after the
+ * separable check (rank-1 filters keep it), for such cases with enough taps.
+ * The values must be checked too (fft_values_ok, fft_plane_ok). */
+static int fft_wanted(const clconv_cl *cl, const clconv_filter *f,
+                      const clconv_geometry *g, int var)
+{
+    const int forced = forced_variant(cl);
+    if (forced == VAR_FFT) return clconv__fft_filter_ok(cl, f, g, 1);
+    if (forced >= 0 || var == VAR_SEPARABLE) return 0;
+    return clconv__fft_filter_ok(cl, f, g, 0);
+}
+
+/* Every value an integer in 0..255: what the FFT path's rounding needs. */
+static int fft_values_ok(const float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(v[i] >= 0.0f && v[i] <= 255.0f) || v[i] != (float)(int)v[i]) return 0;
+    return 1;
+}
+
+/* The FFT path on a plane with identity maps (clconv_conv_cl). */
+static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
+                                  const clconv_filter *f, const clconv_geometry *g,
+                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+{
+    clconv__fft_src s;
+    int *rmap = malloc((size_t)g->padded_h * sizeof(int));
+    int *cmap = malloc((size_t)g->padded_w * sizeof(int));
+    clconv_status st;
+    int i;
+    if (!rmap || !cmap) {
+        free(rmap);
+        free(cmap);
+        clconv__err(err, "out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < g->padded_h; i++) rmap[i] = i;
+    for (i = 0; i < g->padded_w; i++) cmap[i] = i;
+    s.data = plane->data;
+    s.u8 = 0;
+    s.sw = plane->width;
+    s.sh = plane->height;
+    s.rmap = rmap;
+    s.cmap = cmap;
+    s.c_lo = 0;
+    s.c_hi = plane->width;
+    s.cval = 0.0f;
+    st = clconv__fft_run(cl, &s, f, g, out, tm, err);
+    free(rmap);
+    free(cmap);
+    return st;
 }
 
 /* The filter's taps as a float32 device buffer; *in_const: whether they fit
@@ -450,10 +508,20 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         return CLCONV_E_INVALID;
     }
     locked = 1;
-    zc = zero_copy(cl);
+    zc = clconv__zero_copy(cl);
     /* The vector kernels need stride 1; separable also a rank-1 filter, and
      * by default enough taps for the second pass to pay. */
     var = choose_variant(cl, f, g, fu, fv);
+    if (fft_wanted(cl, f, g, var) &&
+        fft_values_ok(padded->data, (size_t)pw * (size_t)g->padded_h)) {
+        st = fft_on_plane(cl, padded, f, g, out, &tm, err);
+        if (st != CLCONV_E_TOO_LARGE) {
+            if (st == CLCONV_OK) perturb(out);
+            goto cleanup;
+        }
+        st = CLCONV_OK; /* does not fit: the default choice */
+        memset(&tm, 0, sizeof tm);
+    }
 
     rows_per_band = band_rows(cl, g, var == VAR_SEPARABLE);
     if (rows_per_band < 1) {
@@ -468,7 +536,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         if (st != CLCONV_OK) goto cleanup;
         k = cl->k_sep_rows;
         k2 = cl->k_sep_cols;
-        st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+        st = clconv__ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
                         (size_t)((rows_per_band - 1) * g->stride + keff) * ow * sizeof(float),
                         CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
@@ -500,9 +568,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         float *host_in = padded->data + (size_t)r0 * g->stride * pw;
         float *host_out = out->data + (size_t)r0 * ow;
         if (zc) {
-            st = wrap_host(cl, &in_b, CL_MEM_READ_ONLY, in_bytes, host_in, err);
+            st = clconv__wrap_host(cl, &in_b, CL_MEM_READ_ONLY, in_bytes, host_in, err);
             if (st == CLCONV_OK)
-                st = wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+                st = clconv__wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             in_b = cl->in_buf;
@@ -709,7 +777,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     cl_int e;
     long long rows_per_band, r0;
     size_t lx = 1, ly = 1, lx2 = 1, ly2 = 1;
-    int i, zc, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
+    int i, zc = 0, var, in_const = 0, r_lo, r_hi, c_lo, c_hi;
 
     if ((in == NULL) == (in8 == NULL) || sw != g->in_w || sh != g->in_h ||
         out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
@@ -776,13 +844,41 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         clconv__err(err, "cannot lock the device");
         return CLCONV_E_INVALID;
     }
-    zc = zero_copy(cl);
+    if (fft_wanted(cl, f, g, var)) {
+        /* Every padded value an integer in 0..255: 8-bit sources are, float
+         * ones are checked; so is a constant border's cval where there is
+         * a border (for both). */
+        const int padded_any = g->pad_top || g->pad_bottom || g->pad_left || g->pad_right;
+        if ((u8 || fft_values_ok(in->data, (size_t)sw * (size_t)sh)) &&
+            (prm->border != CLCONV_BORDER_CONSTANT || !padded_any ||
+             fft_values_ok(&prm->cval, 1))) {
+            clconv__fft_src fs;
+            fs.data = u8 ? (const void *)in8->data : (const void *)in->data;
+            fs.u8 = u8;
+            fs.sw = sw;
+            fs.sh = sh;
+            fs.rmap = rmap;
+            fs.cmap = cmap;
+            fs.c_lo = c_lo;
+            fs.c_hi = c_hi;
+            fs.cval = prm->cval;
+            st = clconv__fft_run(cl, &fs, f, g, out, &tm, err);
+            if (st != CLCONV_E_TOO_LARGE) {
+                if (st == CLCONV_OK) perturb(out);
+                goto cleanup;
+            }
+            st = CLCONV_OK; /* does not fit: the default choice */
+            memset(&tm, 0, sizeof tm);
+            tm.pad = "device";
+        }
+    }
+    zc = clconv__zero_copy(cl);
     if (var == VAR_SEPARABLE) {
         st = sep_taps(cl, g, fu, fv, &taps, &taps_u, err);
         if (st != CLCONV_OK) goto cleanup;
         k = cl->k_sep_rows_src[u8];
         k2 = cl->k_sep_cols;
-        st = ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+        st = clconv__ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
                         (size_t)(rows_per_band - 1 + keff) * ow * sizeof(float),
                         CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
@@ -805,7 +901,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     {
         void *host_src = u8 ? (void *)in8->data : (void *)in->data;
         if (zc) {
-            st = wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
+            st = clconv__wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             st = ensure_io(cl, (size_t)src_bytes,
@@ -832,7 +928,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         const size_t lsz[2] = {lx, ly};
         const cl_mem s = zc ? src_b : cl->in_buf;
         if (zc) {
-            st = wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+            st = clconv__wrap_host(cl, &out_b, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             out_b = cl->out_buf;

@@ -66,8 +66,8 @@ static void help(void)
 "Device:\n"
 "      --device DEV       auto | all | cpu | opencl[:P[:D]] (auto; also\n"
 "                         $CLCONV_DEVICE)\n"
-"      --kernel K         auto | naive | tiled | separable | local: force a\n"
-"                         device kernel (auto)\n"
+"      --kernel K         auto | naive | tiled | separable | local | fft:\n"
+"                         force a device kernel where it applies (auto)\n"
 "      --verify           also run the CPU reference and compare; exit 3 on a\n"
 "                         mismatch (off)\n"
 "      --list-devices     list the OpenCL devices and exit\n"
@@ -648,9 +648,9 @@ int main(int argc, char **argv)
         case OPT_KERNEL:
             if (strcmp(optarg, "auto") && strcmp(optarg, "naive") &&
                 strcmp(optarg, "tiled") && strcmp(optarg, "separable") &&
-                strcmp(optarg, "local"))
+                strcmp(optarg, "local") && strcmp(optarg, "fft"))
                 return usage_error("--kernel: '%s' is not auto, naive, tiled, "
-                                   "separable or local", optarg);
+                                   "separable, local or fft", optarg);
             kernel = optarg;
             break;
         default:

@@ -190,8 +190,32 @@ with tempfile.TemporaryDirectory() as tmp:
                               "--device", "opencl", "--json", "-q", "--verify")
             im = json.loads(so)["images"][0] if rc == 0 else {}
             check(rc == 0 and im.get("kernel") == want, f"--kernel {k}: rc {rc}, ran {im.get('kernel')}: {err}")
-        rc, _, _ = run("-f", "sharpen", "--kernel", "fft", paths[4], "-o", os.path.join(tmp, "k.png"))
-        check(rc == 2, f"--kernel fft should be a usage error, got {rc}")
+        rc, _, _ = run("-f", "sharpen", "--kernel", "bogus", paths[4], "-o", os.path.join(tmp, "k.png"))
+        check(rc == 2, f"--kernel bogus should be a usage error, got {rc}")
+        # fft: an integer 21x21 filter on an 8-bit image takes it and is
+        # bit-exact (--verify, and equal to the reference's .npy); the
+        # non-integer gaussian falls back to the default (separable).
+        kf = os.path.join(tmp, "int21.txt")
+        taps = rng.integers(-4, 5, (21, 21))
+        with open(kf, "w") as fh:
+            fh.write("\n".join(" ".join(str(int(t)) for t in row) for row in taps) + "\n")
+        got = {}
+        for k, dev, want in (("fft", "opencl", "fft"), ("auto", "cpu", None)):
+            o = os.path.join(tmp, f"fft-{k}-{dev}.npy")
+            rc, so, err = run("-f", "@" + kf, "--kernel", k, "--border", "reflect", paths[4],
+                              "-o", o, "--device", dev, "--json", "-q", "--verify")
+            im = json.loads(so)["images"][0] if rc == 0 else {}
+            check(rc == 0 and (want is None or im.get("kernel") == want),
+                  f"--kernel {k} on {dev}: rc {rc}, ran {im.get('kernel')}: {err}")
+            got[dev] = np.load(o) if rc == 0 else None
+        check(got["opencl"] is not None and got["cpu"] is not None and
+              np.array_equal(got["opencl"], got["cpu"]), "--kernel fft: not the reference's bits")
+        rc, so, err = run("-f", "gaussian:9", "--kernel", "fft", paths[4], "-o",
+                          os.path.join(tmp, "fft-gauss.npy"), "--device", "opencl", "--json",
+                          "-q", "--verify")
+        im = json.loads(so)["images"][0] if rc == 0 else {}
+        check(rc == 0 and im.get("kernel") == "separable",
+              f"--kernel fft, gaussian:9: rc {rc}, ran {im.get('kernel')} (want separable): {err}")
 
     # Banding forced through the environment gives the same bits as one band.
     f = paths[3]

@@ -3,7 +3,7 @@
  * seed (CLCONV_TEST_SEED overrides it), a NaN-poisoned output, edge sizes and
  * every border, padding, stride and dilation; integer filters on 8-bit input
  * must agree bit for bit. Every kernel variant (CLCONV_KERNEL=naive, tiled,
- * separable, local, and the host's own choice) and both transfer modes
+ * separable, local, fft, and the host's own choice) and both transfer modes
  * (CLCONV_ZERO_COPY) are run; also banding, the fault switches and the
  * fallback through clconv_process_file.
  * Exits 77 (skipped) without a device, unless CLCONV_REQUIRE_DEVICE=1.
@@ -731,6 +731,168 @@ static void local_fallback(clconv_cl *cl)
     unsetenv("CLCONV_KERNEL");
 }
 
+/* ------------------------------------------------------------ fft */
+
+/* Runs c and requires the kernel `want` ran ("fft", or for cases the FFT
+ * path must refuse, anything else: want_fft 0). run_case checks the result
+ * (bit-exact where expected) from the padded plane and, through
+ * same_from_source, from the float and 8-bit sources with the same kernel. */
+static void run_expect(clconv_cl *cl, const tcase *c, int want_fft)
+{
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+    char desc[512];
+    if (!run_case(cl, c, NULL, &tm)) return;
+    if (!expect_output(c)) return;
+    if (!tm.kernel || (strcmp(tm.kernel, "fft") == 0) != want_fft) {
+        describe(c, desc, sizeof desc);
+        failures++;
+        fprintf(stderr, "FAILED: %s\n  kernel %s, expected %s\n", desc,
+                tm.kernel ? tm.kernel : "(null)", want_fft ? "fft" : "not fft");
+    }
+}
+
+/* Cases that really take the FFT path (by default for a big image, forced
+ * for every shape) and must be bit-exact; cases it must refuse even when
+ * forced (non-integer taps, fractional values, a cval outside 0..255,
+ * stride 2, dilation 2), whose results must still pass. */
+static void fft_cases(clconv_cl *cl)
+{
+    static const int shapes[][4] = {
+        /* w, h, kw, kh */
+        {64, 48, 21, 21},   {257, 131, 22, 40}, {131, 257, 40, 22},
+        {1031, 1, 21, 21},  {1, 1031, 23, 25},  {5, 4, 31, 31},
+        {50, 40, 24, 24},   {300, 200, 31, 31}, {140, 90, 63, 63},
+        {17, 600, 21, 30},
+    };
+    const char *saved = getenv("CLCONV_KERNEL");
+    char *keep = saved ? strdup(saved) : NULL;
+    size_t s;
+    int b;
+    tcase c;
+    /* By default: images big enough for the FFT to pay (700x600, 31x31:
+     * one group of 12 blocks against 400M tap-multiplies), not a small one. */
+    set_env("CLCONV_KERNEL", NULL);
+    c = base_case(700, 600, 31, 31);
+    c.cval = 17.0f;
+    run_expect(cl, &c, 1);
+    c = base_case(64, 48, 21, 21);
+    run_expect(cl, &c, 0);
+    /* Forced: every shape, border and source. */
+    set_env("CLCONV_KERNEL", "fft");
+    for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        c = base_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+        c.border = (clconv_border)(s % 5);
+        c.cval = (s % 2) ? 17.0f : 0.0f;
+        c.padding = s % 3 == 2 ? CLCONV_PAD_EXPLICIT : CLCONV_PAD_SAME;
+        c.pad_width = (int)s * 3;
+        c.taps_global = s == 4;
+        c.band_rows = s == 7 ? 70 : 0; /* several bands, not block-aligned */
+        run_expect(cl, &c, 1);
+    }
+    for (b = 0; b <= CLCONV_BORDER_WRAP; b++) {
+        c = base_case(97, 61, 25, 21);
+        c.border = (clconv_border)b;
+        c.cval = b == CLCONV_BORDER_CONSTANT ? 255.0f : 0.0f;
+        run_expect(cl, &c, 1);
+    }
+    /* valid padding: no border at all */
+    c = base_case(120, 100, 33, 21);
+    c.padding = CLCONV_PAD_VALID;
+    run_expect(cl, &c, 1);
+    /* Forced, but the FFT's rounding would not be exact: the default choice
+     * runs and the result passes the tolerance. */
+    c = base_case(80, 60, 21, 21);
+    c.int_filter = 0;
+    run_expect(cl, &c, 0);
+    c = base_case(80, 60, 21, 21);
+    c.int_image = 0;
+    run_expect(cl, &c, 0);
+    c = base_case(80, 60, 21, 21);
+    c.cval = -3.0f;
+    run_expect(cl, &c, 0);
+    c = base_case(80, 60, 21, 21);
+    c.cval = 2.5f;
+    run_expect(cl, &c, 0);
+    c = base_case(80, 60, 21, 21);
+    c.stride = 2;
+    run_expect(cl, &c, 0);
+    c = base_case(80, 60, 21, 21);
+    c.dilation = 2;
+    run_expect(cl, &c, 0);
+    /* Small filters: forced fft runs (and is exact), auto does not. */
+    c = base_case(40, 30, 3, 3);
+    run_expect(cl, &c, 1);
+    set_env("CLCONV_KERNEL", NULL);
+    run_expect(cl, &c, 0);
+    /* Rank-1 filters keep the separable path by default. */
+    c = base_case(90, 70, 21, 21);
+    c.rank1 = 1;
+    run_expect(cl, &c, 0);
+    set_env("CLCONV_KERNEL", keep);
+    free(keep);
+}
+
+/* The FFT program is built on first use: a build failure there is reported
+ * with the error's name and log (CLCONV_FAULT=fft-build), and a later call
+ * builds it; buffers that do not fit (fft-nomem) fall back to tiled. */
+static void fft_faults(void)
+{
+    char err[CLCONV_ERR_MAX] = "";
+    clconv_cl *cl = NULL;
+    clconv_filter *f = NULL;
+    clconv_plane img = {0, 0, NULL}, padded = {0, 0, NULL}, out = {0, 0, NULL};
+    clconv_params prm;
+    clconv_geometry g;
+    clconv_cl_timing tm;
+    clconv_status st;
+    double taps[21 * 21];
+    int i;
+
+    for (i = 0; i < 21 * 21; i++) taps[i] = rnd_int(-4, 4);
+    clconv_params_init(&prm);
+    if (clconv_cl_open(-1, -1, &cl, NULL, 0, err) != CLCONV_OK ||
+        clconv_filter_create(21, 21, taps, "fft", &f, err) != CLCONV_OK ||
+        clconv_plane_alloc(&img, 40, 30) != CLCONV_OK ||
+        (random_image(&img, 1), 0) ||
+        clconv_geometry_compute(40, 30, 21, 21, &prm, &g, err) != CLCONV_OK ||
+        clconv_pad(&img, &g, &prm, &padded, err) != CLCONV_OK ||
+        clconv_plane_alloc(&out, g.out_w, g.out_h) != CLCONV_OK) {
+        fail_msg("fft faults: setup failed: %s", err);
+        goto done;
+    }
+    clconv_cl_set_kernel(cl, "fft");
+    setenv("CLCONV_FAULT", "fft-build", 1);
+    st = clconv_conv_cl(cl, &padded, f, &g, &out, &tm, err);
+    unsetenv("CLCONV_FAULT");
+    if (st != CLCONV_E_OPENCL || !strstr(err, "CL_BUILD_PROGRAM_FAILURE") ||
+        !strstr(err, "build log")) {
+        failures++;
+        fprintf(stderr, "FAILED: fft-build: status %d (want %d), err '%s'\n", st,
+                CLCONV_E_OPENCL, err);
+    }
+    st = clconv_conv_cl(cl, &padded, f, &g, &out, &tm, err);
+    if (st != CLCONV_OK || !tm.kernel || strcmp(tm.kernel, "fft") != 0) {
+        failures++;
+        fprintf(stderr, "FAILED: fft after a failed build: status %d, kernel %s, "
+                "err '%s'\n", st, tm.kernel ? tm.kernel : "(null)", err);
+    }
+    setenv("CLCONV_FAULT", "fft-nomem", 1);
+    st = clconv_conv_cl(cl, &padded, f, &g, &out, &tm, err);
+    unsetenv("CLCONV_FAULT");
+    if (st != CLCONV_OK || !tm.kernel || strcmp(tm.kernel, "tiled") != 0) {
+        failures++;
+        fprintf(stderr, "FAILED: fft-nomem: status %d, kernel %s (want tiled), "
+                "err '%s'\n", st, tm.kernel ? tm.kernel : "(null)", err);
+    }
+done:
+    unsetenv("CLCONV_FAULT");
+    clconv_cl_close(cl);
+    clconv_filter_destroy(f);
+    clconv_plane_free(&img);
+    clconv_plane_free(&padded);
+    clconv_plane_free(&out);
+}
+
 /* CLCONV_FAULT=perturb: one wrong pixel, which clconv_verify must find. */
 static void perturb(clconv_cl *cl)
 {
@@ -1015,7 +1177,7 @@ int main(void)
 
     {
         static const char *const variants[] = {NULL, "naive", "tiled",
-                                               "separable", "local"};
+                                               "separable", "local", "fft"};
         size_t v;
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             set_env("CLCONV_KERNEL", variants[v]);
@@ -1038,10 +1200,12 @@ int main(void)
     }
     consistency(cl);
     local_fallback(cl);
+    fft_cases(cl);
     perturb(cl);
     clconv_cl_close(cl);
     pipeline(dir);
     build_failure();
+    fft_faults();
     rmdir(dir);
 
     printf("test_device: %d cases (%d bit-exact, %d refused by geometry as "

@@ -23,8 +23,8 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     "$tmp"/a.png "$tmp"/b.jpg "$tmp"/truncated.jpg "$tmp"/text.png \
     "$tmp"/empty.png "$tmp"/x.tif "$tmp"/missing.png -o "$tmp/out" \
     > "$tmp/log" 2>&1
-cp "$tmp/log" /tmp/clconv-valgrind.log
 rc=$?
+cp "$tmp/log" /tmp/clconv-valgrind.log
 set -e
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|FILE DESCRIPTORS" "$tmp/log" || true
 if [ "$rc" = 99 ]; then

@@ -129,6 +129,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     clconv_plane img = {0, 0, NULL}, tmp = {0, 0, NULL}, padded = {0, 0, NULL};
     clconv_plane out = {0, 0, NULL}, ref = {0, 0, NULL}, asum = {0, 0, NULL};
     clconv_image8 img8 = {0, 0, NULL};
+    clconv_cl *cl = job->cl;
     clconv_geometry g;
     char err[CLCONV_ERR_MAX];
     double t;
@@ -150,7 +151,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
      * what it loads, which costs more than the float pass saves once the
      * kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
      * on PoCL). */
-    if (job->cl && !(job->resize_w > 0 && job->resize_h > 0) &&
+    if ((job->cl || job->wait_device) && !(job->resize_w > 0 && job->resize_h > 0) &&
         clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
             U8_MAX_TAPS)
         st = clconv_image_load8(input, job->max_pixels, &img8, &img, err);
@@ -185,10 +186,11 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     }
     r->pad_ms = now_ms() - t;
 
+    if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
     t = now_ms();
-    if (job->cl) {
+    if (cl) {
         /* The device fills the border itself (clconv_conv_cl_image). */
-        st = clconv_conv_cl_image(job->cl, img8.data ? NULL : &img,
+        st = clconv_conv_cl_image(cl, img8.data ? NULL : &img,
                                   img8.data ? &img8 : NULL, &job->params,
                                   job->filter, &g, &out, &r->cl_timing, err);
         if (st == CLCONV_OK) {

@@ -337,6 +337,12 @@ typedef struct clconv_job {
     clconv_cl *cl;               /* NULL: the CPU reference path */
     int fallback;                /* on a device failure, use the reference */
     const char *side_by_side;    /* also write input | output into this PNG */
+    /* Optional, for a device still being opened: when `cl` is NULL (and no
+     * `devices`), an image is decoded first and then wait_device(wait_user)
+     * gives the device to compute on (NULL: the reference path). Lets the
+     * first images decode while the OpenCL platform starts. */
+    clconv_cl *(*wait_device)(void *user);
+    void *wait_user;
     /* clconv_batch_run only: */
     clconv_cl *const *devices;   /* spread the images over these (ndevices > 0;
                                     then `cl` is ignored) */

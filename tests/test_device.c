@@ -1010,6 +1010,19 @@ static int same_as_file(const char *path, const unsigned char *want, int w,
     return ok;
 }
 
+/* clconv_job.wait_device for the pipeline test: gives `cl`, counts calls. */
+typedef struct device_gate {
+    clconv_cl *cl;
+    int calls;
+} device_gate;
+
+static clconv_cl *give_device(void *user)
+{
+    device_gate *g = user;
+    g->calls++;
+    return g->cl;
+}
+
 static void pipeline(const char *dir)
 {
     char in[512], out1[512], out2[512], out3[512], err[CLCONV_ERR_MAX];
@@ -1091,6 +1104,24 @@ static void pipeline(const char *dir)
         fprintf(stderr, "FAILED: perturb under verify: status %d (want %d), "
                 "verified %d, bad %lld\n", st, CLCONV_E_MISMATCH, r->verified,
                 r->vr.bad);
+    }
+    /* A device still opening (wait_device): asked once per image, after
+     * the decode; the device it gives computes, NULL means the reference. */
+    job.verify = 0;
+    job.cl = NULL;
+    job.wait_device = give_device;
+    for (i = 0; i < 2; i++) {
+        device_gate gate = {i == 0 ? cl : NULL, 0};
+        job.wait_user = &gate;
+        st = clconv_process_file(&job, in, out3, r);
+        if (st != CLCONV_OK || gate.calls != 1 || r->on_device != (i == 0)) {
+            failures++;
+            fprintf(stderr, "FAILED: wait_device giving %s: status %d, asked %d "
+                    "times, on_device %d\n", i == 0 ? "the device" : "none", st,
+                    gate.calls, r->on_device);
+        } else if (!same_as_file(out3, want, w, h)) {
+            fail_msg("wait_device: %s is not the reference result", out3);
+        }
     }
 
 done:

@@ -227,7 +227,7 @@ static unsigned long be32(const unsigned char *p)
 static int header_dims(const unsigned char *b, size_t n, const char *kind,
                        long long *w, long long *h)
 {
-    if (strcmp(kind, "PNG") == 0 && n >= 24) {
+    if (strcmp(kind, "PNG") == 0 && n >= 24 && memcmp(b + 12, "IHDR", 4) == 0) {
         *w = (long long)be32(b + 16);
         *h = (long long)be32(b + 20);
         return 1;

@@ -164,10 +164,6 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
         buf[27] != 0 || buf[28] != 0)
         return CLCONV__NOT_MINE;
     comp = ctype == 0 ? 1 : ctype == 2 ? 3 : ctype == 4 ? 2 : 4;
-    if (!crc_ok(buf + 12, 17, buf + 29)) {
-        clconv__err(err, "%s: corrupt or truncated PNG (bad CRC in IHDR)", name);
-        return CLCONV_E_DECODE;
-    }
     /* decode() checked this from the same header; kept for other callers. */
     if (max_pixels > 0 && (long long)w * h > max_pixels) {
         clconv__err(err, "%s: %ux%u is %lld pixels, over the limit of %lld "
@@ -206,6 +202,10 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
         off += 12 + (size_t)n;
     }
     if (!have_idat) return CLCONV__NOT_MINE;
+    if (!crc_ok(buf + 12, 17, buf + 29)) {
+        clconv__err(err, "%s: corrupt or truncated PNG (bad CRC in IHDR)", name);
+        return CLCONV_E_DECODE;
+    }
     if (raw > 1024 && (raw - 1024) / MAX_RATIO > idat_total) {
         /* A tiny file claiming a huge size fails before the allocation. */
         clconv__err(err, "%s: truncated PNG (%zu bytes of image data cannot "

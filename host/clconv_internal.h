@@ -57,6 +57,17 @@ void clconv__gray_free(clconv__gray *g);
 void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px,
                       int comp);
 
+/* Decodes an 8-bit non-interlaced gray, RGB, gray+alpha or RGBA PNG with
+ * zlib (host/png_fast.c); returns CLCONV__NOT_MINE, having touched
+ * nothing, for every other PNG, which stb decodes. On failure `out` is
+ * empty and err holds one line naming the file. */
+#define CLCONV__NOT_MINE ((clconv_status)100)
+clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
+                               const char *name, long long max_pixels,
+                               clconv__gray *out, char *err);
+/* Nonzero: clconv__png_fast declines every file (tests compare with stb). */
+extern _Thread_local int clconv__png_fast_off;
+
 /* Decodes a JPEG with libjpeg-turbo into a Pillow-exact gray image. */
 clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
                                 const char *name, long long max_pixels,

@@ -11,10 +11,12 @@ import io
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 try:
     import numpy as np
@@ -46,14 +48,15 @@ def fail(msg):
 DEVICE = "cpu"
 
 
-def clconv(*args):
+def clconv(*args, env=None):
     cmd = [CLCONV, "-q", "--device", DEVICE] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, **env) if env else None)
     return cmd, p
 
 
-def run_ok(what, *args):
-    cmd, p = clconv(*args)
+def run_ok(what, *args, env=None):
+    cmd, p = clconv(*args, env=env)
     if p.returncode != 0:
         fail(f"{what}: exit {p.returncode}\n  cmd: {' '.join(cmd)}\n"
              f"  stderr: {p.stderr.strip()}")
@@ -77,10 +80,11 @@ def rand_rgb(h, w):
     return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 
-def identity_npy(path, name):
+def identity_npy(path, name, env=None):
     """Runs -f identity to .npy; returns the float32 array or None."""
     out = os.path.join(WORK, name + ".npy")
-    if not run_ok(f"{name}: decode {path}", "-f", "identity", path, "-o", out):
+    if not run_ok(f"{name}: decode {path}", "-f", "identity", path, "-o", out,
+                  env=env):
         return None
     a = np.load(out)
     if a.dtype != np.float32 or a.ndim != 2:
@@ -380,6 +384,198 @@ def check_resize():
                      f"{np.unique(a)[:8]}, shape {a.shape}")
 
 
+# ------------------------------------------------------------------ PNG fast path
+
+# 8-bit non-interlaced gray, RGB, gray+alpha and RGBA PNGs are decoded by
+# clconv's own zlib-based path (host/png_fast.c); the rest by stb.
+# CLCONV_FAULT=png-stb sends every PNG to stb, so both can be compared.
+STB = {"CLCONV_FAULT": "png-stb"}
+
+
+def png_chunk(t, d):
+    return (struct.pack(">I", len(d)) + t + d +
+            struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF))
+
+
+def png_filter(a, bpp, ftypes):
+    """Rows of a (h, rowbytes) uint8 array, each filtered with its type."""
+    out, prev = [], np.zeros(a.shape[1], np.int32)
+    for y in range(a.shape[0]):
+        cur = a[y].astype(np.int32)
+        left = np.concatenate([np.zeros(bpp, np.int32), cur[:-bpp]])
+        ul = np.concatenate([np.zeros(bpp, np.int32), prev[:-bpp]])
+        f = int(ftypes[y])
+        if f == 0:
+            pred = 0
+        elif f == 1:
+            pred = left
+        elif f == 2:
+            pred = prev
+        elif f == 3:
+            pred = (left + prev) // 2
+        else:
+            p = left + prev - ul
+            pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - ul)
+            pred = np.where((pa <= pb) & (pa <= pc), left,
+                            np.where(pb <= pc, prev, ul))
+        out.append(bytes([f]) + ((cur - pred) & 255).astype(np.uint8).tobytes())
+        prev = cur
+    return b"".join(out)
+
+
+def png_bytes(px, ctype, ftypes, splits=(), wbits=15, level=6, raw_extra=b"",
+              extra_chunks=b"", tail=b""):
+    """A PNG of px (h, w[, c]) uint8 written here: filter type per row,
+    the zlib stream cut into IDATs of the sizes in `splits` (0 gives an
+    empty IDAT; the rest goes in one more), ancillary chunks before IDAT."""
+    h, w = px.shape[:2]
+    bpp = 1 if px.ndim == 2 else px.shape[2]
+    raw = png_filter(px.reshape(h, w * bpp), bpp, ftypes) + raw_extra
+    co = zlib.compressobj(level, zlib.DEFLATED, wbits)
+    z = co.compress(raw) + co.flush()
+    idats, pos = b"", 0
+    for n in splits:
+        idats += png_chunk(b"IDAT", z[pos:pos + n])
+        pos += n
+    idats += png_chunk(b"IDAT", z[pos:])
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + extra_chunks +
+            idats + png_chunk(b"IEND", b"") + tail)
+
+
+def fast_png_cases():
+    """(name, bytes) of PNGs the fast path decodes."""
+    cases = []
+    kinds = ((0, 1, "L"), (2, 3, "RGB"), (4, 2, "LA"), (6, 4, "RGBA"))
+    for ctype, c, mode in kinds:
+        for w in (1, 2, 3, 31, 257, 1031):
+            h = int(rng.integers(5, 12)) if w > 300 else int(rng.integers(5, 24))
+            px = rand_rgb(h, w) if c >= 3 else rand_rgb(h, w)[:, :, 0]
+            if c == 2:
+                px = np.dstack([px, rng.integers(0, 256, (h, w), dtype=np.uint8)])
+            elif c == 4:
+                px = np.dstack([px, rng.integers(0, 256, (h, w), dtype=np.uint8)])
+            # Every filter type, in order then at random; the zlib stream
+            # split at odd places (inside its header too), with empty IDATs.
+            ft = np.concatenate([np.arange(5), rng.integers(0, 5, h)])[:h]
+            if h > 5 and w == 31:
+                ft[:] = 4 if c != 1 else 3  # all Paeth / all Average
+            splits = [int(v) for v in rng.choice([0, 1, 2, 3, 7, 64, 333], 5)]
+            if w == 3:
+                splits = [1] + splits
+            cases.append((f"fast_{mode}_w{w}", png_bytes(px, ctype, ft, splits)))
+    # One row wider than a 256 KiB inflate batch, a tiny zlib window,
+    # ancillary chunks, bytes after IEND.
+    px = rng.integers(0, 256, (3, 70001, 4), dtype=np.uint8)
+    cases.append(("fast_RGBA_70001", png_bytes(px, 6, [4, 1, 3], [1, 70000])))
+    px = rand_rgb(40, 61)
+    cases.append(("fast_RGB_wbits9", png_bytes(px, 2, rng.integers(0, 5, 40), (),
+                                               wbits=9, level=9)))
+    txt = png_chunk(b"tEXt", b"Comment\0hello") + png_chunk(b"gAMA", b"\0\0\xb1\x8f")
+    cases.append(("fast_L_chunks_tail", png_bytes(
+        px[:, :, 1], 0, rng.integers(0, 5, 40), (5,), extra_chunks=txt,
+        tail=b"trailing junk after IEND")))
+    # Pillow's own writer (adaptive filters, 64 KiB IDATs), large enough for
+    # several batches and IDATs.
+    big = rand_rgb(400, 700)
+    for mode in ("L", "RGB", "RGBA", "LA"):
+        img = Image.fromarray(big, "RGB").convert(mode)
+        b = io.BytesIO()
+        img.save(b, "PNG", compress_level=int(rng.integers(0, 10)))
+        cases.append((f"fast_pil_{mode}", b.getvalue()))
+    return cases
+
+
+def check_png_fast_path():
+    for name, data in fast_png_cases():
+        path = os.path.join(WORK, f"in_{name}.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        with Image.open(path) as im:
+            want = np.asarray(im.convert("L")).astype(np.float32)
+        got = identity_npy(path, name)
+        stb = identity_npy(path, name + "_stb", env=STB)
+        for what, a in (("fast path", got), ("stb", stb)):
+            if a is None:
+                continue
+            if a.shape != want.shape or not np.array_equal(a, want):
+                fail(f"{name} {path} ({what}): gray differs from Pillow: "
+                     + (first_diff(a, want) if a.shape == want.shape
+                        else f"shape {a.shape} vs {want.shape}"))
+
+
+def check_png_fast_failures():
+    """Broken PNGs of the fast path's kinds: exit 1, one line naming the
+    file, no output left."""
+    px = rand_rgb(30, 41)
+    ft = rng.integers(0, 5, 30)
+    good = png_bytes(px, 2, ft, (100, 50))
+    idat1 = good.index(b"IDAT")
+    bad_crc = bytearray(good)
+    bad_crc[idat1 + 20] ^= 0x10
+    bad_ihdr = bytearray(good)
+    bad_ihdr[29] ^= 1  # the IHDR CRC
+    raw = bytearray(png_filter(px.reshape(30, -1), 3, ft))
+    raw[7 * (41 * 3 + 1)] = 5  # row 8's filter byte
+    z = zlib.compress(bytes(raw))
+    head = good[:33]
+    bad_filter = head + png_chunk(b"IDAT", z) + png_chunk(b"IEND", b"")
+    # A zlib bomb: a 64x64 header whose data inflates to 64 MiB.
+    co = zlib.compressobj(9)
+    zb = b"".join(co.compress(bytes(1 << 20)) for _ in range(64)) + co.flush()
+    bomb = (b"\x89PNG\r\n\x1a\n" +
+            png_chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 0, 0, 0, 0)) +
+            png_chunk(b"IDAT", zb) + png_chunk(b"IEND", b""))
+
+    def claims(w, h):
+        return (b"\x89PNG\r\n\x1a\n" +
+                png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                png_chunk(b"IDAT", zlib.compress(bytes(5000))) +
+                png_chunk(b"IEND", b""))
+    sig_ihdr = good[:33]
+    not_first = (sig_ihdr[:8] + png_chunk(b"tEXt", b"a\0b") + sig_ihdr[8:] +
+                 good[33:])
+    cases = [
+        ("bad_crc_idat", bytes(bad_crc), "bad CRC in IDAT"),
+        ("bad_crc_ihdr", bytes(bad_ihdr), "bad CRC in IHDR"),
+        ("cut_mid_idat", good[:idat1 + 60], "truncated"),
+        ("cut_after_idat", good[:-12], None),  # decoded: see below
+        ("extra_data", png_bytes(px, 2, ft, (3,), raw_extra=b"\0" * 9), "bomb"),
+        ("bomb", bomb, "decompression bomb"),
+        ("claims_16000x16000", claims(16000, 16000), "truncated"),
+        ("claims_20000x20000", claims(20000, 20000), None),
+        ("bad_filter", bad_filter, "invalid filter"),
+        ("ihdr_not_first", not_first, "corrupt or truncated PNG"),
+    ]
+    for name, data, want in cases:
+        path = os.path.join(WORK, f"bad_{name}.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        if name == "cut_after_idat":
+            # Every row is there, only IEND is missing: decoded, like Pillow.
+            got = identity_npy(path, name)
+            with Image.open(path) as im:
+                wantpx = np.asarray(im.convert("L")).astype(np.float32)
+            if got is not None and not np.array_equal(got, wantpx):
+                fail(f"{name}: gray differs from Pillow")
+            continue
+        out = os.path.join(WORK, f"bad_{name}_out.png")
+        t = time.time()
+        cmd, p = clconv("-f", "identity", path, "-o", out)
+        dt = time.time() - t
+        lines = p.stderr.strip().splitlines()
+        if p.returncode != 1 or len(lines) != 1 or \
+                not lines[0].startswith(f"clconv: {path}: ") or \
+                (want and want not in lines[0]):
+            fail(f"PNG {name}: exit {p.returncode}, stderr {p.stderr!r} "
+                 f"(want exit 1 and one line naming the file"
+                 + (f" with {want!r})" if want else ")"))
+        if os.path.exists(out):
+            fail(f"PNG {name}: output {out} left behind")
+        if dt > 5:
+            fail(f"PNG {name}: took {dt:.1f} s to refuse")
+
+
 def have_device():
     p = subprocess.run([CLCONV, "--list-devices"], capture_output=True, text=True)
     return p.returncode == 0 and "0:0" in p.stdout
@@ -391,7 +587,9 @@ def main():
     for DEVICE in (["cpu", "opencl"] if have_device() else ["cpu"]):
         check_lossless_inputs()
         check_jpeg_inputs()
+        check_png_fast_path()
     DEVICE = "cpu"
+    check_png_fast_failures()
     check_npy_inputs()
     check_outputs()
     check_resize()

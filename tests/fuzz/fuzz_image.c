@@ -8,6 +8,9 @@
  * plane holds the image in its middle, and for pads that fit the plain
  * mirror/periodic formulas the borders are exactly numpy.pad's.
  *
+ * A PNG that clconv's own decoder (host/png_fast.c) reads is decoded by
+ * stb too: when both succeed the planes must be identical.
+ *
  * With CLCONV_FUZZ_DIGEST set in the environment it also prints, per input,
  * the status and a hash of the decoded plane on stdout: determinism.cmake
  * replays the corpus twice with the allocator filling fresh memory with
@@ -15,6 +18,7 @@
  * uninitialised memory into a deterministic failure.
  */
 #include "clconv.h"
+#include "clconv_internal.h" /* clconv__png_fast_off */
 
 #include <math.h>
 #include <stdint.h>
@@ -134,6 +138,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(img.data && img.width >= 1 && img.height >= 1);
+    if (size >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        clconv_plane alt = {0, 0, NULL};
+        char err2[CLCONV_ERR_MAX];
+        clconv__png_fast_off = 1;
+        st = clconv_image_load_memory(data, size, "fuzz.img", MAX_PIXELS, &alt,
+                                      err2);
+        clconv__png_fast_off = 0;
+        if (st == CLCONV_OK) {
+            CHECK(alt.width == img.width && alt.height == img.height);
+            CHECK(memcmp(alt.data, img.data, (size_t)img.width *
+                         (size_t)img.height * sizeof(float)) == 0);
+        }
+        clconv_plane_free(&alt);
+    }
     CHECK((long long)img.width * img.height <= MAX_PIXELS);
     is_npy = size >= 6 && memcmp(data, "\x93NUMPY", 6) == 0;
     n = (size_t)img.width * (size_t)img.height;

@@ -53,6 +53,26 @@ def png(w, h, depth, ctype, raw, interlace=0, extra=b""):
             chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def png_idats(w, h, ctype, raw, splits, tail=True):
+    """An 8-bit PNG whose zlib stream is cut into IDATs of the sizes in
+    `splits` (0: an empty IDAT) and one more; without IEND if not tail."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0)
+    z, out, pos = zlib.compress(raw, 9), b"", 0
+    for n in splits + [len(raw) * 2]:
+        out += chunk(b"IDAT", z[pos:pos + n])
+        pos += n
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + out +
+            (chunk(b"IEND", b"") if tail else b""))
+
+
+def fast_rows(w, h, bpp, filters, seed=3):
+    """Rows of random bytes, each after its filter type byte."""
+    r = np.random.default_rng(seed)
+    return b"".join(bytes([filters[y % len(filters)]]) +
+                    r.integers(0, 256, w * bpp, dtype=np.uint8).tobytes()
+                    for y in range(h))
+
+
 def adam7_gray8(w, h, px):
     """Interlaced 8-bit gray rows, filter 0 (Pillow cannot write Adam7)."""
     passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
@@ -123,6 +143,19 @@ def images():
         9, 9, [[(x * 29 + y * 7) & 255 for x in range(9)] for y in range(9)]),
         interlace=1))
     put(IMG, "png-1x1.png", png(1, 1, 8, 0, b"\0\x80"))
+    # clconv's own PNG path (host/png_fast.c): 8-bit gray, RGB, GA and RGBA
+    # with every filter type, IDATs split anywhere (inside the zlib header
+    # too), and the broken files it must refuse.
+    every = [0, 1, 2, 3, 4]
+    put(IMG, "png-fast-gray.png", png_idats(6, 5, 0, fast_rows(6, 5, 1, every), [1, 0, 5]))
+    put(IMG, "png-fast-rgb.png", png_idats(5, 6, 2, fast_rows(5, 6, 3, every[::-1]), [2, 9]))
+    put(IMG, "png-fast-la.png", png_idats(3, 5, 4, fast_rows(3, 5, 2, every), [7]))
+    put(IMG, "png-fast-rgba.png", png_idats(4, 5, 6, fast_rows(4, 5, 4, [4, 3, 4, 1, 2]), [3, 3, 3]))
+    put(IMG, "png-fast-w1-paeth.png", png_idats(1, 7, 0, fast_rows(1, 7, 1, [4]), []))
+    put(IMG, "png-fast-noiend.png", png_idats(5, 4, 2, fast_rows(5, 4, 3, every), [4], tail=False))
+    put(IMG, "bad-png-fast-filter5.png", png_idats(5, 4, 0, fast_rows(5, 4, 1, [1, 5]), []))
+    put(IMG, "bad-png-fast-extra.png", png_idats(5, 4, 6, fast_rows(5, 4, 4, every) + b"\0" * 7, []))
+    put(IMG, "bad-png-fast-cut.png", png_idats(9, 9, 2, fast_rows(9, 9, 3, every), [20, 20])[:80])
     put(IMG, "jpeg-baseline.jpg", pil(rgb(16, 16), "JPEG", quality=80))
     put(IMG, "jpeg-progressive.jpg",
         pil(rgb(16, 16), "JPEG", quality=80, progressive=True))

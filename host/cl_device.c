@@ -289,11 +289,26 @@ cleanup:
     return st;
 }
 
+clconv_status clconv__create_kernels(cl_program prog, const clconv__kernel_ref *ks,
+                                     size_t n, char *err)
+{
+    size_t i;
+    cl_int e;
+    for (i = 0; i < n; i++) {
+        *ks[i].k = clCreateKernel(prog, ks[i].name, &e);
+        if (e != CL_SUCCESS) {
+            char call[96];
+            snprintf(call, sizeof call, "clCreateKernel(%s)", ks[i].name);
+            return clconv__cl_fail(err, e, call, __func__, __LINE__);
+        }
+    }
+    return CLCONV_OK;
+}
+
 static clconv_status build(clconv_cl *cl, char *err)
 {
     clconv_status st = CLCONV_OK;
     char opts[64];
-    cl_int e;
     /* A test switch: a syntax error the compiler must report with its log. */
     const char *broken = "__kernel void conv2d_const( { this is not C }\n";
 
@@ -305,7 +320,7 @@ static clconv_status build(clconv_cl *cl, char *err)
     if (st != CLCONV_OK) return st;
     {
         /* Every entry point of kernels/conv2d.cl and where it goes. */
-        const struct { const char *name; cl_kernel *k; } ks[] = {
+        const clconv__kernel_ref ks[] = {
             {"conv2d_const", &cl->k_const},
             {"conv2d_global", &cl->k_global},
             {"conv2d_tiled_const", &cl->k_tiled_const},
@@ -325,18 +340,8 @@ static clconv_status build(clconv_cl *cl, char *err)
             {"conv2d_local_const", &cl->k_local_const},
             {"conv2d_local_global", &cl->k_local_global},
         };
-        size_t n;
-        for (n = 0; n < sizeof ks / sizeof ks[0]; n++) {
-            *ks[n].k = clCreateKernel(cl->program, ks[n].name, &e);
-            if (e != CL_SUCCESS) {
-                char call[96];
-                snprintf(call, sizeof call, "clCreateKernel(%s)", ks[n].name);
-                st = clconv__cl_fail(err, e, call, __func__, __LINE__);
-                goto cleanup;
-            }
-        }
+        st = clconv__create_kernels(cl->program, ks, sizeof ks / sizeof ks[0], err);
     }
-cleanup:
     return st;
 }
 

@@ -72,6 +72,17 @@ cl_program clconv__cache_load(clconv_cl *cl, const char *src, const char *opts);
 void clconv__cache_store(clconv_cl *cl, cl_program prog, const char *src,
                          const char *opts);
 
+/* A kernel entry point's name and where its kernel object goes. */
+typedef struct clconv__kernel_ref {
+    const char *name;
+    cl_kernel *k;
+} clconv__kernel_ref;
+
+/* Creates every kernel of `ks` from prog; on failure err names the entry
+ * point and the OpenCL error (the caller releases what was created). */
+clconv_status clconv__create_kernels(cl_program prog, const clconv__kernel_ref *ks,
+                                     size_t n, char *err);
+
 /* "CL_OUT_OF_RESOURCES" for -5, and so on. */
 const char *clconv__cl_errname(cl_int e);
 

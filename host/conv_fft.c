@@ -193,23 +193,15 @@ static clconv_status get_prog(clconv_cl *cl, int idx, struct clconv_fft_prog **o
                                &p->program, err);
     if (st != CLCONV_OK) goto cleanup;
     {
-        const struct { const char *name; cl_kernel *k; } ks[] = {
+        const clconv__kernel_ref ks[] = {
             {"fft_load_f32", &p->load[0]},
             {"fft_load_u8", &p->load[1]},
             {"fft_fwd_y", &p->fwd_y},
             {"fft_x_conv", &p->x_conv},
             {"fft_inv_y", &p->inv_y},
         };
-        size_t k;
-        for (k = 0; k < sizeof ks / sizeof ks[0]; k++) {
-            *ks[k].k = clCreateKernel(p->program, ks[k].name, &e);
-            if (e != CL_SUCCESS) {
-                char call[96];
-                snprintf(call, sizeof call, "clCreateKernel(%s)", ks[k].name);
-                st = clconv__cl_fail(err, e, call, __func__, __LINE__);
-                goto cleanup;
-            }
-        }
+        st = clconv__create_kernels(p->program, ks, sizeof ks / sizeof ks[0], err);
+        if (st != CLCONV_OK) goto cleanup;
     }
     tw = malloc((size_t)n * sizeof(float));
     rev = malloc((size_t)(m + 1) * sizeof(int));

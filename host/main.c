@@ -496,9 +496,12 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
 
 /* Under --device auto the device opens beside the first images' decoding
  * (clconv_job.wait_device): PoCL's platform start-up alone is ~25 ms of
- * every run, as long as decoding a 1-megapixel PNG. */
+ * every run, as long as decoding a 1-megapixel PNG. The main thread opens
+ * the device and the batch runs on another: OpenCL stacks set up
+ * per-thread state (LLVM's alternate signal stacks) in the thread that
+ * opens them, which must not be a thread that ends before the process. */
 typedef struct opener {
-    pthread_t th;
+    pthread_t th;               /* the thread running the batch */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done, rc, kind, p, d, quiet;
@@ -506,9 +509,20 @@ typedef struct opener {
     clconv_cl **cls;
     int ncl;
     run_state *s;
+    /* the batch's arguments */
+    const clconv_job *job;
+    int n, jobs;
+    const char *const *ins, *const *outs;
 } opener;
 
-static void *open_beside(void *arg)
+static void *run_batch(void *arg)
+{
+    opener *o = arg;
+    clconv_batch_run(o->job, o->n, o->ins, o->outs, o->jobs, on_report, o->s);
+    return NULL;
+}
+
+static void open_device(void *arg)
 {
     opener *o = arg;
     clconv_cl **cls = NULL;
@@ -523,7 +537,6 @@ static void *open_beside(void *arg)
     o->done = 1;
     pthread_cond_broadcast(&o->cv);
     pthread_mutex_unlock(&o->mu);
-    return NULL;
 }
 
 static clconv_cl *wait_opened(void *arg)
@@ -834,8 +847,9 @@ int main(int argc, char **argv)
     }
 
     s.device_name = "cpu";
-    if (dev_kind == 0 && n > 0) {
-        /* auto: one device or none, and never an error. */
+    if (dev_kind == 0 && n > 0 && !s.json) {
+        /* auto (one device or none, never an error) and no JSON header to
+         * name the device first: open it beside the decoding. */
         memset(&op, 0, sizeof op);
         op.kind = dev_kind;
         op.p = dev_p;
@@ -845,13 +859,10 @@ int main(int argc, char **argv)
         op.kernel = kernel;
         op.s = &s;
         if (pthread_mutex_init(&op.mu, NULL) == 0) {
-            if (pthread_cond_init(&op.cv, NULL) == 0) {
-                if (pthread_create(&op.th, NULL, open_beside, &op) == 0)
-                    opening = 1;
-                else
-                    pthread_cond_destroy(&op.cv);
-            }
-            if (!opening) pthread_mutex_destroy(&op.mu);
+            if (pthread_cond_init(&op.cv, NULL) == 0)
+                opening = 1;
+            else
+                pthread_mutex_destroy(&op.mu);
         }
     }
     if (opening) {
@@ -886,7 +897,6 @@ int main(int argc, char **argv)
     s.progress = !s.quiet && n > 1 && isatty(STDERR_FILENO);
     s.t0 = now_s();
     if (s.json) {
-        if (opening) wait_opened(&op); /* the header names the device */
         json_begin(&s, filter);
         for (i = 0; i < in.n; i++) {
             if (!s.dropped[i]) continue;
@@ -897,15 +907,27 @@ int main(int argc, char **argv)
             printf("}");
         }
     }
-    clconv_batch_run(&job, n, (const char *const *)ins, (const char *const *)outs,
-                     jobs, on_report, &s);
     if (opening) {
-        pthread_join(op.th, NULL);
+        op.job = &job;
+        op.n = n;
+        op.jobs = jobs;
+        op.ins = (const char *const *)ins;
+        op.outs = (const char *const *)outs;
+        if (pthread_create(&op.th, NULL, run_batch, &op) == 0) {
+            open_device(&op);
+            pthread_join(op.th, NULL);
+        } else {
+            open_device(&op);
+            run_batch(&op);
+        }
         pthread_cond_destroy(&op.cv);
         pthread_mutex_destroy(&op.mu);
         cls = op.cls;
         ncl = op.ncl;
         opening = 0;
+    } else {
+        clconv_batch_run(&job, n, (const char *const *)ins, (const char *const *)outs,
+                         jobs, on_report, &s);
     }
     if (s.json) json_end(&s);
     show_progress(&s, 1);

@@ -108,6 +108,11 @@ clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
 clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
                                 size_t bytes, void *host, char *err);
 int clconv__zero_copy(const clconv_cl *cl);
+/* Brings out_b's out_bytes to host_out: maps it (zc, a wrapped host
+ * buffer; events ev_read, ev_unmap) or reads it (ev_read). Blocks. */
+clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
+                                float *host_out, size_t out_bytes,
+                                cl_event *ev_read, cl_event *ev_unmap, char *err);
 double clconv__event_ms(cl_event ev);
 
 /* What the FFT path reads: a source of sw x sh floats or bytes, seen through

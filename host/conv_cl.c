@@ -334,28 +334,39 @@ static const char *variant_name(int var)
            : var == VAR_TILED ? "tiled" : var == VAR_LOCAL ? "local" : "naive";
 }
 
+clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
+                                float *host_out, size_t out_bytes,
+                                cl_event *ev_read, cl_event *ev_unmap, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e;
+    if (zc) {
+        /* Mapping the wrapped output makes the host copy current (a no-op
+         * where the device wrote host memory in place). */
+        void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
+                                     out_bytes, 0, NULL, ev_read, &e);
+        CL_CHECK(err, e, "clEnqueueMapBuffer");
+        CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, ev_unmap));
+        CL_TRY(err, clWaitForEvents(1, ev_unmap));
+        if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
+    } else {
+        CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
+                                        host_out, 0, NULL, ev_read));
+    }
+cleanup:
+    return st;
+}
+
 /* Brings a band's output to the host (ev[3], ev[4]), adds the band's events
  * (upload ev[0], kernels ev[1], ev[2]) to the timing and releases them. */
 static clconv_status finish_band(clconv_cl *cl, int zc, cl_mem out_b,
                                  float *host_out, size_t out_bytes,
                                  cl_event ev[5], clconv_cl_timing *tm, char *err)
 {
-    clconv_status st = CLCONV_OK;
-    cl_int e;
+    clconv_status st;
     int i;
-    if (zc) {
-        /* Mapping the wrapped output makes the host copy current (a no-op
-         * where the device wrote host memory in place). */
-        void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
-                                     out_bytes, 0, NULL, &ev[3], &e);
-        CL_CHECK(err, e, "clEnqueueMapBuffer");
-        CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, &ev[4]));
-        CL_TRY(err, clWaitForEvents(1, &ev[4]));
-        if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
-    } else {
-        CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
-                                        host_out, 0, NULL, &ev[3]));
-    }
+    st = clconv__read_back(cl, zc, out_b, host_out, out_bytes, &ev[3], &ev[4], err);
+    if (st != CLCONV_OK) return st;
     tm->upload_ms += clconv__event_ms(ev[0]);
     tm->kernel_ms += clconv__event_ms(ev[1]) + clconv__event_ms(ev[2]);
     tm->download_ms += clconv__event_ms(ev[3]) + clconv__event_ms(ev[4]);
@@ -364,7 +375,6 @@ static clconv_status finish_band(clconv_cl *cl, int zc, cl_mem out_b,
         if (ev[i]) clReleaseEvent(ev[i]);
         ev[i] = NULL;
     }
-cleanup:
     return st;
 }
 
@@ -582,14 +592,13 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             const size_t gr[2] = {round_up((ow + CLCONV_VEC_W - 1) / CLCONV_VEC_W, lx),
                                   round_up((size_t)in_rows, ly)};
             const size_t lr[2] = {lx, ly};
-            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &in_b));
-            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &cl->tmp_buf));
-            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
-            CL_TRY(err, clSetKernelArg(k, 3, sizeof(int), &g->padded_w));
-            CL_TRY(err, clSetKernelArg(k, 4, sizeof(int), &g->out_w));
-            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &in_rows));
-            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->kw));
-            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &g->dilation));
+            const karg ka[] = {
+                {sizeof(cl_mem), &in_b}, {sizeof(cl_mem), &cl->tmp_buf},
+                {sizeof(cl_mem), &taps}, {sizeof(int), &g->padded_w},
+                {sizeof(int), &g->out_w}, {sizeof(int), &in_rows},
+                {sizeof(int), &g->kw}, {sizeof(int), &g->dilation}};
+            st = set_args(k, ka, sizeof ka / sizeof ka[0], err);
+            if (st != CLCONV_OK) goto cleanup;
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gr, lr, 0,
                                                NULL, &ev[1]));
             st = enqueue_sep_cols(cl, k2, out_b, taps_u, g, rows, lx2, ly2, &ev[2], err);
@@ -601,16 +610,14 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
             const size_t gsz[2] = {round_up((ow + vw - 1) / vw, lx),
                                    round_up(((size_t)rows + vh - 1) / vh, ly)};
             const size_t lsz[2] = {lx, ly};
-            CL_TRY(err, clSetKernelArg(k, 0, sizeof(cl_mem), &in_b));
-            CL_TRY(err, clSetKernelArg(k, 1, sizeof(cl_mem), &out_b));
-            CL_TRY(err, clSetKernelArg(k, 2, sizeof(cl_mem), &taps));
-            CL_TRY(err, clSetKernelArg(k, 3, sizeof(int), &g->padded_w));
-            CL_TRY(err, clSetKernelArg(k, 4, sizeof(int), &g->out_w));
-            CL_TRY(err, clSetKernelArg(k, 5, sizeof(int), &rows));
-            CL_TRY(err, clSetKernelArg(k, 6, sizeof(int), &g->kw));
-            CL_TRY(err, clSetKernelArg(k, 7, sizeof(int), &g->kh));
-            CL_TRY(err, clSetKernelArg(k, 8, sizeof(int), &g->stride));
-            CL_TRY(err, clSetKernelArg(k, 9, sizeof(int), &g->dilation));
+            const karg ka[] = {
+                {sizeof(cl_mem), &in_b}, {sizeof(cl_mem), &out_b},
+                {sizeof(cl_mem), &taps}, {sizeof(int), &g->padded_w},
+                {sizeof(int), &g->out_w}, {sizeof(int), &rows},
+                {sizeof(int), &g->kw}, {sizeof(int), &g->kh},
+                {sizeof(int), &g->stride}, {sizeof(int), &g->dilation}};
+            st = set_args(k, ka, sizeof ka / sizeof ka[0], err);
+            if (st != CLCONV_OK) goto cleanup;
             if (var == VAR_LOCAL)
                 CL_TRY(err, clSetKernelArg(k, 10, (size_t)local_bytes(g, lx, ly), NULL));
             CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, k, 2, NULL, gsz, lsz, 0,

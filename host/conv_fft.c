@@ -484,19 +484,9 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                                            NULL, &ev[3]));
         CL_TRY(err, clEnqueueNDRangeKernel(cl->queue, p->inv_y, 2, NULL, gy, ly, 0,
                                            NULL, &ev[4]));
-        if (zc) {
-            /* Mapping the wrapped output makes the host copy current. */
-            void *mp = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
-                                          out_bytes, 0, NULL, &ev[5], &e);
-            CL_CHECK(err, e, "clEnqueueMapBuffer");
-            CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, mp, 0, NULL, &ev[6]));
-            CL_TRY(err, clWaitForEvents(1, &ev[6]));
-            if (mp != (void *)host_out) memcpy(host_out, mp, out_bytes);
-            clReleaseMemObject(out_b);
-        } else {
-            CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
-                                            host_out, 0, NULL, &ev[5]));
-        }
+        st = clconv__read_back(cl, zc, out_b, host_out, out_bytes, &ev[5], &ev[6], err);
+        if (st != CLCONV_OK) goto cleanup;
+        if (zc) clReleaseMemObject(out_b);
         out_b = NULL;
         tm->upload_ms += clconv__event_ms(ev[0]);
         tm->kernel_ms += clconv__event_ms(ev[1]) + clconv__event_ms(ev[2]) +

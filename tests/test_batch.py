@@ -11,12 +11,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-from PIL import Image
+import testenv
 
-CLCONV = sys.argv[1]
-SEED = int(os.environ.get("CLCONV_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
-print(f"seed {SEED} (set CLCONV_TEST_SEED to repeat)")
+CLCONV, SEED = testenv.start("test_batch.py")
+import numpy as np  # noqa: E402 (after testenv's check)
+from PIL import Image  # noqa: E402
 rng = np.random.default_rng(SEED)
 failures = []
 checks = [0]

@@ -15,23 +15,15 @@ import sys
 import tempfile
 import time
 
-try:
-    import numpy as np
-    from PIL import Image
-except ImportError as e:  # pragma: no cover
-    print(f"skipped: {e}")
-    sys.exit(77)
+import testenv
 
-if len(sys.argv) < 2:
-    print("usage: test_cli.py CLCONV")
-    sys.exit(2)
-CLCONV = os.path.abspath(sys.argv[1])
+CLCONV, SEED = testenv.start("test_cli.py")
+import numpy as np  # noqa: E402 (after testenv's check)
+from PIL import Image  # noqa: E402
+
 WORK = tempfile.mkdtemp(prefix="clconv-cli-")
 FAILS = []
 NCHECKS = 0
-# Random inputs come from this seed, printed at the start (set
-# CLCONV_TEST_SEED to rerun one).
-SEED = int(os.environ.get("CLCONV_TEST_SEED") or int.from_bytes(os.urandom(4), "little"))
 
 # Lines clconv may print besides the error when not run with -q.
 INFO = re.compile(r"^clconv: (using |\d+ of \d+ images? done)")
@@ -565,7 +557,6 @@ def border_on_device():
 
 def main():
     t0 = time.time()
-    print(f"test_cli: seed {SEED} (rerun with CLCONV_TEST_SEED={SEED})")
     make_fixtures()
     cmd, p = run(["--list-devices"])
     if p.returncode != 0:

@@ -9,7 +9,6 @@ the same options. The seed is printed; CLCONV_TEST_SEED repeats a run.
 """
 import io
 import os
-import random
 import shutil
 import struct
 import subprocess
@@ -18,20 +17,11 @@ import tempfile
 import time
 import zlib
 
-try:
-    import numpy as np
-    from PIL import Image
-except ImportError as e:  # pragma: no cover
-    print(f"skipped: {e}")
-    sys.exit(77)
+import testenv
 
-if len(sys.argv) < 2:
-    print("usage: test_formats.py CLCONV")
-    sys.exit(2)
-CLCONV = sys.argv[1]
-SEED = int(os.environ.get("CLCONV_TEST_SEED")
-           or random.SystemRandom().randrange(2**32))
-print(f"seed {SEED} (CLCONV_TEST_SEED={SEED} repeats this run)", flush=True)
+CLCONV, SEED = testenv.start("test_formats.py")
+import numpy as np  # noqa: E402 (after testenv's check)
+from PIL import Image  # noqa: E402
 rng = np.random.default_rng(SEED)
 WORK = tempfile.mkdtemp(prefix="clconv-fmt-")
 FAILS = []

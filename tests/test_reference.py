@@ -13,27 +13,17 @@ for bit; any other filter within 4*taps*FLT_EPSILON*sum|K*P| + FLT_MIN.
 The seed is printed; set CLCONV_TEST_SEED to repeat a run.
 """
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-try:
-    import numpy as np
-    from PIL import Image
-except ImportError as e:  # pragma: no cover
-    print(f"skipped: {e}")
-    sys.exit(77)
+import testenv
 
-if len(sys.argv) < 2:
-    print("usage: test_reference.py CLCONV")
-    sys.exit(2)
-CLCONV = sys.argv[1]
-SEED = int(os.environ.get("CLCONV_TEST_SEED")
-           or random.SystemRandom().randrange(2**32))
-print(f"seed {SEED} (CLCONV_TEST_SEED={SEED} repeats this run)", flush=True)
+CLCONV, SEED = testenv.start("test_reference.py")
+import numpy as np  # noqa: E402 (after testenv's check)
+from PIL import Image  # noqa: E402
 rng = np.random.default_rng(SEED)
 
 FLT_EPS = float(np.finfo(np.float32).eps)

@@ -1,6 +1,7 @@
 /* fft.cl — 2-D correlation by FFT, overlap-save, for big integer filters on
- * 8-bit values (host/conv_fft.c decides when; bench/RESULTS.md "FFT path").
- * Built on first use, once per block side: -DN=<128|256|512>.
+ * 8-bit values (host/cl/fft.c decides when; bench/RESULTS.md "FFT path").
+ * Built on first use, once per block side: -DN=<128|256|512>, after
+ * common.cl (its loads and border-map read).
  *
  * Blocks. The band's padded rows are copied (fft_load_*) into an "extended"
  * plane E of ew columns, zero past the padded plane. Block b (row by, column
@@ -57,7 +58,7 @@ typedef float16 vf;
 /* ------------------------------------------------------------ load */
 
 /* E[e][c] for the band's padded rows prow0 + e: the padded plane's value
- * through the border maps (as in conv2d.cl: rmap/cmap -1 is cval, columns
+ * through the border maps (SRC_AT of common.cl: -1 is cval, columns
  * [c_lo, c_hi) are the source's own), 0 past the padded plane (ph x pw).
  * One work-item per 16 columns of one row. The padded entry point passes
  * the padded plane with identity maps. */
@@ -83,16 +84,14 @@ typedef float16 vf;
             float v = 0.0f;                                                  \
             if (pr < ph && c < pw) {                                         \
                 const int sc = cmap[c];                                      \
-                v = (sr < 0 || sc < 0) ? cval : (float)src[(size_t)sr * sw + sc]; \
+                v = SRC_AT(sr, sc);                                          \
             }                                                                \
             d[c - c0] = v;                                                   \
         }                                                                    \
     }
 
-#define LD_F32(p) vload16(0, (p))
-#define LD_U8(p) convert_float16(vload16(0, (p)))
-FFT_LOAD_KERNEL(fft_load_f32, float, LD_F32)
-FFT_LOAD_KERNEL(fft_load_u8, uchar, LD_U8)
+FFT_LOAD_KERNEL(fft_load_f32, float, LD16_float)
+FFT_LOAD_KERNEL(fft_load_u8, uchar, LD16_uchar)
 
 /* ------------------------------------------------------------ helpers */
 

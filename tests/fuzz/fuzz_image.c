@@ -18,7 +18,7 @@
  * uninitialised memory into a deterministic failure.
  */
 #include "clconv.h"
-#include "clconv_internal.h" /* clconv__png_fast_off */
+#include "io/io.h" /* clconv__png_fast_off */
 
 #include <math.h>
 #include <stdint.h>

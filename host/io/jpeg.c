@@ -1,10 +1,9 @@
-/* codecs.c — what stb lacks or does differently from Pillow: 8-bit gray BMP
- * and one-component JPEG writing (stb writes 24-bit BMPs and 3-channel
- * JPEGs), and JPEG reading through libjpeg-turbo, the decoder Pillow itself
- * uses, so a JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling
- * differ by a level here and there).
+/* jpeg.c — JPEG through libjpeg-turbo, the decoder Pillow itself uses, so a
+ * JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling differ by a
+ * level here and there), and one-component JPEG writing (stb writes
+ * 3-channel JPEGs). One row of the format table (formats.c).
  */
-#include "clconv_internal.h"
+#include "io/io.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -13,44 +12,6 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
-
-static void put_le(unsigned char *p, unsigned v, int n)
-{
-    int i;
-    for (i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-int clconv__write_bmp_gray(clconv__write_fn fn, void *ctx, int w, int h,
-                           const unsigned char *px)
-{
-    unsigned char hdr[54 + 1024];
-    unsigned char pad[3] = {0, 0, 0};
-    const unsigned stride = ((unsigned)w + 3u) & ~3u;
-    unsigned long long size = 54ull + 1024ull + (unsigned long long)stride * (unsigned)h;
-    int i, y;
-    if (w < 1 || h < 1 || size > 0xFFFFFFFFull) return 0;
-    memset(hdr, 0, sizeof hdr);
-    hdr[0] = 'B';
-    hdr[1] = 'M';
-    put_le(hdr + 2, (unsigned)size, 4);
-    put_le(hdr + 10, 54 + 1024, 4); /* pixel data offset */
-    put_le(hdr + 14, 40, 4);        /* BITMAPINFOHEADER */
-    put_le(hdr + 18, (unsigned)w, 4);
-    put_le(hdr + 22, (unsigned)h, 4); /* positive: bottom-up rows */
-    put_le(hdr + 26, 1, 2);
-    put_le(hdr + 28, 8, 2);
-    put_le(hdr + 34, stride * (unsigned)h, 4);
-    put_le(hdr + 46, 256, 4);
-    for (i = 0; i < 256; i++) { /* B, G, R, 0 */
-        hdr[54 + 4 * i] = hdr[55 + 4 * i] = hdr[56 + 4 * i] = (unsigned char)i;
-    }
-    fn(ctx, hdr, (int)sizeof hdr);
-    for (y = h - 1; y >= 0; y--) {
-        fn(ctx, (void *)(px + (size_t)y * (size_t)w), w);
-        if (stride > (unsigned)w) fn(ctx, pad, (int)(stride - (unsigned)w));
-    }
-    return 1;
-}
 
 typedef struct jerr {
     struct jpeg_error_mgr mgr;
@@ -94,8 +55,8 @@ static void on_jpeg_error(j_common_ptr cinfo)
     longjmp(((jerr *)cinfo->err)->jump, 1);
 }
 
-int clconv__write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
-                            const unsigned char *px, int quality)
+static int write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
+                           const unsigned char *px, int quality)
 {
     struct jpeg_compress_struct c;
     jerr err;
@@ -143,9 +104,9 @@ static void on_jpeg_message(j_common_ptr cinfo, int level)
         longjmp(((jerr *)cinfo->err)->jump, 1);
 }
 
-clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
-                                const char *name, long long max_pixels,
-                                clconv__gray *out, char *err)
+static clconv_status load_jpeg(const unsigned char *buf, size_t len,
+                               const char *name, long long max_pixels,
+                               clconv__gray *out, char *err)
 {
     struct jpeg_decompress_struct d;
     jerr je;
@@ -221,4 +182,35 @@ clconv_status clconv__load_jpeg(const unsigned char *buf, size_t len,
     jpeg_destroy_decompress(&d);
     free(row);
     return CLCONV_OK;
+}
+
+/* Decoders fill missing data with gray instead of failing; a JPEG
+ * whose last scan (SOS) is not followed by an end-of-image marker is cut. */
+static int jpeg_truncated(const unsigned char *b, size_t n)
+{
+    size_t i, last_sos = 0, last_eoi = 0;
+    for (i = 2; i + 1 < n; i++) {
+        if (b[i] != 0xFF) continue;
+        if (b[i + 1] == 0xDA) last_sos = i;
+        else if (b[i + 1] == 0xD9) last_eoi = i;
+    }
+    return last_sos == 0 || last_eoi < last_sos;
+}
+
+clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind,
+                                  char *err)
+{
+    (void)kind;
+    /* libjpeg only warns about a cut file, and fills the rest gray. */
+    if (jpeg_truncated(a->buf, a->len)) {
+        clconv__err(err, "%s: truncated JPEG (no end-of-image marker)", a->name);
+        return CLCONV_E_DECODE;
+    }
+    return load_jpeg(a->buf, a->len, a->name, a->max_pixels, a->out, err);
+}
+
+int clconv__encode_jpeg(const clconv__encode_args *a)
+{
+    return write_jpeg_gray(a->fn, a->ctx, a->p->width, a->p->height, a->u8,
+                           a->quality);
 }

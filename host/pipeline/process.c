@@ -1,26 +1,19 @@
-/* batch.c — the pipeline: one image from file to file (decode, luma, resize,
- * pad, device or reference, verify, map, atomic write), and a pool of worker
- * threads that runs it over many images, one failure costing one image.
+/* process.c — one image through the library, file to file: decode (io/),
+ * luma, resize, device (cl/) or reference (core/), verify, map, atomic
+ * write; a failure is that image's report, never the process's. The pool
+ * that runs it over many images is pool.c.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "clconv_internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* Filters with fewer taps than this get 8-bit images as bytes. */
 #define U8_MAX_TAPS 100
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 void clconv_job_init(clconv_job *job)
 {
@@ -106,22 +99,6 @@ cleanup:
     return st;
 }
 
-/* The float plane of an 8-bit image. */
-static clconv_status to_float(const clconv_image8 *in, clconv_plane *out,
-                              char *err)
-{
-    const size_t n = (size_t)in->width * (size_t)in->height;
-    size_t i;
-    clconv_status st = clconv_plane_alloc(out, in->width, in->height);
-    if (st != CLCONV_OK) {
-        clconv__err(err, "cannot allocate a %dx%d plane: %s", in->width,
-                    in->height, clconv_status_str(st));
-        return st;
-    }
-    for (i = 0; i < n; i++) out->data[i] = (float)in->data[i];
-    return CLCONV_OK;
-}
-
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
@@ -144,7 +121,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                        "the output");
         goto cleanup;
     }
-    t = now_ms();
+    t = clconv__now_ms();
     /* 8-bit images stay bytes for the device (a quarter of the upload, no
      * float pass); the reference, --verify, --resize and --side-by-side
      * take floats. Big filters too: each tap of the byte kernels converts
@@ -168,9 +145,9 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         img = tmp;
         tmp.data = NULL;
     }
-    r->decode_ms = now_ms() - t;
+    r->decode_ms = clconv__now_ms() - t;
 
-    t = now_ms();
+    t = clconv__now_ms();
     st = clconv_geometry_compute(img8.data ? img8.width : img.width,
                                  img8.data ? img8.height : img.height,
                                  clconv_filter_width(job->filter),
@@ -184,10 +161,10 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         fail(r, st, "cannot allocate the output plane");
         goto cleanup;
     }
-    r->pad_ms = now_ms() - t;
+    r->pad_ms = clconv__now_ms() - t;
 
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
-    t = now_ms();
+    t = clconv__now_ms();
     if (cl) {
         /* The device fills the border itself (clconv_conv_cl_image). */
         st = clconv_conv_cl_image(cl, img8.data ? NULL : &img,
@@ -208,29 +185,29 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         }
     }
     r->on_device = done_on_device;
-    r->compute_ms = now_ms() - t;
+    r->compute_ms = clconv__now_ms() - t;
     if (!done_on_device || job->verify || job->side_by_side) {
         /* The host-padded float plane: the reference's input. */
-        t = now_ms();
+        t = clconv__now_ms();
         if (img8.data) {
-            st = to_float(&img8, &img, err);
+            st = clconv__plane_from_u8(&img8, &img, err);
             if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
         }
         if (!done_on_device || job->verify) {
             st = clconv_pad(&img, &g, &job->params, &padded, err);
             if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
         }
-        r->pad_ms += now_ms() - t;
+        r->pad_ms += clconv__now_ms() - t;
     }
     if (!done_on_device) {
-        t = now_ms();
+        t = clconv__now_ms();
         st = clconv_conv_ref(&padded, job->filter, &g, &out, NULL);
         if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
-        r->compute_ms += now_ms() - t;
+        r->compute_ms += clconv__now_ms() - t;
     }
 
     if (job->verify) {
-        t = now_ms();
+        t = clconv__now_ms();
         if (clconv_plane_alloc(&ref, g.out_w, g.out_h) != CLCONV_OK ||
             clconv_plane_alloc(&asum, g.out_w, g.out_h) != CLCONV_OK) {
             st = fail(r, CLCONV_E_NOMEM, "out of memory for --verify");
@@ -240,11 +217,11 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
         clconv_verify(&out, &ref, &asum, g.kw * g.kh, &r->vr);
         r->verified = 1;
-        r->verify_ms = now_ms() - t;
+        r->verify_ms = clconv__now_ms() - t;
     }
     clconv_plane_free(&padded);
 
-    t = now_ms();
+    t = clconv__now_ms();
     st = clconv_image_save(output, &out, job->map, job->quality, &r->nan_count,
                            err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
@@ -252,7 +229,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         st = side_by_side(&img, &out, job->map, job->side_by_side, err);
         if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     }
-    r->encode_ms = now_ms() - t;
+    r->encode_ms = clconv__now_ms() - t;
     if (r->verified && r->vr.bad > 0) {
         snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
                  "tolerance, worst at (%d, %d): device %.9g, reference %.9g, "
@@ -271,105 +248,4 @@ cleanup:
     clconv_plane_free(&asum);
     r->status = st;
     return st;
-}
-
-/* ------------------------------------------------------------ the pool */
-
-typedef struct pool {
-    const clconv_job *job;
-    const char *const *inputs;
-    const char *const *outputs;
-    int n, next;
-    clconv_status first_fail;
-    int first_fail_index;
-    clconv_report_fn fn;
-    void *user;
-    pthread_mutex_t lock;
-} pool;
-
-typedef struct worker_arg {
-    pool *p;
-    clconv_job job; /* the pool's job, bound to this worker's device */
-} worker_arg;
-
-static void *worker(void *arg)
-{
-    worker_arg *wa = arg;
-    pool *p = wa->p;
-    clconv_report *r = malloc(sizeof *r);
-    for (;;) {
-        int i;
-        pthread_mutex_lock(&p->lock);
-        i = p->next < p->n && !(p->job->stop && *p->job->stop) ? p->next++ : -1;
-        pthread_mutex_unlock(&p->lock);
-        if (i < 0) break;
-        if (!r) {
-            /* Without memory for a report the image still counts as failed. */
-            pthread_mutex_lock(&p->lock);
-            if (p->first_fail_index < 0 || i < p->first_fail_index) {
-                p->first_fail = CLCONV_E_NOMEM;
-                p->first_fail_index = i;
-            }
-            pthread_mutex_unlock(&p->lock);
-            continue;
-        }
-        clconv_process_file(&wa->job, p->inputs[i], p->outputs[i], r);
-        pthread_mutex_lock(&p->lock);
-        if (r->status != CLCONV_OK &&
-            (p->first_fail_index < 0 || i < p->first_fail_index)) {
-            p->first_fail = r->status;
-            p->first_fail_index = i;
-        }
-        if (p->fn) p->fn(r, p->user);
-        pthread_mutex_unlock(&p->lock);
-    }
-    free(r);
-    return NULL;
-}
-
-clconv_status clconv_batch_run(const clconv_job *job, int n,
-                               const char *const *inputs,
-                               const char *const *outputs, int jobs,
-                               clconv_report_fn fn, void *user)
-{
-    pool p;
-    pthread_t *th = NULL;
-    worker_arg *wa = NULL;
-    int i, started = 0;
-
-    memset(&p, 0, sizeof p);
-    p.job = job;
-    p.inputs = inputs;
-    p.outputs = outputs;
-    p.n = n;
-    p.fn = fn;
-    p.user = user;
-    p.first_fail = CLCONV_OK;
-    p.first_fail_index = -1;
-    if (pthread_mutex_init(&p.lock, NULL) != 0) return CLCONV_E_NOMEM;
-    if (jobs < 1) jobs = 1;
-    if (jobs > n) jobs = n > 0 ? n : 1;
-    wa = calloc((size_t)jobs, sizeof *wa);
-    if (!wa) {
-        pthread_mutex_destroy(&p.lock);
-        return CLCONV_E_NOMEM;
-    }
-    for (i = 0; i < jobs; i++) {
-        wa[i].p = &p;
-        wa[i].job = *job;
-        if (job->ndevices > 0) wa[i].job.cl = job->devices[i % job->ndevices];
-    }
-    if (jobs > 1) th = calloc((size_t)jobs - 1, sizeof *th);
-    if (th) {
-        for (i = 0; i < jobs - 1; i++)
-            if (pthread_create(&th[started], NULL, worker, &wa[i + 1]) == 0)
-                started++;
-    }
-    /* The calling thread works too; without threads it does everything. */
-    worker(&wa[0]);
-    for (i = 0; i < started; i++) pthread_join(th[i], NULL);
-    free(th);
-    free(wa);
-    pthread_mutex_destroy(&p.lock);
-    return p.first_fail;
 }

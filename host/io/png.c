@@ -1,4 +1,4 @@
-/* png_fast.c — clconv's own decoder for the common PNGs: 8-bit,
+/* png.c — PNG: clconv's own decoder for the common PNGs: 8-bit,
  * non-interlaced gray, RGB, gray+alpha and RGBA. zlib inflates (several
  * times faster than stb's own inflate, which made PNG decoding the CLI's
  * largest fixed cost), rows are unfiltered in place in a buffer of many rows
@@ -14,13 +14,15 @@
  * ignored, as stb and Pillow do; so is a missing adler32 trailer once every
  * row is there (stb never reads it; the stream is inflated raw).
  */
-#include "clconv_internal.h"
+#include "io/io.h"
 
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include <stb_image_write.h>
 
 _Thread_local int clconv__png_fast_off;
 
@@ -366,4 +368,22 @@ fail:
     free(prev);
     clconv__gray_free(out);
     return st;
+}
+
+clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
+                                 char *err)
+{
+    int w = 0, h = 0;
+    clconv_status st = clconv__stb_check(a, kind, &w, &h, err);
+    if (st != CLCONV_OK) return st;
+    /* The common PNGs: zlib's inflate, much faster than stb's. */
+    st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out, err);
+    if (st != CLCONV__NOT_MINE) return st;
+    return clconv__stb_pixels(a, kind, w, h, err);
+}
+
+int clconv__encode_png(const clconv__encode_args *a)
+{
+    const int w = a->p->width, h = a->p->height;
+    return stbi_write_png_to_func(a->fn, a->ctx, w, h, 1, a->u8, w);
 }

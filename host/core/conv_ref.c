@@ -2,7 +2,7 @@
  * clarity, summed in double and rounded once to float32. It is the fallback
  * when no OpenCL device exists and the oracle the device is verified against.
  */
-#include "clconv_internal.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * so that N machines can each take a disjoint part of one job.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,8 +1,9 @@
-/* pad.c — geometry (valid, TensorFlow SAME, explicit widths) and host padding
- * with numpy.pad's border modes. The padded plane is the one input of both
- * the device and the reference path, so inner loops never test for edges.
+/* geometry.c — geometry (valid, TensorFlow SAME, explicit widths), the
+ * border index maps of numpy.pad's modes (which the device reads through)
+ * and host padding with them (the reference's input), so both paths see the
+ * same padded plane and inner loops never test for edges.
  */
-#include "clconv_internal.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <stdlib.h>

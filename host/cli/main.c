@@ -4,7 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <dirent.h>
 #include <errno.h>

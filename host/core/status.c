@@ -1,13 +1,15 @@
-/* util.c — status text, error buffers and overflow-checked sizes: the small
- * pieces every other file of the library leans on.
+/* status.c — status text, error buffers, overflow-checked sizes, the clock
+ * and the test fault switch: the small pieces every other file leans on.
  */
-#include "clconv_internal.h"
+#define _POSIX_C_SOURCE 200809L
+#include "core/core.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *clconv_status_str(clconv_status s)
 {
@@ -65,4 +67,11 @@ int clconv__fault_on(const char *what, const char *name)
         f += strspn(f, ", ");
     }
     return 0;
+}
+
+double clconv__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }

@@ -1,7 +1,7 @@
 /* verify.c — compares a device result with the reference under DESIGN.md's
  * tolerance: |dev - ref| <= 4 * taps * FLT_EPSILON * sum|K*P| + FLT_MIN.
  */
-#include "clconv_internal.h"
+#include "core/core.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* cl_cache.c — built program binaries kept on disk, so that opening a device
+/* cache.c — built program binaries kept on disk, so that opening a device
  * does not compile the kernels again. Even with the driver's own cache a
  * build from source preprocesses and hashes the whole source: on PoCL that
  * is about 45 ms of every process start, against 4 ms from a binary.
@@ -15,7 +15,7 @@
  * a file. Nothing here is an error the caller sees.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "cl_internal.h"
+#include "cl/cl.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* stb_impl.c — compiles Debian's stb headers (libstb-dev) into clconv with
  * the configuration it needs, instead of linking libstb.so's defaults:
  * only the documented input formats are decodable (JPEG goes to
- * libjpeg-turbo instead, see codecs.c; less decoder code facing
+ * libjpeg-turbo instead, see jpeg.c; less decoder code facing
  * hostile files, and that code is under the sanitizers and the fuzzers with
  * ours), and PNG deflate goes through zlib (several times faster than stb's
  * own deflate, and smaller).
@@ -49,7 +49,7 @@ static unsigned char *clconv__deflate(unsigned char *data, int len,
  * header's size, so a PNG whose zlib stream inflates far past its IHDR
  * size (a 1 MB file declaring 1x1 pixels inflates to 1 GiB in stb) fails
  * as out of memory instead. */
-#include "clconv_internal.h"
+#include "io/io.h"
 _Thread_local size_t clconv__stbi_cap;
 _Thread_local int clconv__stbi_capped;
 static void *clconv__stbi_malloc(size_t n)
@@ -85,6 +85,3 @@ static void *clconv__stbi_realloc(void *p, size_t n)
 #define STBIW_ZLIB_COMPRESS clconv__deflate
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
-
-#define STB_IMAGE_RESIZE_IMPLEMENTATION
-#include <stb_image_resize.h>

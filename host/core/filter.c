@@ -3,7 +3,7 @@
  * refused before any image is read.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "clconv_internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <math.h>

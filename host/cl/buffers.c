@@ -1,0 +1,104 @@
+/* buffers.c — device memory: the band buffers kept between calls and
+ * grown on demand, host memory wrapped for zero-copy devices, small
+ * read-only copies (taps, maps), the read-back of a band, event timings.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cl/cl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int clconv__zero_copy(const clconv_cl *cl)
+{
+    cl_bool unified = CL_FALSE;
+    const char *env = getenv("CLCONV_ZERO_COPY");
+    if (env && strcmp(env, "0") == 0) return 0;
+    if (clGetDeviceInfo(cl->dev, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified,
+                        &unified, NULL) != CL_SUCCESS)
+        return 0;
+    return unified == CL_TRUE;
+}
+
+double clconv__event_ms(cl_event ev)
+{
+    cl_ulong a = 0, b = 0;
+    if (!ev) return 0;
+    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) != CL_SUCCESS)
+        return 0;
+    return b > a ? (double)(b - a) * 1e-6 : 0;
+}
+
+clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
+                                 size_t need, cl_mem_flags flags, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e = CL_SUCCESS;
+    if (*buf && *cap >= need) return CLCONV_OK;
+    if (*buf) clReleaseMemObject(*buf);
+    *buf = NULL;
+    *cap = 0;
+    if (clconv__fault("cl-alloc")) {
+        e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    } else {
+        *buf = clCreateBuffer(cl->ctx, flags, need, NULL, &e);
+    }
+    CL_CHECK(err, e, "clCreateBuffer");
+    *cap = need;
+cleanup:
+    return st;
+}
+
+clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
+                                size_t bytes, void *host, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e = CL_SUCCESS;
+    if (clconv__fault("cl-alloc"))
+        e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    else
+        *buf = clCreateBuffer(cl->ctx, flags | CL_MEM_USE_HOST_PTR, bytes, host, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+cleanup:
+    return st;
+}
+
+clconv_status clconv__copy_buf(clconv_cl *cl, cl_mem *buf, size_t bytes,
+                               const void *host, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e = CL_SUCCESS;
+    *buf = clCreateBuffer(cl->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes,
+                          (void *)host, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+cleanup:
+    return st;
+}
+
+clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
+                                float *host_out, size_t out_bytes,
+                                cl_event *ev_read, cl_event *ev_unmap, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e;
+    if (zc) {
+        /* Mapping the wrapped output makes the host copy current (a no-op
+         * where the device wrote host memory in place). */
+        void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
+                                     out_bytes, 0, NULL, ev_read, &e);
+        CL_CHECK(err, e, "clEnqueueMapBuffer");
+        CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, ev_unmap));
+        CL_TRY(err, clWaitForEvents(1, ev_unmap));
+        if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
+    } else {
+        CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
+                                        host_out, 0, NULL, ev_read));
+    }
+cleanup:
+    return st;
+}
+
+size_t clconv__round_up(size_t n, size_t m)
+{
+    return (n + m - 1) / m * m;
+}

@@ -1,0 +1,272 @@
+/* cl.h — the OpenCL layer's shared state, not installed: the device handle
+ * behind clconv_cl, the kernel registry's types, the band loop every variant
+ * runs through, buffers and transfers, program builds and their cache, and
+ * the CL_TRY macro that turns every failed OpenCL call into a message with
+ * the error's name. Uses host/core/ only (docs/layers.md).
+ */
+#ifndef CLCONV_CL_H
+#define CLCONV_CL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#ifndef CL_PLATFORM_NOT_FOUND_KHR
+#define CL_PLATFORM_NOT_FOUND_KHR -1001 /* cl_khr_icd: no platform */
+#endif
+#include <pthread.h>
+
+#include "cl/plan.h"
+
+/* A registry entry's kernel objects, one per form: the taps in __constant
+ * or __global memory, reading a host-padded band or the unpadded source
+ * (float or 8-bit) through the border maps; AUX is a second pass (the
+ * separable column pass). An entry point the variant lacks is NULL. */
+enum {
+    CLCONV__PAD_CONST,
+    CLCONV__PAD_GLOBAL,
+    CLCONV__SRC_F32_CONST,
+    CLCONV__SRC_F32_GLOBAL,
+    CLCONV__SRC_U8_CONST,
+    CLCONV__SRC_U8_GLOBAL,
+    CLCONV__AUX,
+    CLCONV__SLOTS
+};
+
+struct clconv_cl {
+    clconv_device_info info;
+    cl_device_id dev;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;                            /* every registry entry
+                                                      with a file, built once */
+    cl_kernel k[CLCONV__VARIANTS][CLCONV__SLOTS];  /* by registry entry */
+    /* Band buffers, kept between calls and grown when an image needs more. */
+    cl_mem in_buf, out_buf;
+    size_t in_cap, out_cap;
+    cl_mem tmp_buf;         /* the separable path's row-pass plane */
+    size_t tmp_cap;
+    int band_rows;          /* cap on output rows per band, 0: none */
+    int kernel;             /* forced kernel variant, -1: chosen per call */
+    pthread_mutex_t lock;   /* one call at a time on this device */
+    /* The FFT path (fft.c), built on its first use: one program per
+     * block side N = 128 << i, with its twiddles and bit-reversal table. */
+    struct clconv_fft_prog {
+        cl_program program;
+        cl_kernel load[2]; /* [uchar source] */
+        cl_kernel fwd_y, x_conv, inv_y;
+        cl_mem tw, rev;
+    } fft[CLCONV_FFT_SIZES];
+    cl_mem fft_ext, fft_scratch; /* a band's extended plane, its spectra */
+    size_t fft_ext_cap, fft_scratch_cap;
+    /* The last filter spectrum, kept for the next call with the same taps. */
+    cl_mem fft_h;
+    double fft_h_max;      /* max |H| over the block's frequencies */
+    int fft_h_n, fft_h_kh, fft_h_kw;
+    double *fft_h_taps;
+};
+
+/* The planning view of a device (plan.h). */
+clconv__limits clconv__limits_of(const clconv_cl *cl);
+
+/* ------------------------------------------------------------ errors */
+
+/* "CL_OUT_OF_RESOURCES" for -5, and so on. */
+const char *clconv__cl_errname(cl_int e);
+
+/* Records a failed call in err: the call, the error's name, where. */
+clconv_status clconv__cl_fail(char *err, cl_int e, const char *call,
+                              const char *func, int line);
+
+/* Test-only fault switches, read from $CLCONV_FAULT (a list of words):
+ * "cl-alloc" fails buffer creation, "cl-build" breaks the kernel source,
+ * "perturb" corrupts one device output pixel, "write" fails output writes. */
+int clconv__fault(const char *what);
+
+#define CL_TRY(err, call)                                                    \
+    do {                                                                     \
+        cl_int e_ = (call);                                                  \
+        if (e_ != CL_SUCCESS) {                                              \
+            st = clconv__cl_fail((err), e_, #call, __func__, __LINE__);      \
+            goto cleanup;                                                    \
+        }                                                                    \
+    } while (0)
+
+/* For calls that return an object and report through an error argument:
+ * `e` holds the error, `call` names the call in the message. */
+#define CL_CHECK(err, e, call)                                               \
+    do {                                                                     \
+        if ((e) != CL_SUCCESS) {                                             \
+            st = clconv__cl_fail((err), (e), (call), __func__, __LINE__);    \
+            goto cleanup;                                                    \
+        }                                                                    \
+    } while (0)
+
+/* ------------------------------------------------------------ programs */
+
+/* Builds common.cl followed by kernels/<files[i]> (embedded, or from
+ * $CLCONV_KERNEL_DIR) with `opts` into *out, from the binary cache when it
+ * holds this build; `broken`, when not NULL, is compiled instead (the fault
+ * switches). A failure names the OpenCL error and carries the build log. */
+clconv_status clconv__build_program(clconv_cl *cl, const char *const *files,
+                                    int nfiles, const char *opts,
+                                    const char *broken, cl_program *out,
+                                    char *err);
+
+/* A kernel entry point's name and where its kernel object goes. */
+typedef struct clconv__kernel_ref {
+    const char *name;
+    cl_kernel *k;
+} clconv__kernel_ref;
+
+/* Creates every kernel of `ks` from prog; on failure err names the entry
+ * point and the OpenCL error (the caller releases what was created). */
+clconv_status clconv__create_kernels(cl_program prog, const clconv__kernel_ref *ks,
+                                     size_t n, char *err);
+
+/* Builds the registry's program and creates its kernels (registry.c). */
+clconv_status clconv__registry_build(clconv_cl *cl, char *err);
+
+/* The program built from `src` with `opts` for cl's device, from the binary
+ * cache (cache.c); NULL when there is none or it is unusable. */
+cl_program clconv__cache_load(clconv_cl *cl, const char *src, const char *opts);
+/* Keeps a successfully built program's binary for clconv__cache_load;
+ * failures are silent (the cache is an optimisation). */
+void clconv__cache_store(clconv_cl *cl, cl_program prog, const char *src,
+                         const char *opts);
+
+/* ------------------------------------------------------------ buffers */
+
+/* (Re)creates *buf when it is smaller than `need` bytes. */
+clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
+                                 size_t need, cl_mem_flags flags, char *err);
+/* A read-only or write-only buffer over host memory, for zero-copy bands. */
+clconv_status clconv__wrap_host(clconv_cl *cl, cl_mem *buf, cl_mem_flags flags,
+                                size_t bytes, void *host, char *err);
+/* A read-only buffer holding a copy of `bytes` of host memory. */
+clconv_status clconv__copy_buf(clconv_cl *cl, cl_mem *buf, size_t bytes,
+                               const void *host, char *err);
+/* Nonzero when the device reads host memory directly (CPU devices,
+ * integrated GPUs): then bands are wrapped, not copied. CLCONV_ZERO_COPY=0
+ * turns this off. */
+int clconv__zero_copy(const clconv_cl *cl);
+/* Brings out_b's out_bytes to host_out: maps it (zc, a wrapped host
+ * buffer; events ev_read, ev_unmap) or reads it (ev_read). Blocks. */
+clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
+                                float *host_out, size_t out_bytes,
+                                cl_event *ev_read, cl_event *ev_unmap, char *err);
+double clconv__event_ms(cl_event ev);
+size_t clconv__round_up(size_t n, size_t m);
+
+/* ------------------------------------------------------------ bands */
+
+/* One band of a call: its first output row, its rows, and its buffers
+ * (the input: the band's padded rows, or the whole source on the device). */
+typedef struct clconv__band {
+    int r0, rows;
+    cl_mem in, out;
+} clconv__band;
+
+/* A variant's launch for one band: sets the band's arguments and enqueues
+ * its kernels, their events in ev[0..3] (unused ones left NULL). */
+typedef clconv_status (*clconv__launch_fn)(void *user, const clconv__band *b,
+                                           cl_event ev[4], char *err);
+
+/* What the band loop runs. */
+typedef struct clconv__band_run {
+    clconv_cl *cl;
+    const clconv_geometry *g;
+    long long rows_per_band;
+    int zc;                 /* wrap host memory instead of copying */
+    /* The padded path: the host-padded plane, uploaded band by band with
+     * its halo (into cl->in_buf unless zc). NULL: the input is already on
+     * the device, in `in`, uploaded by the event `upload` (counted once,
+     * released by the loop; may be NULL). */
+    const float *padded;
+    cl_mem in;
+    cl_event upload;
+    clconv__launch_fn launch;
+    void *user;
+} clconv__band_run;
+
+/* The one band loop (bands.c): for each band of rows_per_band output rows,
+ * its input and output buffers, the variant's launch, the read-back into
+ * out (g's out_w wide), and the timing (added to *tm). The lock is the
+ * caller's. cl->out_buf (and cl->in_buf for the padded path) must hold a
+ * band unless zc. */
+clconv_status clconv__run_bands(clconv__band_run *run, float *out,
+                                clconv_cl_timing *tm, char *err);
+
+/* ------------------------------------------------------------ registry */
+
+/* Everything a variant's launch reads, set once per call (conv.c). */
+typedef struct clconv__call {
+    clconv_cl *cl;
+    int var;                 /* the registry entry */
+    const clconv_geometry *g;
+    int src;                 /* reads the unpadded source through the maps */
+    int sw;                  /* the source's width (src) */
+    cl_mem taps, taps_u;     /* the taps (separable: the row factor v), the
+                                separable column factor u */
+    cl_mem rmap, cmap;       /* the border maps (src) */
+    cl_mem frame;            /* tiled src: the border strips, and their */
+    int frame_args[8];       /* fw, top_h, bot_y, bot_off, left_w, left_off,
+                                right_x, right_off (conv.c) */
+    int r_lo, r_hi, c_lo, c_hi;
+    float cval;
+    cl_kernel k, k2;         /* the entry points of the call, and */
+    size_t lx, ly, lx2, ly2; /* their work-groups */
+} clconv__call;
+
+/* One row of the kernel registry (registry.c): a kernel variant, where its
+ * source is, what it runs, and how it is launched. Adding a variant is a
+ * kernels/ file, a row here and, for a new argument shape, a launch. */
+typedef struct clconv__kernel_desc {
+    const char *name;         /* --kernel, CLCONV_KERNEL, reports */
+    const char *files;        /* kernels/ files, space-separated, built
+                                 after common.cl into the main program;
+                                 NULL: built apart (fft.c) */
+    const char *options;      /* its -D build options */
+    int stride1;              /* runs stride 1 only */
+    int local_tile;           /* takes a __local tile as its last argument */
+    int rank1;                /* rank-1 filters only */
+    int forced_only;          /* auto never picks it */
+    size_t vw, vh;            /* outputs per work-item along x and y */
+    size_t want_x, want_y;    /* the work-group it asks for */
+    const char *entry[CLCONV__SLOTS];
+    clconv__launch_fn launch; /* user: the clconv__call */
+} clconv__kernel_desc;
+
+extern const clconv__kernel_desc clconv__registry[CLCONV__VARIANTS];
+
+/* Chooses the call's entry points for variant var (c->src, `u8` source,
+ * taps `in_const`) and their work-group sizes within the kernels' limits. */
+clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
+                                    int in_const, char *err);
+
+/* ------------------------------------------------------------ the FFT */
+
+/* What the FFT path reads: a source of sw x sh floats or bytes, seen through
+ * the border maps as the geometry's padded plane (the padded entry point
+ * passes the padded plane itself with identity maps). */
+typedef struct clconv__fft_src {
+    const void *data;
+    int u8;              /* bytes, else floats */
+    int sw, sh;
+    const int *rmap;     /* padded_h entries: source row, -1: cval */
+    const int *cmap;     /* padded_w entries: source column, -1: cval */
+    int c_lo, c_hi;      /* padded columns that map to c - c_lo */
+    float cval;
+} clconv__fft_src;
+
+/* Runs the FFT path (lock held). CLCONV_E_TOO_LARGE, with nothing done, when
+ * it declines (its buffers do not fit the device, or the filter's spectrum
+ * fails the accuracy gate): the caller falls back to the default choice. */
+clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
+                              const clconv_filter *f, const clconv_geometry *g,
+                              clconv_plane *out, clconv_cl_timing *tm, char *err);
+
+/* Releases the FFT path's programs and buffers (clconv_cl_close). */
+void clconv__fft_release(clconv_cl *cl);
+
+#endif

@@ -1,0 +1,105 @@
+/* plan.h — the device path's decisions, made before any OpenCL call and
+ * from numbers alone, so they are unit-tested without a device
+ * (tests/test_plan.c): the memory budget, which kernel variant a call
+ * takes, whether the FFT path may, and how many output rows go in a band.
+ * The variants themselves are rows of the kernel registry (registry.c).
+ */
+#ifndef CLCONV_CL_PLAN_H
+#define CLCONV_CL_PLAN_H
+
+#include "core/core.h"
+
+/* What planning reads of a device: its limits (clconv_device_info) and
+ * the cap on rows per band (clconv_cl_set_band_rows, 0: none). */
+typedef struct clconv__limits {
+    unsigned long long max_alloc, global_mem, local_mem, const_mem;
+    int band_rows;
+} clconv__limits;
+
+/* The kernel variants, in registry order. */
+typedef enum clconv__variant {
+    CLCONV__NAIVE,
+    CLCONV__TILED,
+    CLCONV__SEPARABLE,
+    CLCONV__LOCAL,
+    CLCONV__FFT,
+    CLCONV__VARIANTS
+} clconv__variant;
+
+/* Outputs per work-item of the tiled and separable kernels, along x and y,
+ * and along x of the local kernel: build options -DVEC_W, -DTILE_ROWS,
+ * -DLOCAL_R. */
+#define CLCONV_VEC_W 16
+#define CLCONV_TILE_ROWS 4
+#define CLCONV_LOCAL_R 4
+
+/* FFT block sides: 128, 256, 512. */
+#define CLCONV_FFT_SIZES 3
+
+/* The largest single allocation, and what one call may take of the
+ * device's global memory in all (half of it: the rest is left to other
+ * programs and the driver; max_alloc where the device does not say). */
+void clconv__budget(const clconv__limits *lim, unsigned long long *max_alloc,
+                    unsigned long long *budget);
+
+/* A kernel name ("tiled") to its variant; -1 for "auto" and anything
+ * unknown. */
+int clconv__variant_of(const char *name);
+/* The variant forced by clconv_cl_set_kernel (`set`, -1: none), else by
+ * CLCONV_KERNEL=naive|tiled|separable|local|fft; -1: the host chooses. */
+int clconv__forced_variant(int set);
+
+/* Factors K = u v^T into u (kh) and v (kw) when the filter has rank 1 and
+ * the factors keep DESIGN.md's promises (plan.c says which); 0 otherwise. */
+int clconv__factor_rank1(const clconv_filter *f, float *u, float *v);
+
+/* The local kernel's __local tile for an lx x ly work-group, in bytes. */
+unsigned long long clconv__local_bytes(const clconv_geometry *g, size_t lx,
+                                       size_t ly);
+
+/* The variant for this call, FFT aside (clconv__fft_wanted): separable
+ * (factors into fu, fv) for rank-1 filters when forced or big enough,
+ * local only when forced and its tile fits, tiled for stride 1, else
+ * naive. */
+int clconv__choose_variant(const clconv__limits *lim, int forced,
+                           const clconv_filter *f, const clconv_geometry *g,
+                           float *fu, float *fv);
+
+/* Whether to try the FFT path, given the variant chosen: forced, for any
+ * case it computes exactly; by default, for such cases with enough taps to
+ * pay. The values must be checked too (clconv__fft_values_ok). */
+int clconv__fft_wanted(const clconv__limits *lim, int forced,
+                       const clconv_filter *f, const clconv_geometry *g,
+                       int var);
+/* Whether the FFT path may run for this filter and geometry, values aside
+ * (`forced`: also when it would not pay). */
+int clconv__fft_filter_ok(const clconv__limits *lim, const clconv_filter *f,
+                          const clconv_geometry *g, int forced);
+/* Every value an integer in 0..255: what the FFT's rounding needs. */
+int clconv__fft_values_ok(const float *v, size_t n);
+/* The accuracy gate on max|H| (or a bound of it). */
+int clconv__fft_gate_ok(double mag);
+/* The FFT block side index (N = 128 << i) for the geometry's filter. */
+int clconv__fft_block_index(const clconv_geometry *g);
+/* Scratch bytes per group of 16 FFT blocks of side n. */
+unsigned long long clconv__fft_group_bytes(int n);
+
+/* Output rows per band. The padded path (a host-padded band with its halo
+ * goes up per band; `sep`: the separable row pass's plane too): at least 1
+ * unless one row does not fit, then 0. */
+long long clconv__band_rows_padded(const clconv__limits *lim,
+                                   const clconv_geometry *g, int sep);
+/* The border-on-device path (the whole source of src_bytes on the device,
+ * the maps beside it): 0 when it cannot run, and the caller pads on the
+ * host. *left receives the budget left beside the source and maps. */
+long long clconv__band_rows_src(const clconv__limits *lim,
+                                const clconv_geometry *g,
+                                unsigned long long src_bytes, int sep,
+                                unsigned long long *left);
+/* The FFT path, source of src_bytes on the device: whole block rows, 0
+ * when not even one fits (then the caller takes another variant). */
+long long clconv__band_rows_fft(const clconv__limits *lim,
+                                const clconv_geometry *g,
+                                unsigned long long src_bytes);
+
+#endif

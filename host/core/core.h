@@ -1,0 +1,53 @@
+/* core.h — the ground floor of libclconv, shared by every layer above it and
+ * not installed: the filter struct, one-line error formatting, overflow-
+ * checked sizes, the test-only fault switch, the border index maps and the
+ * 8-bit-to-float pass. Includes nothing of the library but the public
+ * header; no file in host/core/ may include io/, cl/, pipeline/ or cli/
+ * (docs/layers.md, checked by tests/check_layers.sh).
+ */
+#ifndef CLCONV_CORE_H
+#define CLCONV_CORE_H
+
+#include "clconv.h"
+
+#include <stddef.h>
+
+struct clconv_filter {
+    int kh, kw;
+    double *taps; /* kh*kw, row-major */
+    char name[64];
+};
+
+/* Writes a formatted one-line message into err (CLCONV_ERR_MAX bytes); err
+ * may be NULL. Newlines are kept only in OpenCL build logs, which callers
+ * append themselves. */
+void clconv__err(char *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* *out = a * b * c; returns 0 when that overflows size_t (and when any
+ * factor is 0, which no caller wants). */
+int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);
+
+/* Test-only fault switch: nonzero when $CLCONV_FAULT holds the word `what`
+ * alone, or `what=PART` where PART occurs in `name` (so one file of a batch
+ * can be made to fail). */
+int clconv__fault_on(const char *what, const char *name);
+
+/* Milliseconds of CLOCK_MONOTONIC, for the timings in reports. */
+double clconv__now_ms(void);
+
+/* For one axis of n pixels padded by before/after, the source index of
+ * every padded position (-1: the constant value), from numpy.pad's own
+ * iterative algorithm (geometry.c). malloc'd, n + before + after ints; NULL
+ * when out of memory. */
+int *clconv__axis_map(int n, int before, int after, clconv_border mode);
+
+/* The float plane of an 8-bit image (allocated; err names the size on
+ * failure). */
+clconv_status clconv__plane_from_u8(const clconv_image8 *in, clconv_plane *out,
+                                    char *err);
+
+#endif

@@ -1,0 +1,105 @@
+/* formats.c — the format table: every image format clconv knows, with its
+ * extensions, magic bytes, decoder, encoder and what it holds. The decoder
+ * (load.c), the encoder (save.c), clconv_format_supported, the CLI's checks
+ * and its --help all read this one table, so a new format is one codec file
+ * and one row here (docs/layers.md has the recipe).
+ */
+#include "io/io.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const clconv__format clconv__formats[] = {
+    {"PNG", "png", "\x89PNG\r\n\x1a\n", 8, clconv__decode_png,
+     clconv__encode_png, 1, "8-bit gray out; reads gray, RGB, alpha, palette, 16-bit"},
+    {"JPEG", "jpg|jpeg", "\xFF\xD8\xFF", 3, clconv__decode_jpeg,
+     clconv__encode_jpeg, 1, "8-bit gray out (--quality); reads gray and color"},
+    {"BMP", "bmp", "BM", 2, clconv__decode_stb, clconv__encode_bmp, 1,
+     "8-bit gray out; reads gray and color"},
+    {"TGA", "tga", "", 0, clconv__decode_stb, clconv__encode_tga, 1,
+     "8-bit gray out; reads gray and color"},
+    {"GIF", "gif", "GIF8", 4, clconv__decode_stb, NULL, 0,
+     "read only: the first frame"},
+    {"PNM", "pnm|pgm|ppm", "P", 1, clconv__decode_stb, NULL, 0,
+     "read only: binary PGM and PPM"},
+    {"NPY", "npy", "\x93NUMPY", 6, clconv__decode_npy, clconv__encode_npy, 0,
+     "float32 out, the raw result; reads 2-D <f4, <f8 and |u1"},
+    {"TIFF", "", "II*\0", 4, NULL, NULL, 0, "refused"},
+    {"TIFF", "", "MM\0*", 4, NULL, NULL, 0, "refused"},
+    {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused"},
+    {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL}};
+
+const clconv__format *clconv__format_sniff(const unsigned char *b, size_t n)
+{
+    const clconv__format *f;
+    for (f = clconv__formats; f->name; f++) {
+        if (f->magic_len == 0 || n < f->magic_len ||
+            memcmp(b, f->magic, f->magic_len) != 0)
+            continue;
+        /* The magic's fine print: GIF87a/GIF89a, RIFF....WEBP, P1..P6. */
+        if (strcmp(f->name, "GIF") == 0 &&
+            !(n >= 6 && (b[4] == '7' || b[4] == '9') && b[5] == 'a'))
+            continue;
+        if (strcmp(f->name, "WebP") == 0 && !(n >= 12 && memcmp(b + 8, "WEBP", 4) == 0))
+            continue;
+        if (strcmp(f->name, "PNM") == 0 && !(n >= 2 && b[1] >= '1' && b[1] <= '6'))
+            continue;
+        return f;
+    }
+    return NULL;
+}
+
+/* Nonzero when `ext` is one of the '|'-separated names of `list`. */
+static int ext_in(const char *ext, const char *list)
+{
+    const size_t n = strlen(ext);
+    while (*list) {
+        const size_t m = strcspn(list, "|");
+        if (m == n && n > 0 && strncasecmp(list, ext, n) == 0) return 1;
+        list += m;
+        if (*list == '|') list++;
+    }
+    return 0;
+}
+
+const clconv__format *clconv__format_by_name(const char *path, int writable)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    const clconv__format *f;
+    if (!dot || (slash && dot < slash)) return NULL;
+    for (f = clconv__formats; f->name; f++)
+        if ((writable ? f->encode != NULL : f->decode != NULL) &&
+            ext_in(dot + 1, f->exts))
+            return f;
+    return NULL;
+}
+
+int clconv_format_supported(const char *path)
+{
+    return clconv__format_by_name(path, 1) != NULL;
+}
+
+void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
+                          const char *sep, const char *last)
+{
+    const clconv__format *f, *g;
+    size_t used = 0;
+    if (n == 0) return;
+    buf[0] = '\0';
+    for (f = clconv__formats; f->name; f++) {
+        const char *word = writable ? f->exts : f->name;
+        const size_t wl = writable ? strcspn(f->exts, "|") : strlen(f->name);
+        int more = 0;
+        if (writable ? !f->encode : !f->decode) continue;
+        for (g = f + 1; g->name; g++)
+            if (writable ? g->encode != NULL : g->decode != NULL) more = 1;
+        if (used > 0 && used + 1 < n)
+            used += (size_t)snprintf(buf + used, n - used, "%s", more ? sep : last);
+        if (used + 1 < n)
+            used += (size_t)snprintf(buf + used, n - used, "%s%.*s", prefix,
+                                     (int)wl, word);
+        if (used >= n) used = n - 1;
+    }
+}

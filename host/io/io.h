@@ -1,0 +1,127 @@
+/* io.h — what the codecs of host/io/ share, not installed: the gray
+ * destination every decoder writes into, the format table (formats.c) that
+ * names each format's extensions, magic bytes, decoder, encoder and what it
+ * holds, and the codec entry points. Uses host/core/ only (docs/layers.md).
+ */
+#ifndef CLCONV_IO_H
+#define CLCONV_IO_H
+
+#include "core/core.h"
+
+#include <stddef.h>
+
+/* Where a decoder puts its gray image: as floats (f) or as bytes (b);
+ * exactly one is set. */
+typedef struct clconv__gray {
+    clconv_plane *f;
+    clconv_image8 *b;
+} clconv__gray;
+
+/* Allocates the destination for a w x h image (CLCONV_E_NOMEM, ...). */
+clconv_status clconv__gray_alloc(clconv__gray *g, int w, int h);
+void clconv__gray_free(clconv__gray *g);
+
+/* Stores row y of gray from w pixels of `comp` 8-bit channels: the channel
+ * itself for gray (1, 2), Pillow's L = (19595 R + 38470 G + 7471 B + 32768)
+ * >> 16 for colour (3, 4). */
+void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px,
+                      int comp);
+
+/* What a decoder is handed: the whole file in memory, the name for
+ * messages, the pixel limit (0: none), and where to put the image. A .npy
+ * file always decodes into `npy` (floats), every other format into `out`. */
+typedef struct clconv__decode_args {
+    const unsigned char *buf;
+    size_t len;
+    const char *name;
+    long long max_pixels;
+    clconv__gray *out;
+    clconv_plane *npy;
+} clconv__decode_args;
+
+typedef clconv_status (*clconv__decode_fn)(const clconv__decode_args *a,
+                                           const char *kind, char *err);
+
+/* Encoders write through `fn` (a sink that records write failures and
+ * the test fault switch) like stbi_write_*_to_func; they return 0 when the
+ * encoder itself fails. 8-bit formats get the mapped bytes in `u8`; float
+ * formats the plane `p`. */
+typedef void (*clconv__write_fn)(void *ctx, void *data, int size);
+typedef struct clconv__encode_args {
+    clconv__write_fn fn;
+    void *ctx;
+    const clconv_plane *p;
+    const unsigned char *u8;
+    int quality;
+} clconv__encode_args;
+typedef int (*clconv__encode_fn)(const clconv__encode_args *a);
+
+/* One row of the format table. */
+typedef struct clconv__format {
+    const char *name;           /* "PNG": what messages call it */
+    const char *exts;           /* extensions it is written and walked
+                                   under, '|'-separated, the first the
+                                   canonical one: "jpg|jpeg" */
+    const char *magic;          /* the bytes a file of it starts with */
+    size_t magic_len;           /* 0: no magic (TGA); the name decides */
+    clconv__decode_fn decode;   /* NULL: recognised but refused */
+    clconv__encode_fn encode;   /* NULL: read only */
+    int u8_out;                 /* the encoder takes mapped 8-bit gray */
+    const char *holds;          /* what it holds, for --help and docs */
+} clconv__format;
+
+/* The table, ending with a row whose name is NULL. */
+extern const clconv__format clconv__formats[];
+
+/* The format a file's first bytes announce; NULL for none. */
+const clconv__format *clconv__format_sniff(const unsigned char *b, size_t n);
+/* The format an output or input file name's extension names (any case);
+ * NULL for none. `writable`: only formats with an encoder. */
+const clconv__format *clconv__format_by_name(const char *path, int writable);
+
+/* Joins the table's names into buf: format names of the readable formats
+ * (writable = 0), or the canonical extensions of the writable ones, each
+ * after `prefix`, split by `sep` and `last` before the final one:
+ * ("", ", ", " or ") gives "PNG, JPEG, ... or NPY". */
+void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
+                          const char *sep, const char *last);
+
+/* The codecs, one file each (png.c, jpeg.c, npy.c, stb_formats.c, bmp.c). */
+clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
+                                 char *err);
+clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind,
+                                  char *err);
+clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
+                                 char *err);
+/* BMP, TGA, GIF and PNM, by stb_image, and PNGs png.c leaves to stb:
+ * _check reads and checks the header (sizes, limits, truncated raw data)
+ * into *w, *h; _pixels decodes after it; _decode_stb does both. */
+clconv_status clconv__decode_stb(const clconv__decode_args *a, const char *kind,
+                                 char *err);
+clconv_status clconv__stb_check(const clconv__decode_args *a, const char *kind,
+                                int *w, int *h, char *err);
+clconv_status clconv__stb_pixels(const clconv__decode_args *a, const char *kind,
+                                 int w, int h, char *err);
+int clconv__encode_png(const clconv__encode_args *a);
+int clconv__encode_jpeg(const clconv__encode_args *a);
+int clconv__encode_bmp(const clconv__encode_args *a);
+int clconv__encode_tga(const clconv__encode_args *a);
+int clconv__encode_npy(const clconv__encode_args *a);
+
+/* Decodes an 8-bit non-interlaced gray, RGB, gray+alpha or RGBA PNG with
+ * zlib (png.c); returns CLCONV__NOT_MINE, having touched nothing, for every
+ * other PNG, which stb decodes. On failure `out` is empty and err holds one
+ * line naming the file. */
+#define CLCONV__NOT_MINE ((clconv_status)100)
+clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
+                               const char *name, long long max_pixels,
+                               clconv__gray *out, char *err);
+/* Nonzero: clconv__png_fast declines every file (tests compare with stb). */
+extern _Thread_local int clconv__png_fast_off;
+
+/* Largest single allocation stb may make in this thread (0: no cap), and
+ * whether the last decode ran into it (stb_impl.c). */
+extern _Thread_local size_t clconv__stbi_cap;
+extern _Thread_local int clconv__stbi_capped;
+
+#endif

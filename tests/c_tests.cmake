@@ -2,6 +2,8 @@
 # C API example run end to end. Included from tests/CMakeLists.txt.
 
 clconv_c_test(test_unit test_unit.c)
+# The device path's planning (host/cl/plan.c), no device needed.
+clconv_c_test(test_plan test_plan.c)
 clconv_c_test(test_device test_device.c)
 # PoCL compiles on first use; a few hundred cases take well under a minute.
 set_tests_properties(test_device PROPERTIES TIMEOUT 300)

@@ -228,9 +228,10 @@ typedef struct clconv__kernel_desc {
                                  NULL: built apart (fft.c) */
     const char *options;      /* its -D build options */
     int stride1;              /* runs stride 1 only */
-    int local_tile;           /* takes a __local tile as its last argument */
-    int rank1;                /* rank-1 filters only */
-    int forced_only;          /* auto never picks it */
+    int local_tile;           /* takes a __local tile as its last argument
+                                 (and runs only where it fits) */
+    int rank1;                /* rank-1 filters only (the factors must
+                                 keep plan.c's promises) */
     size_t vw, vh;            /* outputs per work-item along x and y */
     size_t want_x, want_y;    /* the work-group it asks for */
     const char *entry[CLCONV__SLOTS];

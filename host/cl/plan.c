@@ -3,7 +3,7 @@
  * take it (exactness gate, cost model), and the rows of a band. Nothing
  * here touches OpenCL, so tests/test_plan.c checks it without a device.
  */
-#include "cl/plan.h"
+#include "cl/cl.h"
 
 #include <float.h>
 #include <math.h>
@@ -29,13 +29,16 @@ void clconv__budget(const clconv__limits *lim, unsigned long long *max_alloc,
 
 int clconv__variant_of(const char *v)
 {
-    static const char *const names[CLCONV__VARIANTS] = {"naive", "tiled", "separable",
-                                                        "local", "fft"};
     int i;
     if (!v) return -1;
     for (i = 0; i < CLCONV__VARIANTS; i++)
-        if (strcmp(v, names[i]) == 0) return i;
+        if (strcmp(v, clconv__registry[i].name) == 0) return i;
     return -1;
+}
+
+const char *clconv__variant_name(int v)
+{
+    return v >= 0 && v < CLCONV__VARIANTS ? clconv__registry[v].name : NULL;
 }
 
 int clconv__forced_variant(int set)
@@ -120,23 +123,32 @@ unsigned long long clconv__local_bytes(const clconv_geometry *g, size_t lx, size
            sizeof(float);
 }
 
+/* Whether variant v can run this call, by what its registry row says it
+ * supports (fu, fv: the separable factors, when it takes them). */
+static int runs(int v, const clconv__limits *lim, const clconv_filter *f,
+                const clconv_geometry *g, float *fu, float *fv)
+{
+    const clconv__kernel_desc *d = &clconv__registry[v];
+    if (d->stride1 && g->stride != 1) return 0;
+    if (d->local_tile && clconv__local_bytes(g, d->want_x, d->want_y) > lim->local_mem)
+        return 0;
+    return !d->rank1 || clconv__factor_rank1(f, fu, fv);
+}
+
 int clconv__choose_variant(const clconv__limits *lim, int forced_in,
                            const clconv_filter *f, const clconv_geometry *g,
                            float *fu, float *fv)
 {
-    /* fft is decided apart (clconv__fft_wanted); where it does not apply,
-     * the default choice stands. */
     const int forced = forced_in == CLCONV__FFT ? -1 : forced_in;
-    if (g->stride == 1 &&
-        (forced == CLCONV__SEPARABLE ||
-         (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1)) &&
-        clconv__factor_rank1(f, fu, fv))
+    /* fft is decided apart (clconv__fft_wanted); where it does not apply,
+     * the default choice stands, as it does for any forced variant that
+     * cannot run the call. local is never the default. */
+    if (forced >= 0 && runs(forced, lim, f, g, fu, fv))
+        return forced;
+    if (forced < 0 && g->kw * g->kh >= SEP_MIN_TAPS && g->kw > 1 && g->kh > 1 &&
+        runs(CLCONV__SEPARABLE, lim, f, g, fu, fv))
         return CLCONV__SEPARABLE;
-    /* local only when forced, and when its tile fits local memory. */
-    if (g->stride == 1 && forced == CLCONV__LOCAL &&
-        clconv__local_bytes(g, 16, 16) <= lim->local_mem)
-        return CLCONV__LOCAL;
-    return (g->stride == 1 && forced != CLCONV__NAIVE) ? CLCONV__TILED : CLCONV__NAIVE;
+    return runs(CLCONV__TILED, lim, f, g, fu, fv) ? CLCONV__TILED : CLCONV__NAIVE;
 }
 
 int clconv__fft_wanted(const clconv__limits *lim, int forced,

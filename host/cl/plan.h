@@ -45,6 +45,8 @@ void clconv__budget(const clconv__limits *lim, unsigned long long *max_alloc,
 /* A kernel name ("tiled") to its variant; -1 for "auto" and anything
  * unknown. */
 int clconv__variant_of(const char *name);
+/* The name of variant v (the registry's), NULL past the last. */
+const char *clconv__variant_name(int v);
 /* The variant forced by clconv_cl_set_kernel (`set`, -1: none), else by
  * CLCONV_KERNEL=naive|tiled|separable|local|fft; -1: the host chooses. */
 int clconv__forced_variant(int set);

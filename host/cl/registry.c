@@ -137,30 +137,33 @@ cleanup:
     return st;
 }
 
-/* Work-groups: 16 x 16 pixels for naive and local; a row of 64 blocks (1024
- * pixels) for the vector kernels, which on PoCL streams each input row
- * further before the next group starts (bench/RESULTS.md). */
+/* Columns: name, files, options, stride 1 only, __local tile, rank 1 only,
+ * outputs per work-item (x, y), work-group wanted (x, y), entry points,
+ * launch. Work-groups: 16 x 16 pixels for naive and local; a row of 64
+ * blocks (1024 pixels) for the vector kernels, which on PoCL streams each
+ * input row further before the next group starts (bench/RESULTS.md). The
+ * default choice among them is plan.c's (auto never takes local). */
 const clconv__kernel_desc clconv__registry[CLCONV__VARIANTS] = {
-    {"naive", "direct.cl border.cl", TILE_OPTS, 0, 0, 0, 0, 1, 1, 16, 16,
+    {"naive", "direct.cl border.cl", TILE_OPTS, 0, 0, 0, 1, 1, 16, 16,
      {"conv2d_const", "conv2d_global", "conv2d_src_f32_const",
       "conv2d_src_f32_global", "conv2d_src_u8_const", "conv2d_src_u8_global", NULL},
      launch_direct},
-    {"tiled", "direct.cl border.cl", TILE_OPTS, 1, 0, 0, 0, CLCONV_VEC_W,
+    {"tiled", "direct.cl border.cl", TILE_OPTS, 1, 0, 0, CLCONV_VEC_W,
      CLCONV_TILE_ROWS, 64, 1,
      {"conv2d_tiled_const", "conv2d_tiled_global", "conv2d_tiled_src_f32_const",
       "conv2d_tiled_src_f32_global", "conv2d_tiled_src_u8_const",
       "conv2d_tiled_src_u8_global", NULL},
      launch_direct},
-    {"separable", "separable.cl", TILE_OPTS, 1, 0, 1, 0, CLCONV_VEC_W,
+    {"separable", "separable.cl", TILE_OPTS, 1, 0, 1, CLCONV_VEC_W,
      CLCONV_TILE_ROWS, 64, 1,
      {"sep_rows", NULL, "sep_rows_src_f32", NULL, "sep_rows_src_u8", NULL, "sep_cols"},
      launch_separable},
-    {"local", "local.cl", "-DLOCAL_R=" STR(CLCONV_LOCAL_R), 1, 1, 0, 1,
+    {"local", "local.cl", "-DLOCAL_R=" STR(CLCONV_LOCAL_R), 1, 1, 0,
      CLCONV_LOCAL_R, 1, 16, 16,
      {"conv2d_local_const", "conv2d_local_global", NULL, NULL, NULL, NULL, NULL},
      launch_direct},
     /* Built apart, on first use, one program per block side (fft.c). */
-    {"fft", NULL, NULL, 1, 0, 0, 0, 16, 1, 16, 1,
+    {"fft", NULL, NULL, 1, 0, 0, 16, 1, 16, 1,
      {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, NULL},
 };
 

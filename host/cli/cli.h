@@ -1,11 +1,46 @@
-/* cli.h — pieces of the command line that are not options: the input list
- * (files, directories, list files, shards) and output naming. Not part of
- * the library.
+/* cli.h — the command line's own pieces, not part of the library: the
+ * configuration the options fill (options.c), the input list (inputs.c),
+ * output naming and checks (outputs.c), devices (devices.c) and reports
+ * (report.c). main.c strings them together. The CLI uses the public API
+ * and, for its tables, io/ and cl/plan.h (docs/layers.md).
  */
 #ifndef CLCONV_CLI_H
 #define CLCONV_CLI_H
 
+#include "clconv.h"
+
 #define CLI_ERR_MAX 4096
+
+enum { EXIT_DONE = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3,
+       EXIT_INTERRUPTED = 130 };
+
+/* ---------------------------------------------------------------- options */
+
+/* What the command line asked for (options.c fills it). */
+typedef struct cli_config {
+    clconv_job job;
+    const char *filter_spec, *output, *format, *device, *shard, *kernel;
+    const char **from;          /* --inputs-from lists */
+    int nfrom;
+    char **args;                /* the inputs named on the command line */
+    int nargs;
+    int flip, jobs, recursive, skip_existing, quiet, json;
+    int dev_kind;               /* DEV_AUTO, ... */
+    int dev_p, dev_d;           /* opencl:P:D, -1: not given */
+    int shard_i, shard_n;
+} cli_config;
+
+enum { DEV_AUTO, DEV_CPU, DEV_OPENCL, DEV_ALL };
+
+/* Parses argv into cfg (allocated parts freed by cli_config_free).
+ * Returns -1 to go on, or the exit status (--help, --version, the lists,
+ * usage errors, which it reports). */
+int cli_parse(int argc, char **argv, cli_config *cfg);
+void cli_config_free(cli_config *cfg);
+/* The filter cfg names, flipped for --flip; exit status, 0 when made. */
+int cli_make_filter(const cli_config *cfg, clconv_filter **out);
+
+/* ---------------------------------------------------------------- inputs */
 
 typedef struct cli_input {
     char *path; /* as it will be opened */
@@ -31,14 +66,69 @@ void cli_inputs_shard(cli_inputs *in, int index, int count);
 void cli_inputs_free(cli_inputs *in);
 /* Nonzero for the extensions clconv reads when it walks a directory. */
 int cli_is_image_name(const char *name);
+/* Every input cfg names, sorted and sharded. Exit status, 0 when done. */
+int cli_collect_inputs(const cli_config *cfg, cli_inputs *in);
 
 /* "I/N" or "auto" (Slurm job arrays; Kubernetes indexed jobs with
  * CLCONV_SHARD_COUNT). Returns 0, or -1 with err set. */
 int cli_shard_parse(const char *s, int *index, int *count, char *err);
 
+/* ---------------------------------------------------------------- reports */
+
+/* What the run reports: counts, the progress line, the JSON stream. */
+typedef struct run_state {
+    int quiet, json, progress;
+    int total, done, failed, mismatched, skipped;
+    int json_n;     /* image records written so far */
+    char **dropped; /* per input: why it gets no output, or NULL */
+    long long nans;
+    double t0, last_progress;
+    const char *device_name;
+} run_state;
+
+/* Called for every finished image (clconv_report_fn). */
+void cli_on_report(const clconv_report *r, void *user);
+/* The JSON report's head (and the inputs dropped before the run), and its
+ * tail; the progress line's last state; the summary and the exit status. */
+void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in);
+int cli_report_end(run_state *s, int n, int interrupted);
+
+/* ---------------------------------------------------------------- outputs */
+
+/* The run's plan: outputs named, directories made, clashes with inputs or
+ * each other dropped (reported in s), existing outputs skipped under
+ * --skip-existing; ins/outs hold the n images left to do. */
+typedef struct cli_plan {
+    char **outs;      /* per input of `in`, NULL when dropped or skipped */
+    const char **ins; /* the n images to do, and their outputs: */
+    const char **todo;
+    int n;
+} cli_plan;
+
+/* -1 when the plan is made and the run goes on, else the exit status
+ * (nothing to do is 0). */
+int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
+                     cli_plan *p);
+void cli_plan_free(cli_plan *p, int ninputs);
+
 /* dir/<rel without its extension>.<ext>, malloc'd. */
 char *cli_output_name(const char *dir, const char *rel, const char *ext);
 /* Creates the directories above `path`. */
 int cli_make_parents(const char *path, char *err);
+
+/* ---------------------------------------------------------------- devices */
+
+/* Opens what --device asks for, starts the report (cli_report_begin) and
+ * runs the batch (under auto, the device opens while the first images
+ * decode); SIGINT and SIGTERM set cli_stop_signal, after which no new
+ * image starts. Exit status, 0 when the batch ran. */
+int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
+            run_state *s, const clconv_filter *f, const cli_inputs *in);
+extern volatile int cli_stop_signal;
+/* CLCONV_DEBUG_FDS: the descriptors open at exit, on stderr. */
+void cli_report_fds(void);
+/* --list-devices and --list-filters. */
+int cli_list_devices(void);
+int cli_list_filters(void);
 
 #endif

@@ -1,16 +1,16 @@
-/* cli_inputs.c — the command line's input list: files, directories (walked
+/* inputs.c — the command line's input list: files, directories (walked
  * with -r), list files and stdin; sorted, de-duplicated and split into shards
  * so that N machines can each take a disjoint part of one job.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
+#include "io/io.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 static int add(cli_inputs *in, const char *path, const char *rel)
@@ -37,14 +37,8 @@ static int add(cli_inputs *in, const char *path, const char *rel)
 
 int cli_is_image_name(const char *name)
 {
-    static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "tga", "gif",
-                                      "pgm", "ppm", "pnm", "npy", NULL};
-    const char *dot = strrchr(name, '.');
-    int i;
-    if (!dot || name[0] == '.') return 0; /* hidden files, our temp files */
-    for (i = 0; ext[i]; i++)
-        if (strcasecmp(dot + 1, ext[i]) == 0) return 1;
-    return 0;
+    if (name[0] == '.') return 0; /* hidden files, our temp files */
+    return clconv__format_by_name(name, 0) != NULL;
 }
 
 static const char *base_name(const char *p)
@@ -284,4 +278,24 @@ int cli_make_parents(const char *path, char *err)
     }
     free(p);
     return rc;
+}
+
+int cli_collect_inputs(const cli_config *cfg, cli_inputs *in)
+{
+    char err[CLI_ERR_MAX];
+    int i;
+    for (i = 0; i < cfg->nargs; i++)
+        if (cli_inputs_add_arg(in, cfg->args[i], cfg->recursive, err) != 0) {
+            fprintf(stderr, "clconv: %s\n", err);
+            return EXIT_SOME_FAILED;
+        }
+    for (i = 0; i < cfg->nfrom; i++)
+        if (cli_inputs_add_list(in, cfg->from[i], err) != 0) {
+            fprintf(stderr, "clconv: %s\n", err);
+            return EXIT_SOME_FAILED;
+        }
+    /* Sorted, so shards are the same on every machine. */
+    cli_inputs_sort(in);
+    cli_inputs_shard(in, cfg->shard_i, cfg->shard_n);
+    return EXIT_DONE;
 }

@@ -13,6 +13,10 @@
  * and so is a stream that ends before the last row. Data after IEND is
  * ignored, as stb and Pillow do; so is a missing adler32 trailer once every
  * row is there (stb never reads it; the stream is inflated raw).
+ *
+ * clconv__png_fast is one long function on purpose: a decoder's state
+ * machine, where the chunk walk, the zlib stream and the row unfilter share
+ * their state at every step; the fuzzers cover it as it stands.
  */
 #include "io/io.h"
 

@@ -99,12 +99,69 @@ cleanup:
     return st;
 }
 
+/* Decodes the input (8-bit images as bytes where the device takes them)
+ * and resizes it for --resize; the input's size goes into r. */
+static clconv_status decode_input(const clconv_job *job, const char *input,
+                                  clconv_image8 *img8, clconv_plane *img,
+                                  clconv_report *r, char *err)
+{
+    clconv_plane tmp = {0, 0, NULL};
+    clconv_status st;
+    /* 8-bit images stay bytes for the device (a quarter of the upload, no
+     * float pass); the reference, --verify, --resize and --side-by-side
+     * take floats. Big filters too: each tap of the byte kernels converts
+     * what it loads, which costs more than the float pass saves once the
+     * kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
+     * on PoCL). */
+    if ((job->cl || job->wait_device) && !(job->resize_w > 0 && job->resize_h > 0) &&
+        clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
+            U8_MAX_TAPS)
+        st = clconv_image_load8(input, job->max_pixels, img8, img, err);
+    else
+        st = clconv_image_load(input, job->max_pixels, img, err);
+    if (st != CLCONV_OK) return st;
+    r->in_w = img8->data ? img8->width : img->width;
+    r->in_h = img8->data ? img8->height : img->height;
+    if (job->resize_w > 0 && job->resize_h > 0 &&
+        (job->resize_w != img->width || job->resize_h != img->height)) {
+        st = clconv_plane_resize(img, job->resize_w, job->resize_h, &tmp, err);
+        if (st != CLCONV_OK) return st;
+        clconv_plane_free(img);
+        *img = tmp;
+    }
+    return CLCONV_OK;
+}
+
+/* --verify: the reference on the padded plane, compared with out into
+ * r->vr. On failure *msg says why. */
+static clconv_status verify(const clconv_job *job, const clconv_plane *padded,
+                            const clconv_geometry *g, const clconv_plane *out,
+                            clconv_report *r, const char **msg)
+{
+    clconv_plane ref = {0, 0, NULL}, asum = {0, 0, NULL};
+    clconv_status st = CLCONV_OK;
+    if (clconv_plane_alloc(&ref, g->out_w, g->out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&asum, g->out_w, g->out_h) != CLCONV_OK) {
+        *msg = "out of memory for --verify";
+        st = CLCONV_E_NOMEM;
+    } else {
+        st = clconv_conv_ref(padded, job->filter, g, &ref, &asum);
+        *msg = clconv_status_str(st);
+    }
+    if (st == CLCONV_OK) {
+        clconv_verify(out, &ref, &asum, g->kw * g->kh, &r->vr);
+        r->verified = 1;
+    }
+    clconv_plane_free(&ref);
+    clconv_plane_free(&asum);
+    return st;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
     clconv_status st;
-    clconv_plane img = {0, 0, NULL}, tmp = {0, 0, NULL}, padded = {0, 0, NULL};
-    clconv_plane out = {0, 0, NULL}, ref = {0, 0, NULL}, asum = {0, 0, NULL};
+    clconv_plane img = {0, 0, NULL}, padded = {0, 0, NULL}, out = {0, 0, NULL};
     clconv_image8 img8 = {0, 0, NULL};
     clconv_cl *cl = job->cl;
     clconv_geometry g;
@@ -122,29 +179,8 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         goto cleanup;
     }
     t = clconv__now_ms();
-    /* 8-bit images stay bytes for the device (a quarter of the upload, no
-     * float pass); the reference, --verify, --resize and --side-by-side
-     * take floats. Big filters too: each tap of the byte kernels converts
-     * what it loads, which costs more than the float pass saves once the
-     * kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
-     * on PoCL). */
-    if ((job->cl || job->wait_device) && !(job->resize_w > 0 && job->resize_h > 0) &&
-        clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
-            U8_MAX_TAPS)
-        st = clconv_image_load8(input, job->max_pixels, &img8, &img, err);
-    else
-        st = clconv_image_load(input, job->max_pixels, &img, err);
+    st = decode_input(job, input, &img8, &img, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    r->in_w = img8.data ? img8.width : img.width;
-    r->in_h = img8.data ? img8.height : img.height;
-    if (job->resize_w > 0 && job->resize_h > 0 &&
-        (job->resize_w != img.width || job->resize_h != img.height)) {
-        st = clconv_plane_resize(&img, job->resize_w, job->resize_h, &tmp, err);
-        if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-        clconv_plane_free(&img);
-        img = tmp;
-        tmp.data = NULL;
-    }
     r->decode_ms = clconv__now_ms() - t;
 
     t = clconv__now_ms();
@@ -207,16 +243,10 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     }
 
     if (job->verify) {
+        const char *msg = NULL;
         t = clconv__now_ms();
-        if (clconv_plane_alloc(&ref, g.out_w, g.out_h) != CLCONV_OK ||
-            clconv_plane_alloc(&asum, g.out_w, g.out_h) != CLCONV_OK) {
-            st = fail(r, CLCONV_E_NOMEM, "out of memory for --verify");
-            goto cleanup;
-        }
-        st = clconv_conv_ref(&padded, job->filter, &g, &ref, &asum);
-        if (st != CLCONV_OK) { fail(r, st, clconv_status_str(st)); goto cleanup; }
-        clconv_verify(&out, &ref, &asum, g.kw * g.kh, &r->vr);
-        r->verified = 1;
+        st = verify(job, &padded, &g, &out, r, &msg);
+        if (st != CLCONV_OK) { fail(r, st, msg); goto cleanup; }
         r->verify_ms = clconv__now_ms() - t;
     }
     clconv_plane_free(&padded);
@@ -241,11 +271,8 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
 cleanup:
     clconv_image8_free(&img8);
     clconv_plane_free(&img);
-    clconv_plane_free(&tmp);
     clconv_plane_free(&padded);
     clconv_plane_free(&out);
-    clconv_plane_free(&ref);
-    clconv_plane_free(&asum);
     r->status = st;
     return st;
 }

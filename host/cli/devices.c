@@ -1,0 +1,289 @@
+/* devices.c — the devices a run computes on: --list-devices, opening what
+ * --device asks for (auto: the first GPU, else any device, else the CPU
+ * reference; all: every device), opening it beside the first images'
+ * decoding under auto, the signals that stop a batch, and the batch run
+ * itself; also --list-filters.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile int cli_stop_signal;
+
+static void on_signal(int sig)
+{
+    cli_stop_signal = sig;
+}
+
+int cli_list_filters(void)
+{
+    int i;
+    for (i = 0; clconv_preset_name(i); i++) {
+        const char *name = clconv_preset_name(i);
+        clconv_filter *f = NULL;
+        printf("%-20s %s\n", name, clconv_preset_help(i));
+        if (strchr(name, ':')) continue;
+        if (clconv_filter_parse(name, &f, NULL) == CLCONV_OK) {
+            int y, x, w = clconv_filter_width(f), h = clconv_filter_height(f);
+            const double *t = clconv_filter_taps(f);
+            for (y = 0; y < h; y++) {
+                printf("%20s", "");
+                for (x = 0; x < w; x++) printf(" %8.5g", t[y * w + x]);
+                printf("\n");
+            }
+        }
+        clconv_filter_destroy(f);
+    }
+    return EXIT_DONE;
+}
+
+int cli_list_devices(void)
+{
+    clconv_device_info *d = NULL;
+    int n = 0, i;
+    char err[CLCONV_ERR_MAX] = "";
+    if (clconv_devices_list(&d, &n, err) != CLCONV_OK)
+        fprintf(stderr, "clconv: %s\n", err);
+    if (n == 0) printf("no OpenCL devices (the CPU reference path is used)\n");
+    for (i = 0; i < n; i++) {
+        printf("opencl:%d:%d  %s  %s\n", d[i].platform, d[i].device, d[i].type,
+               d[i].name);
+        printf("    vendor %s; platform %s; driver %s; %s\n", d[i].vendor,
+               d[i].platform_name, d[i].driver_version, d[i].cl_version);
+        printf("    global memory %.0f MiB; max allocation %.0f MiB; "
+               "compute units %u\n", d[i].global_mem / 1048576.0,
+               d[i].max_alloc / 1048576.0, d[i].compute_units);
+    }
+    free(d);
+    return EXIT_DONE;
+}
+
+/* Diagnostics for the stress run (CLCONV_DEBUG_FDS): descriptors still
+ * open at the end, after the OpenCL devices are closed (none of ours
+ * should be). */
+void cli_report_fds(void)
+{
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+    d = opendir("/proc/self/fd");
+    if (!d) return;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.') n++;
+    closedir(d);
+    fprintf(stderr, "clconv: %d file descriptors open at exit\n", n - 1);
+}
+
+/* Opens the devices --device asks for. Returns an exit status (0: go on). */
+static int open_devices(int kind, int p, int d, const char *spec, int quiet,
+                        clconv_cl ***cls, int *ncl)
+{
+    char err[CLCONV_ERR_MAX], why[256];
+    clconv_device_info *info = NULL;
+    int n = 0, i;
+    *cls = NULL;
+    *ncl = 0;
+    if (kind == DEV_CPU) return EXIT_DONE;
+    if (kind == DEV_ALL) {
+        if (clconv_devices_list(&info, &n, err) != CLCONV_OK && !quiet)
+            fprintf(stderr, "clconv: %s\n", err);
+        *cls = calloc(n > 0 ? (size_t)n : 1, sizeof **cls);
+        if (!*cls) {
+            free(info);
+            return EXIT_SOME_FAILED;
+        }
+        for (i = 0; i < n; i++) {
+            clconv_cl *cl = NULL;
+            if (clconv_cl_open(info[i].platform, info[i].device, &cl, why,
+                               sizeof why, err) == CLCONV_OK) {
+                (*cls)[(*ncl)++] = cl;
+                if (!quiet)
+                    fprintf(stderr, "clconv: using OpenCL device %d:%d %s\n",
+                            info[i].platform, info[i].device, info[i].name);
+            } else if (!quiet) {
+                fprintf(stderr, "clconv: skipping OpenCL device %d:%d %s: %s\n",
+                        info[i].platform, info[i].device, info[i].name, err);
+            }
+        }
+        free(info);
+        if (*ncl == 0 && !quiet)
+            fprintf(stderr, "clconv: using the CPU reference path (no usable "
+                    "OpenCL device)\n");
+        return EXIT_DONE;
+    }
+    *cls = calloc(1, sizeof **cls);
+    if (!*cls) return EXIT_SOME_FAILED;
+    {
+        clconv_status st = clconv_cl_open(p, d, &(*cls)[0], why, sizeof why, err);
+        if (st == CLCONV_OK) {
+            const clconv_device_info *in = clconv_cl_info((*cls)[0]);
+            *ncl = 1;
+            if (!quiet)
+                fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
+                        in->platform, in->device, in->name, why);
+        } else if (kind == DEV_AUTO) {
+            if (!quiet)
+                fprintf(stderr, "clconv: using the CPU reference path (%s)\n", err);
+        } else {
+            fprintf(stderr, "clconv: %s: %s\n", spec, err);
+            return st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;
+        }
+    }
+    return EXIT_DONE;
+}
+
+/* Under --device auto the device opens beside the first images' decoding
+ * (clconv_job.wait_device): PoCL's platform start-up alone is ~25 ms of
+ * every run, as long as decoding a 1-megapixel PNG. The main thread opens
+ * the device and the batch runs on another: OpenCL stacks set up
+ * per-thread state (LLVM's alternate signal stacks) in the thread that
+ * opens them, which must not be a thread that ends before the process. */
+typedef struct opener {
+    pthread_t th;               /* the thread running the batch */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc, kind, p, d, quiet;
+    const char *spec, *kernel;
+    clconv_cl **cls;
+    int ncl;
+    run_state *s;
+    /* the batch's arguments */
+    const clconv_job *job;
+    int n, jobs;
+    const char *const *ins, *const *outs;
+} opener;
+
+static void *run_batch(void *arg)
+{
+    opener *o = arg;
+    clconv_batch_run(o->job, o->n, o->ins, o->outs, o->jobs, cli_on_report, o->s);
+    return NULL;
+}
+
+static void open_device(void *arg)
+{
+    opener *o = arg;
+    clconv_cl **cls = NULL;
+    int ncl = 0, i;
+    const int rc = open_devices(o->kind, o->p, o->d, o->spec, o->quiet, &cls, &ncl);
+    for (i = 0; i < ncl; i++) clconv_cl_set_kernel(cls[i], o->kernel);
+    pthread_mutex_lock(&o->mu);
+    o->cls = cls;
+    o->ncl = ncl;
+    o->rc = rc;
+    o->s->device_name = ncl > 0 ? clconv_cl_info(cls[0])->name : "cpu";
+    o->done = 1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+static clconv_cl *wait_opened(void *arg)
+{
+    opener *o = arg;
+    clconv_cl *cl;
+    pthread_mutex_lock(&o->mu);
+    while (!o->done) pthread_cond_wait(&o->cv, &o->mu);
+    cl = o->ncl > 0 ? o->cls[0] : NULL;
+    pthread_mutex_unlock(&o->mu);
+    return cl;
+}
+
+/* Under auto without --json: the batch starts decoding in another thread
+ * while the device opens in this one. */
+static void run_opening(opener *op)
+{
+    if (pthread_create(&op->th, NULL, run_batch, op) == 0) {
+        open_device(op);
+        pthread_join(op->th, NULL);
+    } else {
+        open_device(op);
+        run_batch(op);
+    }
+    pthread_cond_destroy(&op->cv);
+    pthread_mutex_destroy(&op->mu);
+}
+
+/* Sets up the opener for cfg's auto device; 0 when it cannot (no mutex). */
+static int opener_init(opener *op, const cli_config *cfg, const run_state *s)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = cfg->dev_kind;
+    op->p = cfg->dev_p;
+    op->d = cfg->dev_d;
+    op->spec = cfg->device;
+    op->quiet = s->quiet;
+    op->kernel = cfg->kernel;
+    if (pthread_mutex_init(&op->mu, NULL) != 0) return 0;
+    if (pthread_cond_init(&op->cv, NULL) != 0) {
+        pthread_mutex_destroy(&op->mu);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
+            run_state *s, const clconv_filter *f, const cli_inputs *in)
+{
+    clconv_cl **cls = NULL;
+    int ncl = 0, i, rc = EXIT_DONE, jobs = cfg->jobs, opening = 0;
+    struct sigaction sa;
+    opener op;
+
+    s->device_name = "cpu";
+    /* auto (one device or none, never an error) and no JSON header to name
+     * the device first: open it beside the decoding. */
+    if (cfg->dev_kind == DEV_AUTO && p->n > 0 && !s->json)
+        opening = opener_init(&op, cfg, s);
+    if (opening) {
+        job->wait_device = wait_opened;
+        job->wait_user = &op;
+    } else {
+        rc = open_devices(cfg->dev_kind, cfg->dev_p, cfg->dev_d, cfg->device, s->quiet,
+                          &cls, &ncl);
+        if (rc != EXIT_DONE) goto cleanup;
+        for (i = 0; i < ncl; i++) clconv_cl_set_kernel(cls[i], cfg->kernel);
+        job->cl = ncl > 0 ? cls[0] : NULL;
+        job->devices = cls;
+        job->ndevices = ncl;
+        s->device_name = ncl == 1 ? clconv_cl_info(cls[0])->name : ncl > 1 ? "all" : "cpu";
+    }
+    job->fallback = cfg->dev_kind == DEV_AUTO || cfg->dev_kind == DEV_ALL;
+    if (jobs < 1) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = ncpu > 0 ? (int)ncpu : 1;
+        /* At least two images in flight per device. */
+        if (jobs < 2 * (opening ? 1 : ncl)) jobs = 2 * (opening ? 1 : ncl);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    job->stop = &cli_stop_signal;
+    s->total = p->n;
+    cli_report_begin(s, f, in);
+    if (opening) {
+        op.s = s;
+        op.job = job;
+        op.n = p->n;
+        op.jobs = jobs;
+        op.ins = p->ins;
+        op.outs = p->todo;
+        run_opening(&op);
+        cls = op.cls;
+        ncl = op.ncl;
+    } else {
+        clconv_batch_run(job, p->n, p->ins, p->todo, jobs, cli_on_report, s);
+    }
+cleanup:
+    for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);
+    free(cls);
+    return rc;
+}

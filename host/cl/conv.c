@@ -79,6 +79,25 @@ static void release_call(clconv__call *c)
     }
 }
 
+/* Runs the call's bands of `rows` output rows through the variant's launch
+ * (run's input side set by the caller); names the kernel in tm. */
+static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long rows,
+                              clconv_plane *out, clconv_cl_timing *tm, char *err)
+{
+    clconv_status st;
+    run->cl = c->cl;
+    run->g = c->g;
+    run->rows_per_band = rows;
+    run->launch = clconv__registry[c->var].launch;
+    run->user = c;
+    st = clconv__run_bands(run, out->data, tm, err);
+    if (st == CLCONV_OK) {
+        tm->kernel = clconv__registry[c->var].name;
+        perturb(out);
+    }
+    return st;
+}
+
 /* The FFT path on a plane with identity maps (clconv_conv_cl). */
 static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
                                   const clconv_filter *f, const clconv_geometry *g,
@@ -175,16 +194,8 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                                     CL_MEM_WRITE_ONLY, err);
         if (st != CLCONV_OK) goto cleanup;
     }
-    run.cl = cl;
-    run.g = g;
-    run.rows_per_band = rows;
     run.padded = padded->data;
-    run.launch = clconv__registry[var].launch;
-    run.user = &c;
-    st = clconv__run_bands(&run, out->data, &tm, err);
-    if (st != CLCONV_OK) goto cleanup;
-    tm.kernel = clconv__registry[var].name;
-    perturb(out);
+    st = run_call(&run, &c, rows, out, &tm, err);
 cleanup:
     release_call(&c);
     pthread_mutex_unlock(&cl->lock);
@@ -430,15 +441,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
                                          (size_t)src_bytes, host_src, 0, NULL, &run.upload));
     }
-    run.cl = cl;
-    run.g = g;
-    run.rows_per_band = rows;
-    run.launch = clconv__registry[var].launch;
-    run.user = &c;
-    st = clconv__run_bands(&run, out->data, &tm, err);
-    if (st != CLCONV_OK) goto cleanup;
-    tm.kernel = clconv__registry[var].name;
-    perturb(out);
+    st = run_call(&run, &c, rows, out, &tm, err);
 cleanup:
     if (st != CLCONV_OK && locked) clFinish(cl->queue);
     if (run.upload) clReleaseEvent(run.upload);

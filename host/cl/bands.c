@@ -3,6 +3,8 @@
  * band's input brought up (the padded path's rows with their halo, wrapped
  * or copied) or already there (the source), the variant's launch, the
  * read-back, and the timing from the events.
+ * It must not choose a variant or size a band (plan.c) or know any kernel's
+ * arguments (registry.c).
  */
 #include "cl/cl.h"
 

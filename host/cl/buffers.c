@@ -1,6 +1,7 @@
 /* buffers.c — device memory: the band buffers kept between calls and
  * grown on demand, host memory wrapped for zero-copy devices, small
  * read-only copies (taps, maps), the read-back of a band, event timings.
+ * It must not decide what goes in a band (plan.c, bands.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

@@ -13,6 +13,7 @@
  * build from source, whose binary then replaces the file; files are written
  * to a temporary name and renamed, so concurrent processes never read half
  * a file. Nothing here is an error the caller sees.
+ * It must not trust a file it did not check, nor fail a build.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

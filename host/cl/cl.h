@@ -3,6 +3,7 @@
  * runs through, buffers and transfers, program builds and their cache, and
  * the CL_TRY macro that turns every failed OpenCL call into a message with
  * the error's name. Uses host/core/ only (docs/layers.md).
+ * Nothing here may print, exit, or include io/, pipeline/ or cli/.
  */
 #ifndef CLCONV_CL_H
 #define CLCONV_CL_H

@@ -4,6 +4,8 @@
  * plans the call (plan.c), tries the FFT where it applies (fft.c), sets up
  * the variant's buffers and entry points (registry.c) and hands the bands
  * to the one band loop (bands.c).
+ * It must not set kernel arguments (registry.c) or loop over bands itself
+ * (bands.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

@@ -2,6 +2,7 @@
  * any device), opening a context and queue with the registry's program
  * built once per device (registry.c), closing. Every OpenCL error is
  * reported by its name.
+ * It must not name kernels or entry points (registry.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

@@ -6,6 +6,8 @@
  * the cost model and the band sizing are in plan.c). The program is built
  * on the first call that takes the path, once per block side, so other runs
  * start as before; the bands go through the one band loop (bands.c).
+ * It must not decide when the path is taken (plan.c) or loop over bands
+ * itself.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

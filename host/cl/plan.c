@@ -2,6 +2,7 @@
  * memory budget, the kernel variant of a call, whether the FFT path may
  * take it (exactness gate, cost model), and the rows of a band. Nothing
  * here touches OpenCL, so tests/test_plan.c checks it without a device.
+ * It must not call OpenCL or allocate device memory.
  */
 #include "cl/cl.h"
 

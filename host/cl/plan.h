@@ -3,6 +3,7 @@
  * (tests/test_plan.c): the memory budget, which kernel variant a call
  * takes, whether the FFT path may, and how many output rows go in a band.
  * The variants themselves are rows of the kernel registry (registry.c).
+ * Nothing here may need a device.
  */
 #ifndef CLCONV_CL_PLAN_H
 #define CLCONV_CL_PLAN_H

@@ -3,6 +3,7 @@
  * each program's files, builds with the whole log kept on failure, the
  * binary cache consulted first (cache.c), kernel creation, and OpenCL
  * errors by name.
+ * It must not know which kernels a program holds (registry.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"

@@ -3,6 +3,8 @@
  * and work-group, its entry points and its launch), the main program built
  * from the rows, and the launches that set each variant's arguments for
  * one band. docs/layers.md has the recipe for a new variant.
+ * It must not choose a variant for a call (plan.c) or read results back
+ * (bands.c).
  */
 #include "cl/cl.h"
 

@@ -3,6 +3,7 @@
  * output naming and checks (outputs.c), devices (devices.c) and reports
  * (report.c). main.c strings them together. The CLI uses the public API
  * and, for its tables, io/ and cl/plan.h (docs/layers.md).
+ * Nothing here is part of the library; the library never includes it.
  */
 #ifndef CLCONV_CLI_H
 #define CLCONV_CLI_H

@@ -3,6 +3,7 @@
  * reference; all: every device), opening it beside the first images'
  * decoding under auto, the signals that stop a batch, and the batch run
  * itself; also --list-filters.
+ * It must not touch pixels or name outputs.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"

@@ -1,6 +1,8 @@
 /* inputs.c — the command line's input list: files, directories (walked
  * with -r), list files and stdin; sorted, de-duplicated and split into shards
  * so that N machines can each take a disjoint part of one job.
+ * It must not open or decode an image: a missing or bad file fails later, on
+ * its own.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"

@@ -2,6 +2,7 @@
  * (refused before any image is read), list the inputs, plan the outputs,
  * run the batch, report. No image logic lives here; each step is a file
  * of host/cli/.
+ * It must not grow past its steps: each belongs in its file.
  */
 #include "cli/cli.h"
 

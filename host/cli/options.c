@@ -3,6 +3,8 @@
  * (and the man page, later, from --help), so an option is one row and one
  * handler. Values are parsed whole (strtol/strtod with the end checked);
  * a bad one is a usage error, exit 2.
+ * It must not act on the options beyond the lists and --help: main.c runs the
+ * job.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"

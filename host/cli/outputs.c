@@ -3,6 +3,7 @@
  * every clash refused before any image is read: two inputs writing one
  * output, an output that is an input (by device and inode), and outputs
  * left alone under --skip-existing.
+ * It must not write an output file: only directories are made here.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"

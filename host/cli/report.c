@@ -1,6 +1,7 @@
 /* report.c — what a run tells its user: one line per failure or fallback
  * on stderr, the progress line (on a terminal), the streaming JSON report
  * on stdout, the summary, and the exit status from the counts.
+ * It must not decide what a run does, only say what it did.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"

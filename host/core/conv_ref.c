@@ -1,6 +1,7 @@
 /* conv_ref.c — the CPU reference: correlation of the padded plane written for
  * clarity, summed in double and rounded once to float32. It is the fallback
  * when no OpenCL device exists and the oracle the device is verified against.
+ * It must not be made fast at the cost of being obviously right.
  */
 #include "core/core.h"
 

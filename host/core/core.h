@@ -4,6 +4,7 @@
  * 8-bit-to-float pass. Includes nothing of the library but the public
  * header; no file in host/core/ may include io/, cl/, pipeline/ or cli/
  * (docs/layers.md, checked by tests/check_layers.sh).
+ * Nothing here may print, exit, or know about files or devices.
  */
 #ifndef CLCONV_CORE_H
 #define CLCONV_CORE_H

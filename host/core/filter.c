@@ -1,6 +1,7 @@
 /* filter.c — filters: the presets of DESIGN.md §2, parametric box/gaussian,
  * text matrices from @FILE or inline specs, with every malformed input
  * refused before any image is read.
+ * It must not read images or know about devices.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"

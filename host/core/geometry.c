@@ -2,6 +2,7 @@
  * border index maps of numpy.pad's modes (which the device reads through)
  * and host padding with them (the reference's input), so both paths see the
  * same padded plane and inner loops never test for edges.
+ * It must not know about devices or files.
  */
 #include "core/core.h"
 

@@ -1,6 +1,7 @@
 /* plane.c — float planes and 8-bit images: allocation (huge pages for big
  * planes), the 8-bit-to-float pass, and the mapping of float results to
  * 8 bits (clamp, abs, normalize; NaN counted).
+ * It must not know about files or devices.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */

@@ -1,6 +1,7 @@
 /* resize.c — --resize: a plane resized with stb_image_resize on float data
  * (Mitchell filter when shrinking, Catmull-Rom when enlarging, clamped
  * edges). stb's implementation is compiled in core/stb_resize.c.
+ * It must not know about files or devices.
  */
 #include "core/core.h"
 

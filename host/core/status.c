@@ -1,5 +1,6 @@
 /* status.c — status text, error buffers, overflow-checked sizes, the clock
  * and the test fault switch: the small pieces every other file leans on.
+ * It must not print or exit: messages go to the caller's buffer.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"

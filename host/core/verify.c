@@ -1,5 +1,6 @@
 /* verify.c — compares a device result with the reference under DESIGN.md's
  * tolerance: |dev - ref| <= 4 * taps * FLT_EPSILON * sum|K*P| + FLT_MIN.
+ * It must not loosen the tolerance for any caller.
  */
 #include "core/core.h"
 

@@ -1,5 +1,6 @@
 /* bmp.c — 8-bit gray BMP writing with a gray palette (stb writes 24-bit
  * BMPs); reading is stb's (stb_formats.c). One row of the format table.
+ * It must not open files: save.c owns the writer.
  */
 #include "io/io.h"
 

@@ -3,6 +3,7 @@
  * (load.c), the encoder (save.c), clconv_format_supported, the CLI's checks
  * and its --help all read this one table, so a new format is one codec file
  * and one row here (docs/layers.md has the recipe).
+ * It must not decode or encode: the codecs do.
  */
 #include "io/io.h"
 

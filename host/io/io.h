@@ -2,6 +2,7 @@
  * destination every decoder writes into, the format table (formats.c) that
  * names each format's extensions, magic bytes, decoder, encoder and what it
  * holds, and the codec entry points. Uses host/core/ only (docs/layers.md).
+ * Nothing here may know about devices or the CLI.
  */
 #ifndef CLCONV_IO_H
 #define CLCONV_IO_H

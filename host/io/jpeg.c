@@ -2,6 +2,7 @@
  * JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling differ by a
  * level here and there), and one-component JPEG writing (stb writes
  * 3-channel JPEGs). One row of the format table (formats.c).
+ * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
 

@@ -2,6 +2,7 @@
  * read whole (size-checked first), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination
  * (floats, or bytes for the device's 8-bit path).
+ * It must not know any format's internals: each codec does.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "io/io.h"

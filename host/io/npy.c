@@ -1,6 +1,7 @@
 /* npy.c — NumPy's .npy format: read 2-D <f4, <f8 and |u1 arrays in C order
  * as float planes, write the raw float32 result ('<f4', shape (H, W)), for
  * people who want exact values. One row of the format table (formats.c).
+ * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
 

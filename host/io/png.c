@@ -17,6 +17,7 @@
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
  * their state at every step; the fuzzers cover it as it stands.
+ * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
 

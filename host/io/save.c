@@ -3,6 +3,7 @@
  * writer: a temporary file in the output's directory, renamed into place
  * only when everything was written, so a failure never leaves a partial
  * file.
+ * It must not overwrite the target before the whole file is written.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "io/io.h"

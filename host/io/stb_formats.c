@@ -3,6 +3,7 @@
  * (sizes, --max-pixels, raw pixel data shorter than the header says, which
  * stb would fill from the heap), then stb's decode under an allocation cap,
  * and the gray rows. TGA output is stb_image_write's.
+ * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
 

@@ -5,6 +5,7 @@
  * hostile files, and that code is under the sanitizers and the fuzzers with
  * ours), and PNG deflate goes through zlib (several times faster than stb's
  * own deflate, and smaller).
+ * Nothing of ours belongs in it but stb's configuration.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* pool.c — a pool of worker threads that runs clconv_process_file over many
  * images from a shared queue, each worker bound to a device, reporting each
  * image as it finishes; one failure costs one image.
+ * It must not touch pixels: each image is clconv_process_file's.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"

@@ -2,6 +2,7 @@
  * luma, resize, device (cl/) or reference (core/), verify, map, atomic
  * write; a failure is that image's report, never the process's. The pool
  * that runs it over many images is pool.c.
+ * It must not print, exit or overwrite an input.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"

@@ -4,6 +4,10 @@
  * bit for bit the results of direct.cl on the host-padded plane.
  */
 
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* ------------------------------------------------------ border on device */
 
 /* The same sums read from the unpadded image, so the host writes no padded

@@ -9,6 +9,10 @@
  * products in the same row-major tap order.
  */
 
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
+
 #ifndef VEC_W
 #define VEC_W 16 /* outputs along x per tiled work-item: 4, 8 or 16 */
 #endif

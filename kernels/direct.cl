@@ -15,6 +15,10 @@
  * is rounded up to the work-group size; the tail is guarded.
  */
 
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* ------------------------------------------------------------------ naive */
 
 #define CONV2D_BODY                                                          \

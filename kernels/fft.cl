@@ -23,7 +23,8 @@
  * +1 (in float16 units).
  *
  *   fft_fwd_y  one work-item per (16 columns, group), the 16 columns held in
- *              __local memory column by column (contiguous FFTs): packs rows
+ *              __local (or its own global) memory column by column
+ *              (contiguous FFTs): packs rows
  *              2m and 2m+1 as re/im, z[m] = t[2m][c] + i t[2m+1][c], radix-2
  *              DIF FFT of length M (natural in, bit-reversed out), then the
  *              real-FFT post-process: slot rev(k) holds X[k], slot M X[M].
@@ -41,6 +42,10 @@
  * for the filters the host lets through; rounding makes them exact. There is
  * no such guarantee for other inputs, hence the host's gate.
  */
+
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
 #ifndef N
 #error "N (the block side, a power of 2) must be defined"
 #endif
@@ -54,6 +59,22 @@
 #define CP (M + 1)
 
 typedef float16 vf;
+
+/* Where a work-item keeps its 16 columns (L below): __local memory, 16 *
+ * (M + 1) complex float16 = 133 KiB at N = 128, which only CPU
+ * implementations offer; or, built with -DFFT_GLOBAL_SCRATCH, its own slice
+ * of a global buffer (one more kernel argument, Lg), which every device
+ * has. The arithmetic is the same, so are the results, bit for bit. */
+#ifdef FFT_GLOBAL_SCRATCH
+#define LQ __global
+#define L_ARG , __global vf *restrict Lg
+#define L_DECL                                                               \
+    __global vf *L = Lg + ((size_t)g * (N / 16) + get_global_id(0)) * (16 * CP * 2);
+#else
+#define LQ __local
+#define L_ARG
+#define L_DECL __local vf L[16 * CP * 2];
+#endif
 
 /* ------------------------------------------------------------ load */
 
@@ -190,12 +211,12 @@ FFT_LOAD_KERNEL(fft_load_u8, uchar, LD16_uchar)
 __kernel void fft_fwd_y(__global const float *restrict E, __global vf *restrict S,
                         __global const float2 *restrict tw,
                         __global const int *restrict revM, int ew, int nbx,
-                        int nb, int V)
+                        int nb, int V L_ARG)
 {
     const int c0 = get_global_id(0) * 16, g = get_global_id(1);
     if (c0 >= N) return;
     __global vf *x0 = S + (size_t)g * GS + c0 * 2;
-    __local vf L[16 * CP * 2];
+    L_DECL
     size_t ol[LANES];
     for (int l = 0; l < LANES; l++) {
         const int b = min(g * LANES + l, nb - 1);
@@ -206,11 +227,11 @@ __kernel void fft_fwd_y(__global const float *restrict E, __global vf *restrict 
         __global const float *pr = E + (size_t)r * ew + c0;
         TLOAD(pr, ol);
         TRANSPOSE16;
-        __local vf *d = L + (r >> 1) * 2 + (r & 1);
+        LQ vf *d = L + (r >> 1) * 2 + (r & 1);
         TPUT(d, CP * 2);
     }
     for (int cc = 0; cc < 16; cc++) {
-        __local vf *x = L + cc * CP * 2;
+        LQ vf *x = L + cc * CP * 2;
         for (int h = M / 2; h >= 1; h >>= 1) {
             const int ts = N / (2 * h);
             for (int j = 0; j < h; j++) {
@@ -304,19 +325,19 @@ __kernel void fft_x_conv(__global vf *restrict S, __global const float2 *restric
 __kernel void fft_inv_y(__global vf *restrict S, __global float *restrict out,
                         __global const float2 *restrict tw,
                         __global const int *restrict revM, int out_w, int out_h,
-                        int nbx, int nb, int V, int round_out)
+                        int nbx, int nb, int V, int round_out L_ARG)
 {
     const int c0 = get_global_id(0) * 16, g = get_global_id(1);
     if (c0 >= N) return;
     __global vf *x0 = S + (size_t)g * GS + c0 * 2;
-    __local vf L[16 * CP * 2];
+    L_DECL
     for (int s = 0; s <= M; s++)
         for (int cc = 0; cc < 16; cc++) {
             L[(cc * CP + s) * 2] = x0[s * RS + cc * 2];
             L[(cc * CP + s) * 2 + 1] = x0[s * RS + cc * 2 + 1];
         }
     for (int cc = 0; cc < 16; cc++) {
-        __local vf *x = L + cc * CP * 2;
+        LQ vf *x = L + cc * CP * 2;
         /* Pre-process, the post-process undone:
          * Fe = (X[k] + conj X[M-k])/2, Fo = (X[k] - conj X[M-k]) W^-k / 2,
          * Z[k] = Fe + i Fo, Z[M-k] = conj(Fe) + i conj(Fo). */
@@ -367,7 +388,7 @@ __kernel void fft_inv_y(__global vf *restrict S, __global float *restrict out,
     }
     TDECL
     for (int r = 0; r < rmax; r++) {
-        __local vf *d = L + (r >> 1) * 2 + (r & 1);
+        LQ vf *d = L + (r >> 1) * 2 + (r & 1);
         TGET(d, CP * 2);
         TRANSPOSE16;
         if (round_out) {

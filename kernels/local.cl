@@ -6,6 +6,10 @@
  * of direct.cl, then the __local tile (sized by the host per call).
  */
 
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* ------------------------------------------------------------------ local */
 
 #ifndef LOCAL_R

@@ -7,6 +7,10 @@
  * integer) and within DESIGN.md's tolerance otherwise.
  */
 
+/* Every product and sum rounded as written, never fused (DESIGN.md §7): the
+ * variants' bit-identity must not depend on the compiler. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* -------------------------------------------------------------- separable */
 
 /* Row pass: tmp[r][x] = sum_j v[j] * in[r][x + j*dilation] for every padded

@@ -7,6 +7,13 @@ clconv_c_test(test_plan test_plan.c)
 clconv_c_test(test_device test_device.c)
 # PoCL compiles on first use; a few hundred cases take well under a minute.
 set_tests_properties(test_device PROPERTIES TIMEOUT 300)
+# The same on the limits of the smallest GPU (32 KiB local memory, 64 KiB
+# constant, 128 MiB per allocation, 256 work-items a group), so the paths a
+# small device takes (the FFT's columns in global memory, taps in __global)
+# run on PoCL too; reduced: the full lists of fixed cases, fewer random ones.
+add_test(NAME test_device_gpu_limits COMMAND test_device)
+set_tests_properties(test_device_gpu_limits PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "CLCONV_DEVICE_LIMITS=gpu;CLCONV_TEST_REDUCED=1")
 
 # The example takes arguments, so it is run by a small CMake script that makes
 # its own input (a binary PGM whose pixels are printable bytes, so CMake can

@@ -27,7 +27,38 @@
 #define MAX_REPORTS 10
 
 static uint64_t rng;
+/* CLCONV_TEST_REDUCED=1: a tenth of the random cases (for Oclgrind, which
+ * simulates every work-item); every variant, border mode, band, stride and
+ * dilation case of the fixed lists still runs. */
+static int reduced;
+#define SCALE(n) (reduced ? ((n) + 9) / 10 : (n))
 static int failures, cases_run, cases_exact, cases_refused;
+
+/* One line per finished section, with its wall time: Oclgrind runs are
+ * long, and their logs should say where the time went. */
+/* CLCONV_TEST_VARIANTS=auto,tiled,...: only these variants' loops (all by
+ * default), to look at one of them on a slow implementation. */
+static int variant_selected(const char *v)
+{
+    const char *sel = getenv("CLCONV_TEST_VARIANTS"), *p;
+    const char *name = v ? v : "auto";
+    const size_t n = strlen(name);
+    if (!sel || !*sel) return 1;
+    for (p = sel; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == sel || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) return 1;
+    return 0;
+}
+
+static time_t section_last;
+static void section_start(void) { section_last = time(NULL); }
+static void section(const char *name)
+{
+    const time_t now = time(NULL);
+    printf("test_device: %s done (%d cases so far, %ld s)\n", name, cases_run,
+           (long)(now - section_last));
+    fflush(stdout);
+    section_last = now;
+}
 
 /* splitmix64: small, seedable, good enough for test inputs. */
 static uint64_t rnd64(void)
@@ -265,6 +296,11 @@ static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
 
     describe(c, desc, sizeof desc);
     cases_run++;
+    if (getenv("CLCONV_TEST_VERBOSE")) {
+        /* Before the case: a report from Oclgrind then follows its line. */
+        printf("case %d: %s\n", cases_run, desc);
+        fflush(stdout);
+    }
     f = random_filter(c->kh, c->kw, c->int_filter, c->rank1);
     if (!f || clconv_plane_alloc(&img, c->w, c->h) != CLCONV_OK) {
         fail_msg("setup failed: %s", desc);
@@ -433,6 +469,7 @@ static void edge_cases(clconv_cl *cl)
 
     /* Edge sizes under sharpen-sized, even and rectangular filters. */
     for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        if (reduced && s % 3 != 0) continue; /* 1x1, 97x89, 17x33, 31x2 */
         c = base_case(sizes[s][0], sizes[s][1], 3, 3);
         run_both(cl, c);
         c.kw = 4;
@@ -511,6 +548,7 @@ static void edge_cases(clconv_cl *cl)
      * taps in -4..4: sum|K|*255 <= 3969*4*255 < 2^24, so still bit-exact. */
     c = base_case(41, 37, 63, 63);
     run_both(cl, c);
+    if (reduced) return;
     c.taps_global = 1;
     run_both(cl, c);
     c.border = CLCONV_BORDER_SYMMETRIC;
@@ -530,7 +568,7 @@ static void random_cases(clconv_cl *cl, int count)
 {
     static const int sizes[] = {1, 2, 3, 5, 7, 13, 16, 17, 31, 32, 33, 64, 65, 97};
     int i;
-    for (i = 0; i < count; i++) {
+    for (i = 0; i < SCALE(count); i++) {
         tcase c;
         int r;
         memset(&c, 0, sizeof c);
@@ -675,7 +713,7 @@ static void compare_env(clconv_cl *cl, const tcase *c, const char *name,
 static void consistency(clconv_cl *cl)
 {
     int k;
-    for (k = 0; k < 48; k++) {
+    for (k = 0; k < SCALE(48); k++) {
         tcase c = base_case(rnd_int(1, 70), rnd_int(1, 40), rnd_int(1, 9),
                             rnd_int(1, 9));
         c.dilation = rnd_int(1, 3);
@@ -685,7 +723,7 @@ static void consistency(clconv_cl *cl)
         c.band_rows = k % 5 == 2 ? rnd_int(1, 7) : 0;
         compare_env(cl, &c, "CLCONV_KERNEL", "naive", k % 2 ? "local" : "tiled");
     }
-    for (k = 0; k < 16; k++) {
+    for (k = 0; k < SCALE(16); k++) {
         tcase c = base_case(rnd_int(1, 70), rnd_int(1, 40), rnd_int(1, 9),
                             rnd_int(1, 9));
         c.stride = rnd_int(1, 3);
@@ -1176,8 +1214,10 @@ int main(void)
         seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
     }
     rng = seed;
-    printf("test_device: seed %llu (rerun with CLCONV_TEST_SEED=%llu)\n", seed,
-           seed);
+    section_start();
+    reduced = getenv("CLCONV_TEST_REDUCED") && strcmp(getenv("CLCONV_TEST_REDUCED"), "1") == 0;
+    printf("test_device: seed %llu (rerun with CLCONV_TEST_SEED=%llu)%s\n", seed,
+           seed, reduced ? ", reduced" : "");
     fflush(stdout);
     unsetenv("CLCONV_FAULT");
 
@@ -1197,8 +1237,18 @@ int main(void)
     }
     {
         const clconv_device_info *di = clconv_cl_info(cl);
-        printf("test_device: %s (%s, %s) on %s: %s\n", di->name, di->type,
-               di->cl_version, di->platform_name, why);
+        const char *caps = getenv("CLCONV_DEVICE_LIMITS");
+        printf("test_device: %s (%s, %s) on %s: %s; local memory %llu, constant %llu, "
+               "max allocation %llu bytes\n", di->name, di->type, di->cl_version,
+               di->platform_name, why, di->local_mem, di->const_mem, di->max_alloc);
+        /* The test hook must really shrink what the library sees. */
+        if (caps && strcmp(caps, "gpu") == 0 &&
+            (di->local_mem > 32768 || di->const_mem > 65536 || di->max_alloc > (128u << 20))) {
+            failures++;
+            fprintf(stderr, "FAILED: CLCONV_DEVICE_LIMITS=gpu left local %llu, constant "
+                    "%llu, max allocation %llu\n", di->local_mem, di->const_mem,
+                    di->max_alloc);
+        }
     }
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -1211,32 +1261,39 @@ int main(void)
                                                "separable", "local", "fft"};
         size_t v;
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+            if (!variant_selected(variants[v])) continue;
             set_env("CLCONV_KERNEL", variants[v]);
             rank1_wanted = variants[v] && strcmp(variants[v], "separable") == 0;
             edge_cases(cl);
             random_cases(cl, 250);
             banding(cl);
+            section(variants[v] ? variants[v] : "auto");
         }
         /* The copying transfer path (zero-copy is the default on CPUs). */
         setenv("CLCONV_ZERO_COPY", "0", 1);
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+            if (!variant_selected(variants[v])) continue;
             set_env("CLCONV_KERNEL", variants[v]);
             rank1_wanted = variants[v] && strcmp(variants[v], "separable") == 0;
             random_cases(cl, 40);
             banding(cl);
         }
+        section("copying transfers");
         unsetenv("CLCONV_ZERO_COPY");
         unsetenv("CLCONV_KERNEL");
         rank1_wanted = 0;
     }
     consistency(cl);
+    section("consistency");
     local_fallback(cl);
     fft_cases(cl);
+    section("fft path");
     perturb(cl);
     clconv_cl_close(cl);
     pipeline(dir);
     build_failure();
     fft_faults();
+    section("pipeline and faults");
     rmdir(dir);
 
     printf("test_device: %d cases (%d bit-exact, %d refused by geometry as "

@@ -68,13 +68,13 @@ static clconv_geometry geom(int w, int h, const clconv_filter *f, int stride, in
 /* A device with room for everything, or with the limits given. */
 static clconv__limits big(void)
 {
-    clconv__limits l = {1ULL << 32, 1ULL << 34, 2ULL << 20, 64 << 10, 0};
+    clconv__limits l = {1ULL << 32, 1ULL << 34, 2ULL << 20, 64 << 10, 0, 0};
     return l;
 }
 
 static void test_budget(void)
 {
-    clconv__limits l = {0, 0, 0, 0, 0};
+    clconv__limits l = {0, 0, 0, 0, 0, 0};
     unsigned long long ma, b;
     clconv__budget(&l, &ma, &b);
     CHECK_INT((long long)ma, 1LL << 27); /* unknown max alloc: 128 MiB */
@@ -206,13 +206,25 @@ static void test_fft(void)
     g = geom(300, 200, sharpen, 1, 1);
     CHECK(clconv__fft_filter_ok(&l, sharpen, &g, 1));  /* forced: exact, so allowed */
     CHECK(!clconv__fft_filter_ok(&l, sharpen, &g, 0)); /* 9 taps never pay */
-    /* The block must fit local memory: 16 columns of 129 complex float16
-     * for N = 256 is 264,192 bytes. */
+    /* Local memory decides only where the columns live: 16 columns of 129
+     * complex float16 at N = 256 is 264,192 bytes; with less (a GPU's 32
+     * KiB) they go to global memory and the path still runs. */
     g = geom(300, 200, one, 1, 1);
     small.local_mem = 264191;
-    CHECK(!clconv__fft_filter_ok(&small, one, &g, 1));
-    small.local_mem = 264192;
+    CHECK(!clconv__fft_local_ok(&small, 256));
     CHECK(clconv__fft_filter_ok(&small, one, &g, 1));
+    small.local_mem = 264192;
+    CHECK(clconv__fft_local_ok(&small, 256));
+    small.local_mem = 32 << 10;
+    CHECK(!clconv__fft_local_ok(&small, 128));
+    CHECK_INT((long long)clconv__fft_column_bytes(256), 16 * 264192LL);
+    /* Unforced, GPUs never take it (the cost model is a CPU's). */
+    g = geom(2000, 2000, one, 1, 1);
+    small = big();
+    small.is_gpu = 1;
+    CHECK(!clconv__fft_filter_ok(&small, one, &g, 0));
+    CHECK(clconv__fft_filter_ok(&small, one, &g, 1));
+    g = geom(300, 200, one, 1, 1);
     /* The gate: 5 * 255 * max|H| * FLT_EPSILON <= 0.125. */
     CHECK(clconv__fft_gate_ok(800));
     CHECK(!clconv__fft_gate_ok(900));
@@ -273,12 +285,19 @@ static void test_bands(void)
     /* separable: the row pass's plane too, rows + 4 beside the output. */
     CHECK_INT(clconv__band_rows_src(&l, &g, 800000, 1, &left), 3);
 
-    /* FFT: whole image when it fits, nothing when one block row does not. */
+    /* FFT: whole image when it fits, nothing when one block row does not.
+     * With the columns in global memory (32 KiB of local), a budget that
+     * holds the local-memory layout's whole image holds fewer rows. */
     l = big();
     r = clconv__band_rows_fft(&l, &g, 800000);
     CHECK(r >= 800);
     l.max_alloc = 1 << 20;
     CHECK_INT(clconv__band_rows_fft(&l, &g, 800000), 0);
+    l = big();
+    l.global_mem = 14000000ULL; /* a 7 MB budget: 3 block rows, or 1 */
+    r = clconv__band_rows_fft(&l, &g, 800000);
+    l.local_mem = 32 << 10;
+    CHECK(clconv__band_rows_fft(&l, &g, 800000) < r);
     clconv_filter_destroy(f);
 }
 

@@ -1,6 +1,7 @@
 /* buffers.c — device memory: the band buffers kept between calls and
  * grown on demand, host memory wrapped for zero-copy devices, small
- * read-only copies (taps, maps), the read-back of a band, event timings.
+ * read-only copies (taps, maps), the read-back of a band, event timings,
+ * work-group sizes within the device's limits.
  * It must not decide what goes in a band (plan.c, bands.c).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -102,4 +103,24 @@ cleanup:
 size_t clconv__round_up(size_t n, size_t m)
 {
     return (n + m - 1) / m * m;
+}
+
+clconv_status clconv__group_size(clconv_cl *cl, cl_kernel k, size_t want_x,
+                                 size_t want_y, size_t *lx, size_t *ly, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    size_t kwg = 0;
+    *lx = want_x;
+    *ly = want_y;
+    CL_TRY(err, clGetKernelWorkGroupInfo(k, cl->dev, CL_KERNEL_WORK_GROUP_SIZE,
+                                         sizeof kwg, &kwg, NULL));
+    if (cl->max_wg && cl->max_wg < kwg) kwg = cl->max_wg;
+    if (kwg < 1) kwg = 1;
+    while (*lx > 1 && cl->max_items[0] && *lx > cl->max_items[0]) *lx /= 2;
+    while (*ly > 1 && cl->max_items[1] && *ly > cl->max_items[1]) *ly /= 2;
+    while (*lx * *ly > kwg && (*lx > 1 || *ly > 1)) {
+        if ((*ly >= *lx && *ly > 1) || *lx == 1) *ly /= 2; else *lx /= 2;
+    }
+cleanup:
+    return st;
 }

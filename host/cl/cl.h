@@ -48,6 +48,10 @@ struct clconv_cl {
     cl_mem tmp_buf;         /* the separable path's row-pass plane */
     size_t tmp_cap;
     int band_rows;          /* cap on output rows per band, 0: none */
+    /* Work-group limits of the device (CL_DEVICE_MAX_WORK_GROUP_SIZE,
+     * _MAX_WORK_ITEM_SIZES) and its __constant arguments per kernel. */
+    size_t max_wg, max_items[3];
+    unsigned int max_const_args;
     int kernel;             /* forced kernel variant, -1: chosen per call */
     pthread_mutex_t lock;   /* one call at a time on this device */
     /* The FFT path (fft.c), built on its first use: one program per
@@ -57,9 +61,12 @@ struct clconv_cl {
         cl_kernel load[2]; /* [uchar source] */
         cl_kernel fwd_y, x_conv, inv_y;
         cl_mem tw, rev;
+        int global_cols;   /* built with -DFFT_GLOBAL_SCRATCH */
     } fft[CLCONV_FFT_SIZES];
     cl_mem fft_ext, fft_scratch; /* a band's extended plane, its spectra */
     size_t fft_ext_cap, fft_scratch_cap;
+    cl_mem fft_cols;             /* the columns, where local memory is short */
+    size_t fft_cols_cap;
     /* The last filter spectrum, kept for the next call with the same taps. */
     cl_mem fft_h;
     double fft_h_max;      /* max |H| over the block's frequencies */
@@ -69,6 +76,12 @@ struct clconv_cl {
 
 /* The planning view of a device (plan.h). */
 clconv__limits clconv__limits_of(const clconv_cl *cl);
+
+/* The largest work-group up to want_x x want_y that kernel k may run on
+ * this device: within CL_KERNEL_WORK_GROUP_SIZE, the device's work-group
+ * size and its work-item sizes per dimension. */
+clconv_status clconv__group_size(clconv_cl *cl, cl_kernel k, size_t want_x,
+                                 size_t want_y, size_t *lx, size_t *ly, char *err);
 
 /* ------------------------------------------------------------ errors */
 

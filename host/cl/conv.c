@@ -57,7 +57,8 @@ static clconv_status setup_call(clconv__call *c, int var, int u8,
     } else {
         const size_t n = (size_t)f->kw * (size_t)f->kh, bytes = n * sizeof(float);
         size_t i;
-        in_const = bytes <= cl->info.const_mem && !clconv__fault("taps-global");
+        in_const = bytes <= cl->info.const_mem && cl->max_const_args >= 1 &&
+                   !clconv__fault("taps-global");
         ft = malloc(bytes);
         if (!ft) {
             clconv__err(err, "out of memory");

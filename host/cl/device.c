@@ -52,6 +52,42 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di,
         in->compute_units = cu;
 }
 
+/* The work-group limits and __constant arguments of cl's device; under
+ * CLCONV_DEVICE_LIMITS=gpu, every limit capped to the smallest a GPU of the
+ * OpenCL 1.2 full profile may report (32 KiB local, 64 KiB constant and 8
+ * constant arguments, 128 MiB per allocation, 256 work-items a group), so
+ * the fallbacks for small devices run on a CPU implementation too. */
+static void query_limits(clconv_cl *cl)
+{
+    const char *cap = getenv("CLCONV_DEVICE_LIMITS");
+    size_t wg = 0, items[3] = {0, 0, 0};
+    cl_uint ca = 0, dims = 0;
+    int i;
+    if (clGetDeviceInfo(cl->dev, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) ==
+        CL_SUCCESS)
+        cl->max_wg = wg;
+    if (clGetDeviceInfo(cl->dev, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof dims, &dims,
+                        NULL) == CL_SUCCESS && dims >= 3 &&
+        clGetDeviceInfo(cl->dev, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
+                        NULL) == CL_SUCCESS)
+        for (i = 0; i < 3; i++) cl->max_items[i] = items[i];
+    if (clGetDeviceInfo(cl->dev, CL_DEVICE_MAX_CONSTANT_ARGS, sizeof ca, &ca, NULL) ==
+        CL_SUCCESS)
+        cl->max_const_args = ca;
+    if (!cap || strcmp(cap, "gpu") != 0) return;
+#define CAP(v, m) if ((v) == 0 || (v) > (m)) (v) = (m)
+    CAP(cl->info.local_mem, 32ULL << 10);
+    CAP(cl->info.const_mem, 64ULL << 10);
+    CAP(cl->info.max_alloc, 128ULL << 20);
+    CAP(cl->info.global_mem, 512ULL << 20);
+    CAP(cl->max_wg, 256);
+    CAP(cl->max_items[0], 256);
+    CAP(cl->max_items[1], 256);
+    CAP(cl->max_items[2], 64);
+    CAP(cl->max_const_args, 8);
+#undef CAP
+}
+
 /* Every (platform, device) pair, in --list-devices order. No platform or no
  * device gives zero entries, not an error. */
 static clconv_status enumerate(cl_platform_id **pl_out, cl_device_id **dv_out,
@@ -177,6 +213,7 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
     cl->info = info[pick];
     cl->kernel = -1;
     cl->dev = dv[pick];
+    query_limits(cl);
     if (pthread_mutex_init(&cl->lock, NULL) != 0) {
         free(cl);
         cl = NULL;
@@ -249,5 +286,6 @@ clconv__limits clconv__limits_of(const clconv_cl *cl)
     l.local_mem = cl->info.local_mem;
     l.const_mem = cl->info.const_mem;
     l.band_rows = cl->band_rows;
+    l.is_gpu = cl->info.is_gpu;
     return l;
 }

@@ -44,6 +44,9 @@ void clconv__fft_release(clconv_cl *cl)
     for (i = 0; i < CLCONV_FFT_SIZES; i++) release_prog(&cl->fft[i]);
     if (cl->fft_ext) clReleaseMemObject(cl->fft_ext);
     if (cl->fft_scratch) clReleaseMemObject(cl->fft_scratch);
+    if (cl->fft_cols) clReleaseMemObject(cl->fft_cols);
+    cl->fft_cols = NULL;
+    cl->fft_cols_cap = 0;
     if (cl->fft_h) clReleaseMemObject(cl->fft_h);
     free(cl->fft_h_taps);
     cl->fft_ext = cl->fft_scratch = cl->fft_h = NULL;
@@ -79,7 +82,8 @@ static clconv_status get_prog(clconv_cl *cl, int idx, struct clconv_fft_prog **o
     static const char *const files[] = {"fft.cl"};
     float *tw = NULL;
     int *rev = NULL, i;
-    char opts[32];
+    char opts[64];
+    const clconv__limits lim = clconv__limits_of(cl);
     cl_int e;
 
     *out = NULL;
@@ -87,7 +91,10 @@ static clconv_status get_prog(clconv_cl *cl, int idx, struct clconv_fft_prog **o
         *out = p;
         return CLCONV_OK;
     }
-    snprintf(opts, sizeof opts, "-DN=%d", n);
+    /* The columns in __local memory where the device has room for them,
+     * else in a global buffer: 32 KiB of local memory must do. */
+    p->global_cols = !clconv__fft_local_ok(&lim, n);
+    snprintf(opts, sizeof opts, "-DN=%d%s", n, p->global_cols ? " -DFFT_GLOBAL_SCRATCH" : "");
     st = clconv__build_program(cl, files, 1, opts,
                                clconv__fault("fft-build") ? broken : NULL,
                                &p->program, err);
@@ -302,6 +309,10 @@ static clconv_status static_args(const fft_call *c, const clconv__fft_src *src,
     CL_TRY(err, clSetKernelArg(p->inv_y, 6, sizeof(int), &c->nbx));
     CL_TRY(err, clSetKernelArg(p->inv_y, 8, sizeof(int), &c->V));
     CL_TRY(err, clSetKernelArg(p->inv_y, 9, sizeof(int), &round_out));
+    if (p->global_cols) {
+        CL_TRY(err, clSetKernelArg(p->fwd_y, 8, sizeof(cl_mem), &cl->fft_cols));
+        CL_TRY(err, clSetKernelArg(p->inv_y, 10, sizeof(cl_mem), &cl->fft_cols));
+    }
 cleanup:
     return st;
 }
@@ -324,8 +335,6 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
     clconv__band_run run;
     fft_call c;
     cl_mem src_b = NULL, rmap_b = NULL, cmap_b = NULL;
-    cl_kernel_work_group_info kwg_q = CL_KERNEL_WORK_GROUP_SIZE;
-    size_t kwg = 0;
 
     if (rows < 1 || clconv__fault("fft-nomem"))
         return CLCONV_E_TOO_LARGE; /* nothing done: the caller takes tiled */
@@ -354,6 +363,11 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                                     (size_t)((bnby * nbx + LANES - 1) / LANES) *
                                         (size_t)clconv__fft_group_bytes(n),
                                     CL_MEM_READ_WRITE, err);
+        if (st == CLCONV_OK && c.p->global_cols)
+            st = clconv__ensure_buf(cl, &cl->fft_cols, &cl->fft_cols_cap,
+                                    (size_t)((bnby * nbx + LANES - 1) / LANES) *
+                                        (size_t)clconv__fft_column_bytes(n),
+                                    CL_MEM_READ_WRITE, err);
         if (st == CLCONV_OK && !run.zc)
             st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
                                     (size_t)band * ow * sizeof(float),
@@ -376,9 +390,12 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                                          (size_t)src_bytes, src->data, 0, NULL,
                                          &run.upload));
     }
-    CL_TRY(err, clGetKernelWorkGroupInfo(c.p->x_conv, cl->dev, kwg_q, sizeof kwg, &kwg,
-                                         NULL));
-    c.lx = kwg >= 16 ? 16 : 1;
+    {
+        size_t one = 1;
+        st = clconv__group_size(cl, c.p->x_conv, 16, 1, &c.lx, &one, err);
+        if (st != CLCONV_OK) goto cleanup;
+        if (c.lx < 16) c.lx = 1; /* (M + 1) items, rounded up to lx */
+    }
     st = static_args(&c, src, g, run.zc ? src_b : cl->in_buf, rmap_b, cmap_b, err);
     if (st != CLCONV_OK) goto cleanup;
     run.cl = cl;

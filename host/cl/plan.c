@@ -238,6 +238,18 @@ static size_t fft_local_bytes(int n)
     return (size_t)16 * (size_t)(n / 2 + 1) * 2 * 16 * sizeof(float);
 }
 
+int clconv__fft_local_ok(const clconv__limits *lim, int n)
+{
+    return lim->local_mem >= fft_local_bytes(n);
+}
+
+/* The columns in global memory: N / 16 work-items per group, each with the
+ * same 16 columns fft_local_bytes counts. */
+unsigned long long clconv__fft_column_bytes(int n)
+{
+    return (unsigned long long)(n / 16) * fft_local_bytes(n);
+}
+
 /* Scratch bytes per group of 16 blocks: M + 1 slots of N + 1 complex
  * float16 values. */
 unsigned long long clconv__fft_group_bytes(int n)
@@ -263,6 +275,7 @@ int clconv__fft_filter_ok(const clconv__limits *lim, const clconv_filter *f,
     if (g->stride != 1 || g->dilation != 1 || kmax >= n) return 0;
     if (!forced) {
         const int v = n - kmax + 1;
+        if (lim->is_gpu) return 0;
         const double groups = ceil((double)((g->out_w + v - 1) / v) *
                                    (double)((g->out_h + v - 1) / v) / LANES);
         const double taps = (double)g->kw * g->kh;
@@ -270,8 +283,7 @@ int clconv__fft_filter_ok(const clconv__limits *lim, const clconv_filter *f,
             groups * FFT_GROUP_COST[block_index(kmax)] >= (double)g->out_w * g->out_h * taps)
             return 0;
     }
-    if (!clconv_filter_is_integer(f) || !clconv__fft_gate_ok(norm2(f))) return 0;
-    return lim->local_mem >= fft_local_bytes(n);
+    return clconv_filter_is_integer(f) && clconv__fft_gate_ok(norm2(f));
 }
 
 int clconv__fft_block_index(const clconv_geometry *g)
@@ -351,6 +363,7 @@ long long clconv__band_rows_fft(const clconv__limits *lim,
     const unsigned long long ew = (unsigned long long)((nbx - 1) * V + n);
     const unsigned long long ow = (unsigned long long)g->out_w;
     const unsigned long long gbytes = clconv__fft_group_bytes(n);
+    const unsigned long long cbytes = clconv__fft_local_ok(lim, n) ? 0 : clconv__fft_column_bytes(n);
     const unsigned long long fixed =
         src_bytes + (unsigned long long)(m + 1) * n * 2 * sizeof(float) +
         ((unsigned long long)g->padded_w + (unsigned long long)g->padded_h) * sizeof(int);
@@ -358,15 +371,17 @@ long long clconv__band_rows_fft(const clconv__limits *lim,
     long long cb, rows;
     clconv__budget(lim, &max_alloc, &budget);
     /* Block rows per band: as many as fit, halving until the band's
-     * extended plane, scratch and output fit one allocation each and all
-     * together (with the source, spectrum and maps) the budget. */
+     * extended plane, scratch (and the columns, in global memory) and output
+     * fit one allocation each and all together (with the source, spectrum
+     * and maps) the budget. */
     for (cb = nby; cb >= 1; cb /= 2) {
         const unsigned long long ext = ((unsigned long long)(cb - 1) * V + n) * ew * sizeof(float);
-        const unsigned long long scr = (unsigned long long)((cb * nbx + LANES - 1) / LANES) * gbytes;
+        const unsigned long long grp = (unsigned long long)((cb * nbx + LANES - 1) / LANES);
+        const unsigned long long scr = grp * gbytes, cols = grp * cbytes;
         const unsigned long long ob = (unsigned long long)(cb * V < g->out_h ? cb * V : g->out_h) *
                                       ow * sizeof(float);
-        if (ext <= max_alloc && scr <= max_alloc && ob <= max_alloc &&
-            fixed + ext + scr + ob <= budget)
+        if (ext <= max_alloc && scr <= max_alloc && ob <= max_alloc && cols <= max_alloc &&
+            fixed + ext + scr + cols + ob <= budget)
             break;
     }
     if (cb < 1 || src_bytes > max_alloc) return 0;

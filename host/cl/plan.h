@@ -15,6 +15,7 @@
 typedef struct clconv__limits {
     unsigned long long max_alloc, global_mem, local_mem, const_mem;
     int band_rows;
+    int is_gpu;
 } clconv__limits;
 
 /* The kernel variants, in registry order. */
@@ -75,7 +76,10 @@ int clconv__fft_wanted(const clconv__limits *lim, int forced,
                        const clconv_filter *f, const clconv_geometry *g,
                        int var);
 /* Whether the FFT path may run for this filter and geometry, values aside
- * (`forced`: also when it would not pay). */
+ * (`forced`: also when it would not pay). It runs on every device: where
+ * its block's columns do not fit local memory (clconv__fft_local_ok), they
+ * live in global memory. Unforced, GPUs never take it: the cost model was
+ * measured on CPU implementations only (docs/kernels.md). */
 int clconv__fft_filter_ok(const clconv__limits *lim, const clconv_filter *f,
                           const clconv_geometry *g, int forced);
 /* Every value an integer in 0..255: what the FFT's rounding needs. */
@@ -84,8 +88,12 @@ int clconv__fft_values_ok(const float *v, size_t n);
 int clconv__fft_gate_ok(double mag);
 /* The FFT block side index (N = 128 << i) for the geometry's filter. */
 int clconv__fft_block_index(const clconv_geometry *g);
-/* Scratch bytes per group of 16 FFT blocks of side n. */
+/* Scratch bytes per group of 16 FFT blocks of side n: the spectra, and the
+ * columns' own space when they live in global memory. */
 unsigned long long clconv__fft_group_bytes(int n);
+unsigned long long clconv__fft_column_bytes(int n);
+/* Whether a work-item's columns for block side n fit local memory. */
+int clconv__fft_local_ok(const clconv__limits *lim, int n);
 
 /* Output rows per band. The padded path (a host-padded band with its halo
  * goes up per band; `sep`: the separable row pass's plane too): at least 1

@@ -227,23 +227,6 @@ clconv_status clconv__registry_build(clconv_cl *cl, char *err)
     return clconv__create_kernels(cl->program, ks, (size_t)nk, err);
 }
 
-/* A work-group of up to want_x x want_y items, within the kernel's limit. */
-static clconv_status group_size(clconv_cl *cl, cl_kernel k, size_t want_x,
-                                size_t want_y, size_t *lx, size_t *ly, char *err)
-{
-    clconv_status st = CLCONV_OK;
-    size_t kwg = 0;
-    *lx = want_x;
-    *ly = want_y;
-    CL_TRY(err, clGetKernelWorkGroupInfo(k, cl->dev, CL_KERNEL_WORK_GROUP_SIZE,
-                                         sizeof kwg, &kwg, NULL));
-    while (*lx * *ly > kwg && *lx > 1) {
-        if (*ly >= *lx) *ly /= 2; else *lx /= 2;
-    }
-cleanup:
-    return st;
-}
-
 clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
                                     int in_const, char *err)
 {
@@ -259,8 +242,8 @@ clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
                     c->src ? "border-reading" : "padded");
         return CLCONV_E_INVALID;
     }
-    st = group_size(c->cl, c->k, d->want_x, d->want_y, &c->lx, &c->ly, err);
+    st = clconv__group_size(c->cl, c->k, d->want_x, d->want_y, &c->lx, &c->ly, err);
     if (st == CLCONV_OK && c->k2)
-        st = group_size(c->cl, c->k2, d->want_x, d->want_y, &c->lx2, &c->ly2, err);
+        st = clconv__group_size(c->cl, c->k2, d->want_x, d->want_y, &c->lx2, &c->ly2, err);
     return st;
 }

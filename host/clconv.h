@@ -323,6 +323,34 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_geometry *g, clconv_plane *out,
                                    clconv_cl_timing *timing, char *err);
 
+/* ---------------------------------------------------------------- self-test */
+
+/* One kernel path of a device, checked by clconv_self_test. */
+typedef struct clconv_self_test_line {
+    const char *path;      /* "tiled, border on the device, 8-bit source" */
+    const char *ran;       /* the kernel that ran ("tiled" when the device
+                              cannot run the one asked for) */
+    int passed;
+    int cases;             /* device-vs-reference cases of this path */
+    long long bad;         /* pixels over tolerance, over all its cases */
+    double max_abs_err;
+    int worst_x, worst_y;  /* in the case with the largest error */
+    float worst_dev, worst_ref;
+    char err[CLCONV_ERR_MAX]; /* an OpenCL failure, "" when none */
+} clconv_self_test_line;
+
+typedef void (*clconv_self_test_fn)(const clconv_self_test_line *line, void *user);
+
+/* Checks every kernel path the device can take (each variant, from a
+ * host-padded plane and with the border read on the device, float and
+ * 8-bit sources, banded and not) against the CPU reference on fixed inputs
+ * from the test suite's case generator: integer cases must agree bit for
+ * bit, the others within DESIGN.md's tolerance. Calls fn once per path.
+ * Returns CLCONV_OK when every path passed, else CLCONV_E_MISMATCH (an
+ * OpenCL failure counts as a failed path). Takes about a second. Leaves the
+ * device's kernel choice and band cap as it found them (auto, none). */
+clconv_status clconv_self_test(clconv_cl *cl, clconv_self_test_fn fn, void *user);
+
 /* ---------------------------------------------------------------- pipeline */
 
 /* What to do to every image of a run. */

@@ -8,3 +8,6 @@ clconv_py_test(py_cli test_cli.py)
 set_tests_properties(py_reference py_formats py_cli PROPERTIES TIMEOUT 600)
 set_tests_properties(py_reference PROPERTIES LABELS "python;device")
 set_tests_properties(py_formats py_cli PROPERTIES LABELS "python")
+# clconv --self-test: every path passes on the device, a perturbed result fails it.
+clconv_py_test(py_selftest test_selftest.py)
+set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")

@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
+#include "core/core.h" /* the case generator */
 
 #include <float.h>
 #include <math.h>
@@ -61,19 +62,10 @@ static void section(const char *name)
 }
 
 /* splitmix64: small, seedable, good enough for test inputs. */
-static uint64_t rnd64(void)
-{
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* Uniform in lo..hi, both included. */
-static int rnd_int(int lo, int hi)
-{
-    return lo + (int)(rnd64() % (uint64_t)(hi - lo + 1));
-}
-static double rnd_unit(void) { return (double)(rnd64() >> 11) * 0x1p-53; }
+/* The generator and the inputs are the library's (host/core/cases.c), the
+ * ones clconv --self-test uses. */
+static int rnd_int(int lo, int hi) { return clconv__rnd_int(&rng, lo, hi); }
+static double rnd_unit(void) { return clconv__rnd_unit(&rng); }
 
 static void fail_msg(const char *fmt, const char *arg)
 {
@@ -138,43 +130,15 @@ static int expect_output(const tcase *c)
 
 static clconv_filter *random_filter(int kh, int kw, int integer, int rank1)
 {
-    double *t = malloc(sizeof(double) * (size_t)kh * (size_t)kw);
-    double u[CLCONV_FILTER_MAX], v[CLCONV_FILTER_MAX];
-    clconv_filter *f = NULL;
-    char err[CLCONV_ERR_MAX];
-    int i, j, n = kh * kw;
-    if (!t) return NULL;
-    if (rank1) {
-        /* K = u v^T, exactly in double; u[0], v[0] nonzero so K is not 0. */
-        for (i = 0; i < kh; i++)
-            u[i] = integer ? rnd_int(-3, 3) : rnd_unit() * 2 - 1;
-        for (j = 0; j < kw; j++)
-            v[j] = integer ? rnd_int(-3, 3) : (rnd_unit() * 2 - 1) * 0.5;
-        if (u[0] == 0) u[0] = 1;
-        if (v[0] == 0) v[0] = integer ? -2 : 0.375;
-        if (!integer && v[0] == floor(v[0])) v[0] += 0.25;
-        for (i = 0; i < kh; i++)
-            for (j = 0; j < kw; j++) t[i * kw + j] = u[i] * v[j];
-    } else {
-        for (i = 0; i < n; i++) {
-            if (integer) t[i] = rnd_int(-4, 4);
-            else t[i] = (rnd_unit() * 2 - 1) * (rnd_int(0, 3) == 0 ? 10.0 : 1.0);
-        }
-        if (!integer && t[0] == floor(t[0])) t[0] += 0.5; /* truly non-integer */
-    }
-    if (clconv_filter_create(kh, kw, t, "random", &f, err) != CLCONV_OK)
-        fprintf(stderr, "filter_create: %s\n", err);
-    free(t);
+    char err[CLCONV_ERR_MAX] = "";
+    clconv_filter *f = clconv__case_filter(&rng, kh, kw, integer, rank1, err);
+    if (!f) fprintf(stderr, "filter_create: %s\n", err);
     return f;
 }
 
 static void random_image(clconv_plane *p, int integer)
 {
-    size_t i, n = (size_t)p->width * (size_t)p->height;
-    double scale = rnd_int(0, 3) == 0 ? 1e-3 : rnd_int(0, 1) ? 1.0 : 300.0;
-    for (i = 0; i < n; i++)
-        p->data[i] = integer ? (float)rnd_int(0, 255)
-                             : (float)((rnd_unit() * 2 - 0.5) * scale);
+    clconv__case_image(&rng, p, integer);
 }
 
 /* Bit-exactness holds for integer taps on integer samples whenever every

@@ -25,7 +25,7 @@ typedef struct cli_config {
     int nfrom;
     char **args;                /* the inputs named on the command line */
     int nargs;
-    int flip, jobs, recursive, skip_existing, quiet, json;
+    int flip, jobs, recursive, skip_existing, quiet, json, self_test;
     int dev_kind;               /* DEV_AUTO, ... */
     int dev_p, dev_d;           /* opencl:P:D, -1: not given */
     int shard_i, shard_n;
@@ -126,6 +126,9 @@ int cli_make_parents(const char *path, char *err);
 int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
             run_state *s, const clconv_filter *f, const cli_inputs *in);
 extern volatile int cli_stop_signal;
+/* --self-test: every kernel path of the device(s) --device names against
+ * the reference, a line per path (or JSON); exit 0, or 3 when any failed. */
+int cli_self_test(const cli_config *cfg);
 /* CLCONV_DEBUG_FDS: the descriptors open at exit, on stderr. */
 void cli_report_fds(void);
 /* --list-devices and --list-filters. */

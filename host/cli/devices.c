@@ -288,3 +288,99 @@ cleanup:
     free(cls);
     return rc;
 }
+
+/* ---------------------------------------------------------------- self-test */
+
+typedef struct st_state {
+    int json, n, failed;
+} st_state;
+
+static void json_text(const char *s)
+{
+    putchar('"');
+    for (; s && *s; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void on_self_test(const clconv_self_test_line *l, void *user)
+{
+    st_state *st = user;
+    st->failed += !l->passed;
+    if (st->json) {
+        printf("%s\n    {\"path\": ", st->n++ ? "," : "");
+        json_text(l->path);
+        printf(", \"ran\": ");
+        json_text(l->ran);
+        printf(", \"ok\": %s, \"cases\": %d, \"bad_pixels\": %lld, \"max_abs_err\": %.9g",
+               l->passed ? "true" : "false", l->cases, l->bad, l->max_abs_err);
+        printf(", \"worst\": [%d, %d]", l->worst_x, l->worst_y);
+        if (l->err[0]) {
+            printf(", \"error\": ");
+            json_text(l->err);
+        }
+        printf("}");
+        return;
+    }
+    if (l->passed)
+        printf("PASS  %s: %d cases, max abs error %.9g (ran %s)\n", l->path, l->cases,
+               l->max_abs_err, l->ran);
+    else
+        printf("FAIL  %s: %lld pixels wrong in %d cases; worst at (%d, %d): device %.9g, "
+               "reference %.9g, error %.9g%s%s\n", l->path, l->bad, l->cases, l->worst_x,
+               l->worst_y, l->worst_dev, l->worst_ref, l->max_abs_err,
+               l->err[0] ? "; " : "", l->err);
+    fflush(stdout);
+}
+
+int cli_self_test(const cli_config *cfg)
+{
+    clconv_cl **cls = NULL;
+    int ncl = 0, i, rc;
+    st_state st = {cfg->json, 0, 0};
+    if (cfg->dev_kind == DEV_CPU) {
+        fprintf(stderr, "clconv: --self-test checks an OpenCL device; --device cpu is "
+                "the reference itself\n");
+        return EXIT_USAGE;
+    }
+    /* auto checks the device auto would use; with none, that is a failure
+     * here, since there is nothing to trust. */
+    rc = open_devices(cfg->dev_kind == DEV_AUTO ? DEV_OPENCL : cfg->dev_kind, cfg->dev_p,
+                      cfg->dev_d, cfg->device, cfg->quiet, &cls, &ncl);
+    if (rc != EXIT_DONE) goto cleanup;
+    if (ncl == 0) {
+        fprintf(stderr, "clconv: --self-test: no OpenCL device to check\n");
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
+    if (st.json) printf("{\"version\": \"%s\", \"self_test\": [", CLCONV_VERSION);
+    for (i = 0; i < ncl; i++) {
+        const clconv_device_info *d = clconv_cl_info(cls[i]);
+        if (st.json) {
+            printf("%s\n  {\"device\": ", i ? "," : "");
+            json_text(d->name);
+            printf(", \"platform\": ");
+            json_text(d->platform_name);
+            printf(", \"driver\": ");
+            json_text(d->driver_version);
+            printf(", \"paths\": [");
+            st.n = 0;
+        } else {
+            printf("self-test of opencl:%d:%d %s (%s, driver %s)\n", d->platform, d->device,
+                   d->name, d->platform_name, d->driver_version);
+        }
+        clconv_self_test(cls[i], on_self_test, &st);
+        if (st.json) printf("]}");
+    }
+    if (st.json) printf("\n], \"passed\": %s}\n", st.failed ? "false" : "true");
+    else printf("self-test: %s\n", st.failed ? "FAILED" : "all paths passed");
+    rc = st.failed ? EXIT_MISMATCH : EXIT_DONE;
+cleanup:
+    for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);
+    free(cls);
+    return rc;
+}

@@ -21,6 +21,10 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     rc = cli_parse(argc, argv, &cfg);
     if (rc >= 0) goto cleanup;
+    if (cfg.self_test) {
+        rc = cli_self_test(&cfg);
+        goto cleanup;
+    }
     s.quiet = cfg.quiet;
     s.json = cfg.json;
     rc = cli_make_filter(&cfg, &filter);

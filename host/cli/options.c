@@ -55,6 +55,7 @@ static int o_flip(cli_config *c, const char *a) { (void)a; c->flip = 1; return -
 static int o_device(cli_config *c, const char *a) { c->device = a; return -1; }
 static int o_verify(cli_config *c, const char *a) { (void)a; c->job.verify = 1; return -1; }
 static int o_json(cli_config *c, const char *a) { (void)a; c->json = 1; return -1; }
+static int o_self_test(cli_config *c, const char *a) { (void)a; c->self_test = 1; return -1; }
 static int o_from(cli_config *c, const char *a) { c->from[c->nfrom++] = a; return -1; }
 static int o_skip(cli_config *c, const char *a) { (void)a; c->skip_existing = 1; return -1; }
 static int o_shard(cli_config *c, const char *a) { c->shard = a; return -1; }
@@ -271,6 +272,9 @@ static const opt_row table[] = {
     {"verify", 0, NULL, S_DEVICE,
      "also run the CPU reference and compare; exit 3 on a\nmismatch (off)", o_verify},
     {"list-devices", 0, NULL, S_DEVICE, "list the OpenCL devices and exit", o_list_devices},
+    {"self-test", 0, NULL, S_DEVICE,
+     "check every kernel path of the device against the CPU\n"
+     "reference (seconds), a line each; exit 0, or 3 on a failure", o_self_test},
     {"jobs", 'j', "N", S_RUN,
      "images in flight: worker threads that decode, filter\n"
      "and encode (number of CPUs, at least 2 per device)", o_jobs},
@@ -346,9 +350,11 @@ static int o_help(cli_config *c, const char *a)
 static int check_config(cli_config *c)
 {
     char err[CLI_ERR_MAX];
-    if (!c->filter_spec) return usage_error("%sno filter given (-f)", "");
-    if (c->nargs == 0 && c->nfrom == 0) return usage_error("%sno input image given", "");
-    if (!c->output) return usage_error("%sno output given (-o)", "");
+    if (!c->self_test) {
+        if (!c->filter_spec) return usage_error("%sno filter given (-f)", "");
+        if (c->nargs == 0 && c->nfrom == 0) return usage_error("%sno input image given", "");
+        if (!c->output) return usage_error("%sno output given (-o)", "");
+    }
     if (!c->device || !*c->device) c->device = "auto";
     if (strcmp(c->device, "all") == 0) c->dev_kind = DEV_ALL;
     else if (strcmp(c->device, "auto") == 0) c->dev_kind = DEV_AUTO;

@@ -12,6 +12,7 @@
 #include "clconv.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct clconv_filter {
     int kh, kw;
@@ -50,5 +51,27 @@ int *clconv__axis_map(int n, int before, int after, clconv_border mode);
  * failure). */
 clconv_status clconv__plane_from_u8(const clconv_image8 *in, clconv_plane *out,
                                     char *err);
+
+/* The test cases' inputs (cases.c), from the generator state *s
+ * (splitmix64): uniform draws, a kh x kw filter (integer taps in -4..4, or
+ * not; rank 1 or not; NULL with err set when it cannot be made), and an
+ * image's values (8-bit, or floats at one of three scales). */
+uint64_t clconv__rnd64(uint64_t *s);
+int clconv__rnd_int(uint64_t *s, int lo, int hi);
+double clconv__rnd_unit(uint64_t *s);
+clconv_filter *clconv__case_filter(uint64_t *s, int kh, int kw, int integer, int rank1,
+                                   char *err);
+void clconv__case_image(uint64_t *s, clconv_plane *p, int integer);
+
+/* The test cases' inputs (cases.c), from the generator state *s
+ * (splitmix64): uniform draws, a kh x kw filter (integer taps in -4..4, or
+ * not; rank 1 or not; NULL with err set when it cannot be made), and an
+ * image's values (8-bit, or floats at one of three scales). */
+uint64_t clconv__rnd64(uint64_t *s);
+int clconv__rnd_int(uint64_t *s, int lo, int hi);
+double clconv__rnd_unit(uint64_t *s);
+clconv_filter *clconv__case_filter(uint64_t *s, int kh, int kw, int integer, int rank1,
+                                   char *err);
+void clconv__case_image(uint64_t *s, clconv_plane *p, int integer);
 
 #endif

@@ -1,0 +1,201 @@
+/* selftest.c — clconv_self_test: for a user who must trust a driver before a
+ * long batch. Every kernel variant of the registry, from a host-padded plane
+ * and with the border read on the device (float and 8-bit sources), on a
+ * few fixed cases drawn from the test suite's generator (host/core/cases.c),
+ * each compared with the CPU reference: bit for bit for integer cases,
+ * within DESIGN.md's tolerance otherwise.
+ * It must not print: each path's result goes to the caller's callback.
+ */
+#include "core/core.h"
+#include "cl/cl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A fixed case: sizes, filter and geometry; the inputs come from the seed. */
+typedef struct st_case {
+    int w, h, kw, kh;
+    clconv_padding padding;
+    int pad_width;
+    clconv_border border;
+    float cval;
+    int stride, dilation, band_rows, integer, rank1;
+} st_case;
+
+/* The source a path reads: a host-padded plane (clconv_conv_cl), or the
+ * image with the border filled on the device, as floats or bytes. */
+enum { SRC_PADDED, SRC_FLOAT, SRC_U8, SRC_KINDS };
+static const char *const src_names[SRC_KINDS] = {
+    "host-padded plane", "border on the device, float source",
+    "border on the device, 8-bit source"};
+
+/* The cases every path runs: several bands, a 1x1 image, even and
+ * rectangular filters, every border mode, a non-integer filter (float
+ * sources), and the variant's own shape (separable: rank 1; fft: a filter
+ * big enough for its blocks; naive: stride and dilation). */
+static int cases_for(int var, int src, st_case *cs)
+{
+    int n = 0, big = var == CLCONV__FFT;
+    const int k = big ? 15 : 5;
+    const st_case base = {61, 47, k, k, CLCONV_PAD_SAME, 0, CLCONV_BORDER_REFLECT, 0,
+                          1, 1, 0, 1, var == CLCONV__SEPARABLE};
+    cs[n] = base;
+    n++;
+    cs[n] = base;
+    cs[n].w = 33;
+    cs[n].h = 29;
+    cs[n].kw = big ? 14 : 4;
+    cs[n].kh = big ? 11 : 3;
+    cs[n].padding = CLCONV_PAD_EXPLICIT;
+    cs[n].pad_width = 2;
+    cs[n].border = CLCONV_BORDER_CONSTANT;
+    cs[n].cval = 9;
+    cs[n].band_rows = 5;
+    n++;
+    cs[n] = base;
+    cs[n].w = cs[n].h = 1;
+    cs[n].border = CLCONV_BORDER_WRAP;
+    n++;
+    cs[n] = base;
+    cs[n].w = 40;
+    cs[n].h = 23;
+    cs[n].border = CLCONV_BORDER_SYMMETRIC;
+    cs[n].band_rows = 4;
+    n++;
+    cs[n] = base;
+    cs[n].border = CLCONV_BORDER_EDGE;
+    n++;
+    if (var == CLCONV__NAIVE) {
+        cs[n] = base;
+        cs[n].w = 29;
+        cs[n].h = 31;
+        cs[n].stride = 2;
+        cs[n].dilation = 2;
+        n++;
+    }
+    if (src != SRC_U8 && var != CLCONV__FFT) {
+        cs[n] = base;
+        cs[n].integer = 0;
+        n++;
+    }
+    return n;
+}
+
+/* Runs one case on the path; adds its comparison to *line. */
+static void run_one(clconv_cl *cl, int src, const st_case *c, uint64_t *seed,
+                    clconv_self_test_line *line)
+{
+    clconv_plane img = {0, 0, NULL}, padded = {0, 0, NULL}, dev = {0, 0, NULL};
+    clconv_plane ref = {0, 0, NULL}, asum = {0, 0, NULL};
+    clconv_image8 img8 = {0, 0, NULL};
+    clconv_filter *f = clconv__case_filter(seed, c->kh, c->kw, c->integer, c->rank1,
+                                           line->err);
+    clconv_cl_timing tm;
+    clconv_verify_result vr;
+    clconv_params prm;
+    clconv_geometry g;
+    clconv_status st = CLCONV_E_NOMEM;
+    size_t i, n;
+
+    clconv_params_init(&prm);
+    prm.padding = c->padding;
+    prm.pad_width = c->pad_width;
+    prm.border = c->border;
+    prm.cval = c->cval;
+    prm.stride = c->stride;
+    prm.dilation = c->dilation;
+    if (!f || clconv_plane_alloc(&img, c->w, c->h) != CLCONV_OK) goto done;
+    clconv__case_image(seed, &img, c->integer || src == SRC_U8);
+    st = clconv_geometry_compute(c->w, c->h, c->kw, c->kh, &prm, &g, line->err);
+    if (st != CLCONV_OK || (st = clconv_pad(&img, &g, &prm, &padded, line->err)) != CLCONV_OK)
+        goto done;
+    st = CLCONV_E_NOMEM;
+    if (clconv_plane_alloc(&dev, g.out_w, g.out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&ref, g.out_w, g.out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&asum, g.out_w, g.out_h) != CLCONV_OK)
+        goto done;
+    n = (size_t)g.out_w * (size_t)g.out_h;
+    for (i = 0; i < n; i++) dev.data[i] = NAN; /* a pixel never written fails */
+    if (src == SRC_U8) {
+        img8.width = c->w;
+        img8.height = c->h;
+        img8.data = malloc((size_t)c->w * (size_t)c->h);
+        if (!img8.data) goto done;
+        for (i = 0; i < (size_t)c->w * (size_t)c->h; i++)
+            img8.data[i] = (unsigned char)img.data[i];
+    }
+    clconv_cl_set_band_rows(cl, c->band_rows);
+    if (src == SRC_PADDED)
+        st = clconv_conv_cl(cl, &padded, f, &g, &dev, &tm, line->err);
+    else
+        st = clconv_conv_cl_image(cl, src == SRC_U8 ? NULL : &img,
+                                  src == SRC_U8 ? &img8 : NULL, &prm, f, &g, &dev, &tm,
+                                  line->err);
+    clconv_cl_set_band_rows(cl, 0);
+    if (st != CLCONV_OK) goto done;
+    line->ran = tm.kernel;
+    st = clconv_conv_ref(&padded, f, &g, &ref, &asum);
+    if (st != CLCONV_OK) goto done;
+    clconv_verify(&dev, &ref, &asum, c->kw * c->kh, &vr);
+    if (c->integer) {
+        /* Integer taps on 8-bit values: exact, so any difference is bad. */
+        vr.bad = 0;
+        for (i = 0; i < n; i++)
+            if (!(dev.data[i] == ref.data[i])) vr.bad++;
+    }
+    line->bad += vr.bad;
+    if (vr.worst_x >= 0 && (line->worst_x < 0 || vr.max_abs_err > line->max_abs_err)) {
+        line->max_abs_err = vr.max_abs_err;
+        line->worst_x = vr.worst_x;
+        line->worst_y = vr.worst_y;
+        line->worst_dev = vr.worst_dev;
+        line->worst_ref = vr.worst_ref;
+    }
+done:
+    if (st != CLCONV_OK) {
+        if (!line->err[0]) snprintf(line->err, sizeof line->err, "%s", clconv_status_str(st));
+        line->bad++;
+    }
+    line->cases++;
+    clconv_filter_destroy(f);
+    clconv_image8_free(&img8);
+    clconv_plane_free(&img);
+    clconv_plane_free(&padded);
+    clconv_plane_free(&dev);
+    clconv_plane_free(&ref);
+    clconv_plane_free(&asum);
+}
+
+clconv_status clconv_self_test(clconv_cl *cl, clconv_self_test_fn fn, void *user)
+{
+    static char names[CLCONV__VARIANTS][SRC_KINDS][96];
+    clconv_self_test_line line;
+    st_case cs[8];
+    clconv_status st = CLCONV_OK;
+    int var, src, n, i;
+
+    for (var = 0; var < CLCONV__VARIANTS; var++)
+        for (src = 0; src < SRC_KINDS; src++) {
+            const clconv__kernel_desc *d = &clconv__registry[var];
+            uint64_t seed = 0x5e1f7e57u + (uint64_t)(var * SRC_KINDS + src);
+            /* A variant with no border-reading form (local) pads on the
+             * host for every source: its one path is the padded one. */
+            if (src != SRC_PADDED && d->files && !d->entry[CLCONV__SRC_F32_CONST]) continue;
+            memset(&line, 0, sizeof line);
+            snprintf(names[var][src], sizeof names[var][src], "%s, %s",
+                     clconv__variant_name(var), src_names[src]);
+            line.path = names[var][src];
+            line.ran = "";
+            line.worst_x = line.worst_y = -1;
+            clconv_cl_set_kernel(cl, clconv__variant_name(var));
+            n = cases_for(var, src, cs);
+            for (i = 0; i < n; i++) run_one(cl, src, &cs[i], &seed, &line);
+            line.passed = line.bad == 0;
+            if (!line.passed) st = CLCONV_E_MISMATCH;
+            if (fn) fn(&line, user);
+        }
+    clconv_cl_set_kernel(cl, "auto");
+    return st;
+}

@@ -95,6 +95,7 @@ for s in 4096 8192; do
         > "$out/bench-$s.txt" 2>&1 || say "bench $s: exit $?"
 done
 say "bench (median of $reps runs; e2e from an 8-bit source; copy probe GB/s):"
+grep -m1 -h -E '^image ' "$out"/bench-4096.txt | tee -a "$out/summary.txt"
 grep -h -E '^copy probe|^ *[0-9]+x[0-9]+ ' "$out"/bench-4096.txt "$out"/bench-8192.txt |
     tee -a "$out/summary.txt"
 say "done in $(( $(date +%s) - t0 )) s; logs in $out"

@@ -87,6 +87,8 @@ typedef struct run_state {
     const char *device_name;
 } run_state;
 
+/* Writes s as a JSON string to stdout, escaped. */
+void cli_json_str(const char *s);
 /* Called for every finished image (clconv_report_fn). */
 void cli_on_report(const clconv_report *r, void *user);
 /* The JSON report's head (and the inputs dropped before the run), and its

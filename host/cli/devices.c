@@ -295,33 +295,21 @@ typedef struct st_state {
     int json, n, failed;
 } st_state;
 
-static void json_text(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        const unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void on_self_test(const clconv_self_test_line *l, void *user)
 {
     st_state *st = user;
     st->failed += !l->passed;
     if (st->json) {
         printf("%s\n    {\"path\": ", st->n++ ? "," : "");
-        json_text(l->path);
+        cli_json_str(l->path);
         printf(", \"ran\": ");
-        json_text(l->ran);
+        cli_json_str(l->ran);
         printf(", \"ok\": %s, \"cases\": %d, \"bad_pixels\": %lld, \"max_abs_err\": %.9g",
                l->passed ? "true" : "false", l->cases, l->bad, l->max_abs_err);
         printf(", \"worst\": [%d, %d]", l->worst_x, l->worst_y);
         if (l->err[0]) {
             printf(", \"error\": ");
-            json_text(l->err);
+            cli_json_str(l->err);
         }
         printf("}");
         return;
@@ -362,11 +350,11 @@ int cli_self_test(const cli_config *cfg)
         const clconv_device_info *d = clconv_cl_info(cls[i]);
         if (st.json) {
             printf("%s\n  {\"device\": ", i ? "," : "");
-            json_text(d->name);
+            cli_json_str(d->name);
             printf(", \"platform\": ");
-            json_text(d->platform_name);
+            cli_json_str(d->platform_name);
             printf(", \"driver\": ");
-            json_text(d->driver_version);
+            cli_json_str(d->driver_version);
             printf(", \"paths\": [");
             st.n = 0;
         } else {

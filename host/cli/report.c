@@ -68,7 +68,7 @@ void cli_on_report(const clconv_report *r, void *user)
     show_progress(s, 0);
 }
 
-static void json_str(const char *s)
+void cli_json_str(const char *s)
 {
     putchar('"');
     for (; s && *s; s++) {
@@ -92,34 +92,34 @@ static void json_num(double v)
 static void json_begin(const run_state *s, const clconv_filter *f)
 {
     printf("{\"version\": \"%s\", \"filter\": ", CLCONV_VERSION);
-    json_str(clconv_filter_name(f));
+    cli_json_str(clconv_filter_name(f));
     printf(", \"filter_size\": [%d, %d], \"device\": ", clconv_filter_height(f),
            clconv_filter_width(f));
-    json_str(s->device_name);
+    cli_json_str(s->device_name);
     printf(", \"images\": [");
 }
 
 static void json_image(run_state *s, const clconv_report *r)
 {
     printf("%s\n  {\"input\": ", s->json_n++ ? "," : "");
-    json_str(r->input);
+    cli_json_str(r->input);
     printf(", \"output\": ");
-    json_str(r->output);
+    cli_json_str(r->output);
     printf(", \"status\": ");
-    json_str(r->status == CLCONV_OK ? "ok" : r->status == CLCONV_E_MISMATCH
+    cli_json_str(r->status == CLCONV_OK ? "ok" : r->status == CLCONV_E_MISMATCH
                                                   ? "mismatch" : "failed");
     if (r->status != CLCONV_OK) {
         printf(", \"error\": ");
-        json_str(r->err);
+        cli_json_str(r->err);
     }
     printf(", \"size\": [%d, %d], \"out_size\": [%d, %d], \"device\": ",
            r->in_w, r->in_h, r->out_w, r->out_h);
-    json_str(r->on_device ? s->device_name : "cpu");
+    cli_json_str(r->on_device ? s->device_name : "cpu");
     printf(", \"fell_back\": %s, \"bands\": %d, \"kernel\": ",
            r->fell_back ? "true" : "false", r->cl_timing.bands);
-    json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
+    cli_json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
     printf(", \"border\": ");
-    json_str(r->on_device && r->cl_timing.pad ? r->cl_timing.pad : "host");
+    cli_json_str(r->on_device && r->cl_timing.pad ? r->cl_timing.pad : "host");
     printf(", \"ms\": {\"decode\": ");
     json_num(r->decode_ms);
     printf(", \"pad\": ");
@@ -163,9 +163,9 @@ void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in
     for (i = 0; i < in->n; i++) {
         if (!s->dropped[i]) continue;
         printf("%s\n  {\"input\": ", s->json_n++ ? "," : "");
-        json_str(in->v[i].path);
+        cli_json_str(in->v[i].path);
         printf(", \"output\": null, \"status\": \"failed\", \"error\": ");
-        json_str(s->dropped[i]);
+        cli_json_str(s->dropped[i]);
         printf("}");
     }
 }

@@ -63,15 +63,4 @@ clconv_filter *clconv__case_filter(uint64_t *s, int kh, int kw, int integer, int
                                    char *err);
 void clconv__case_image(uint64_t *s, clconv_plane *p, int integer);
 
-/* The test cases' inputs (cases.c), from the generator state *s
- * (splitmix64): uniform draws, a kh x kw filter (integer taps in -4..4, or
- * not; rank 1 or not; NULL with err set when it cannot be made), and an
- * image's values (8-bit, or floats at one of three scales). */
-uint64_t clconv__rnd64(uint64_t *s);
-int clconv__rnd_int(uint64_t *s, int lo, int hi);
-double clconv__rnd_unit(uint64_t *s);
-clconv_filter *clconv__case_filter(uint64_t *s, int kh, int kw, int integer, int rank1,
-                                   char *err);
-void clconv__case_image(uint64_t *s, clconv_plane *p, int integer);
-
 #endif

@@ -11,3 +11,8 @@ set_tests_properties(py_formats py_cli PROPERTIES LABELS "python")
 # clconv --self-test: every path passes on the device, a perturbed result fails it.
 clconv_py_test(py_selftest test_selftest.py)
 set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")
+# Two OpenCL implementations at once: auto's next device after a failure,
+# --device all. Skipped (77) with fewer than two devices; CI runs it with
+# PoCL and Intel's runtime together (CLCONV_REQUIRE_DEVICES=2).
+clconv_py_test(py_devices test_devices.py)
+set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")

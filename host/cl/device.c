@@ -171,6 +171,7 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
     int count = 0, i, pick = -1;
     cl_int e;
     cl_context_properties props[3];
+    char why_buf[600];
 
     *out = NULL;
     if (why && why_len) why[0] = '\0';
@@ -219,6 +220,15 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
         cl = NULL;
         clconv__err(err, "cannot create a mutex");
         st = CLCONV_E_NOMEM;
+        goto cleanup;
+    }
+    /* Test switch CLCONV_FAULT=cl-open=PART: a device whose "platform:
+     * device" names hold PART cannot be opened (auto tries the next one). */
+    snprintf(why_buf, sizeof why_buf, "%s: %s", cl->info.platform_name, cl->info.name);
+    if (clconv__fault_on("cl-open", why_buf)) {
+        clconv__err(err, "clCreateContext failed: CL_OUT_OF_RESOURCES (-5) "
+                    "[CLCONV_FAULT=cl-open]");
+        st = CLCONV_E_OPENCL;
         goto cleanup;
     }
     props[0] = CL_CONTEXT_PLATFORM;

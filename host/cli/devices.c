@@ -82,6 +82,39 @@ void cli_report_fds(void)
     fprintf(stderr, "clconv: %d file descriptors open at exit\n", n - 1);
 }
 
+/* Under auto, when the first choice (the first GPU, else the first device)
+ * cannot be opened or built: every other device in --list-devices order,
+ * GPUs first, before the CPU reference. `err` holds the first failure. */
+static int open_next(int quiet, const char *first_err, clconv_cl **slot, int *ncl)
+{
+    char err[CLCONV_ERR_MAX], why[256];
+    clconv_device_info *info = NULL;
+    int n = 0, pass, i, tried = 0;
+    if (!quiet) fprintf(stderr, "clconv: skipping the first OpenCL choice: %s\n", first_err);
+    if (clconv_devices_list(&info, &n, err) != CLCONV_OK) n = 0;
+    for (pass = 0; pass < 2 && *ncl == 0; pass++)
+        for (i = 0; i < n && *ncl == 0; i++) {
+            if (info[i].is_gpu != !pass) continue;
+            if (tried++ == 0) continue; /* the first choice, which failed */
+            if (clconv_cl_open(info[i].platform, info[i].device, slot, why, sizeof why,
+                               err) == CLCONV_OK) {
+                *ncl = 1;
+                if (!quiet)
+                    fprintf(stderr, "clconv: using OpenCL device %d:%d %s (the next "
+                            "device after a failure)\n", info[i].platform,
+                            info[i].device, info[i].name);
+            } else if (!quiet) {
+                fprintf(stderr, "clconv: skipping OpenCL device %d:%d %s: %s\n",
+                        info[i].platform, info[i].device, info[i].name, err);
+            }
+        }
+    if (*ncl == 0 && !quiet)
+        fprintf(stderr, "clconv: using the CPU reference path (%s)\n",
+                tried > 1 ? "no OpenCL device could be opened" : first_err);
+    free(info);
+    return EXIT_DONE;
+}
+
 /* Opens the devices --device asks for. Returns an exit status (0: go on). */
 static int open_devices(int kind, int p, int d, const char *spec, int quiet,
                         clconv_cl ***cls, int *ncl)
@@ -130,8 +163,7 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
                 fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
                         in->platform, in->device, in->name, why);
         } else if (kind == DEV_AUTO) {
-            if (!quiet)
-                fprintf(stderr, "clconv: using the CPU reference path (%s)\n", err);
+            return open_next(quiet, err, *cls, ncl);
         } else {
             fprintf(stderr, "clconv: %s: %s\n", spec, err);
             return st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;

@@ -299,5 +299,32 @@ with tempfile.TemporaryDirectory() as tmp:
         except Exception as ex:  # a partial file would not decode
             check(False, f"{w} is not a whole image: {ex}")
 
+# A device that keeps failing is retired after its second failure, with one
+# message: the rest of the batch goes straight to the next path (here the CPU
+# reference) without trying it again, and every output is still exact.
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in")
+    rpaths = make_tree(src, 7)
+    rc, _, err = run("-f", "sharpen", "-r", src, "-o", os.path.join(tmp, "ref"), "-q",
+                     "--device", "cpu", "--format", "npy")
+    rc, so, err = run("-f", "sharpen", "-r", src, "-o", os.path.join(tmp, "dev"), "-j", "1",
+                      "--format", "npy", "--json", env={"CLCONV_FAULT": "cl-alloc"})
+    if "no OpenCL device" in err or "using the CPU reference path (" in err:
+        print("retirement: no OpenCL device, not checked")
+    else:
+        check(rc == 0, f"retirement: exit {rc}: {err}")
+        check(err.count("OpenCL failed") == 2, f"retirement: {err.count('OpenCL failed')} "
+              f"device failures reported, want 2: {err}")
+        check(err.count("retired for the rest of the run") == 1,
+              f"retirement: the retiring message {err.count('retired for the rest')} times")
+        imgs = json.loads(so)["images"]
+        check(sum(1 for i in imgs if i["device"] == "cpu" and not i["fell_back"]) == 5,
+              "retirement: the 5 images after it went straight to the reference")
+        for rel in sorted(os.path.relpath(p, src) for p in rpaths):
+            n = rel[:-4] + ".npy"
+            a, b = os.path.join(tmp, "ref", n), os.path.join(tmp, "dev", n)
+            check(os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read(),
+                  f"retirement: {n} equals the reference")
+
 print(f"{len(failures)} of {checks[0]} checks failed" if failures else f"all {checks[0]} batch checks passed")
 sys.exit(1 if failures else 0)

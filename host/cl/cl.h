@@ -54,6 +54,7 @@ struct clconv_cl {
     unsigned int max_const_args;
     int kernel;             /* forced kernel variant, -1: chosen per call */
     pthread_mutex_t lock;   /* one call at a time on this device */
+    int failures;           /* failed calls so far (under `lock`) */
     /* The FFT path (fft.c), built on its first use: one program per
      * block side N = 128 << i, with its twiddles and bit-reversal table. */
     struct clconv_fft_prog {
@@ -73,6 +74,13 @@ struct clconv_cl {
     int fft_h_n, fft_h_kh, fft_h_kw;
     double *fft_h_taps;
 };
+
+/* Retirement: a device that fails CLCONV__RETIRE_AFTER calls in a run is
+ * retired; clconv__cl_failed counts a failure and returns 1 to the one
+ * caller whose failure retires it. Thread-safe. */
+#define CLCONV__RETIRE_AFTER 2
+int clconv__cl_failed(clconv_cl *cl);
+int clconv__cl_retired(clconv_cl *cl);
 
 /* The planning view of a device (plan.h). */
 clconv__limits clconv__limits_of(const clconv_cl *cl);

@@ -299,3 +299,21 @@ clconv__limits clconv__limits_of(const clconv_cl *cl)
     l.is_gpu = cl->info.is_gpu;
     return l;
 }
+
+int clconv__cl_failed(clconv_cl *cl)
+{
+    int n;
+    pthread_mutex_lock(&cl->lock);
+    n = ++cl->failures;
+    pthread_mutex_unlock(&cl->lock);
+    return n == CLCONV__RETIRE_AFTER;
+}
+
+int clconv__cl_retired(clconv_cl *cl)
+{
+    int n;
+    pthread_mutex_lock(&cl->lock);
+    n = cl->failures;
+    pthread_mutex_unlock(&cl->lock);
+    return n >= CLCONV__RETIRE_AFTER;
+}

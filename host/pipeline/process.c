@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
+#include "cl/cl.h" /* device retirement */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -158,6 +159,17 @@ static clconv_status verify(const clconv_job *job, const clconv_plane *padded,
     return st;
 }
 
+/* The device to compute on: `cl`, unless it was retired after failures,
+ * then the first device of the run that is not (NULL: the reference). */
+static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
+{
+    int i;
+    if (!clconv__cl_retired(cl)) return cl;
+    for (i = 0; i < job->ndevices; i++)
+        if (job->devices[i] && !clconv__cl_retired(job->devices[i])) return job->devices[i];
+    return NULL;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
@@ -201,6 +213,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     r->pad_ms = clconv__now_ms() - t;
 
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
+    if (cl && job->fallback) cl = usable_device(job, cl);
     t = clconv__now_ms();
     if (cl) {
         /* The device fills the border itself (clconv_conv_cl_image). */
@@ -214,7 +227,14 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
             size_t len = append(r->note, 0, sizeof r->note, input);
             len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
             len = append(r->note, len, sizeof r->note, err);
-            append(r->note, len, sizeof r->note, "); using the CPU reference");
+            len = append(r->note, len, sizeof r->note, "); using the CPU reference");
+            if (clconv__cl_failed(cl)) {
+                /* The one message: its other images go to the next path. */
+                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+                append(r->note, len, sizeof r->note, " retired for the rest of the run "
+                       "after 2 failures");
+            }
             r->fell_back = 1;
         } else {
             fail(r, st, err);

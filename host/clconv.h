@@ -297,6 +297,7 @@ typedef struct clconv_cl_timing {
     const char *pad;        /* where the border was filled: "device", "host";
                                NULL for clconv_conv_cl (the caller padded) */
     double pad_ms;          /* host padding done inside the call, if any */
+    int band_rows;          /* output rows per band (the last may be fewer) */
 } clconv_cl_timing;
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the
@@ -361,7 +362,9 @@ typedef struct clconv_job {
     clconv_map map;
     int quality;                 /* JPEG quality, 1..100 */
     long long max_pixels;        /* 0: no limit */
-    int verify;                  /* also run the reference and compare */
+    int verify;                  /* CLCONV_VERIFY_OFF, _FULL (1: the
+                                    reference on every pixel) or _SAMPLE */
+    unsigned long long verify_seed; /* picks the spot check's pixels */
     clconv_cl *cl;               /* NULL: the CPU reference path */
     int fallback;                /* on a device failure, use the reference */
     const char *side_by_side;    /* also write input | output into this PNG */
@@ -378,6 +381,13 @@ typedef struct clconv_job {
     volatile int *stop;          /* when *stop != 0, take no new image */
 } clconv_job;
 
+/* How device results are checked against the CPU reference: not at all;
+ * every pixel (the reference runs in full); or, the default, a spot check
+ * of a few hundred output pixels per image (the corners and the band seams
+ * always among them, the rest drawn from verify_seed and the file name),
+ * whose failure counts as a device failure. The host path needs none. */
+enum { CLCONV_VERIFY_OFF = 0, CLCONV_VERIFY_FULL = 1, CLCONV_VERIFY_SAMPLE = 2 };
+
 /* What happened to one image. Filled by clconv_process_file. */
 typedef struct clconv_report {
     const char *input, *output;  /* as given, not copied */
@@ -392,6 +402,9 @@ typedef struct clconv_report {
     int verified;                /* verify ran; vr holds its result */
     clconv_verify_result vr;
     long long nan_count;         /* NaN pixels mapped to 0 */
+    int sampled;                 /* the spot check ran; sr holds its result */
+    int sample_points;           /* how many pixels it checked */
+    clconv_verify_result sr;
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */

@@ -326,5 +326,43 @@ with tempfile.TemporaryDirectory() as tmp:
             check(os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read(),
                   f"retirement: {n} equals the reference")
 
+# The default spot check (--verify sample): a wrong device pixel is caught
+# where --verify=off lets it through; under auto the device is retired and
+# the image redone exactly; band seams are always among the sampled pixels.
+with tempfile.TemporaryDirectory() as tmp:
+    small = os.path.join(tmp, "small.png")  # 16x12: every pixel is sampled
+    Image.fromarray(rng.integers(0, 256, (12, 16), dtype=np.uint8)).save(small)
+    big = os.path.join(tmp, "big.png")
+    Image.fromarray(rng.integers(0, 256, (80, 100), dtype=np.uint8)).save(big)
+    o = lambda n: os.path.join(tmp, n)  # noqa: E731
+    rc, _, err = run("-f", "sharpen", small, "-o", o("ref.npy"), "-q", "--device", "cpu")
+    devs = run("--list-devices")[1]
+    if "opencl:" not in devs:
+        print("spot check: no OpenCL device, not checked")
+    else:
+        rc, _, err = run("-q", "-f", "sharpen", "--device", "opencl", small, "-o", o("x.png"),
+                         env={"CLCONV_FAULT": "perturb"})
+        check(rc == 3 and "spot check" in err and err.count("\n") == 1,
+              f"spot check, explicit device: exit {rc}, {err!r}")
+        rc, _, err = run("-q", "-f", "sharpen", "--device", "opencl", "--verify=off", small,
+                         "-o", o("y.png"), env={"CLCONV_FAULT": "perturb"})
+        check(rc == 0, f"--verify=off lets the perturbed pixel through: exit {rc}")
+        rc, so, err = run("-f", "sharpen", "--json", small, "-o", o("auto.npy"),
+                          env={"CLCONV_FAULT": "perturb"})
+        check(rc == 0 and "retired for the rest of the run" in err,
+              f"spot check under auto: exit {rc}, {err!r}")
+        check(open(o("auto.npy"), "rb").read() == open(o("ref.npy"), "rb").read(),
+              "spot check under auto: the image redone exactly")
+        img = json.loads(so)["images"][0]
+        check(img["sample"]["ok"] is False and img["fell_back"] and img["device"] == "cpu",
+              f"spot check under auto, --json: {img}")
+        rc, so, err = run("-q", "-f", "sharpen", "--json", "--device", "opencl", big, "-o",
+                          o("bigout.png"), env={"CLCONV_BAND_ROWS": "5"})
+        img = json.loads(so)["images"][0]
+        # 4 corners, 8 pixels on each of the 15 seams of 80 rows in bands of 5, 256 drawn
+        check(rc == 0 and img["bands"] == 16 and img["sample"] == {**img["sample"], "ok": True, "points": 4 + 8 * 15 + 256},
+              f"spot check: corners, seams and the drawn pixels: {img}")
+        check(json.loads(so)["verify"] == "sample", "--json names the verify mode")
+
 print(f"{len(failures)} of {checks[0]} checks failed" if failures else f"all {checks[0]} batch checks passed")
 sys.exit(1 if failures else 0)

@@ -35,6 +35,7 @@ clconv_status clconv__run_bands(clconv__band_run *run, float *out,
 
     ev[EV_UP] = run->upload;
     run->upload = NULL;
+    tm->band_rows = (int)run->rows_per_band;
     for (r0 = 0; r0 < g->out_h; r0 += run->rows_per_band) {
         const int rows = (int)(g->out_h - r0 < run->rows_per_band ? g->out_h - r0
                                                                   : run->rows_per_band);

@@ -80,6 +80,8 @@ struct clconv_cl {
  * caller whose failure retires it. Thread-safe. */
 #define CLCONV__RETIRE_AFTER 2
 int clconv__cl_failed(clconv_cl *cl);
+/* Retires cl at once (a wrong result, not just a failed call). */
+void clconv__cl_retire(clconv_cl *cl);
 int clconv__cl_retired(clconv_cl *cl);
 
 /* The planning view of a device (plan.h). */

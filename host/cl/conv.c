@@ -145,7 +145,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     clconv__call c;
     clconv__band_run run;
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
     clconv_status st = CLCONV_OK;
     long long rows;
     int forced, var;
@@ -216,7 +216,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
                                  clconv_cl_timing *timing, char *err)
 {
     clconv_plane tmp = {0, 0, NULL}, padded = {0, 0, NULL};
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
     clconv_status st = CLCONV_OK;
     const double t = clconv__now_ms();
     double pad_ms;
@@ -346,7 +346,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     frame fr = {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     clconv__call c;
     clconv__band_run run;
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0, 0};
     clconv_status st = CLCONV_OK;
     cl_mem src_b = NULL;
     long long rows;

@@ -309,6 +309,13 @@ int clconv__cl_failed(clconv_cl *cl)
     return n == CLCONV__RETIRE_AFTER;
 }
 
+void clconv__cl_retire(clconv_cl *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    if (cl->failures < CLCONV__RETIRE_AFTER) cl->failures = CLCONV__RETIRE_AFTER;
+    pthread_mutex_unlock(&cl->lock);
+}
+
 int clconv__cl_retired(clconv_cl *cl)
 {
     int n;

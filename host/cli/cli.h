@@ -85,6 +85,8 @@ typedef struct run_state {
     long long nans;
     double t0, last_progress;
     const char *device_name;
+    int verify;                     /* the job's mode, for the JSON report */
+    unsigned long long verify_seed;
 } run_state;
 
 /* Writes s as a JSON string to stdout, escaped. */

@@ -27,6 +27,8 @@ int main(int argc, char **argv)
     }
     s.quiet = cfg.quiet;
     s.json = cfg.json;
+    s.verify = cfg.job.verify;
+    s.verify_seed = cfg.job.verify_seed;
     rc = cli_make_filter(&cfg, &filter);
     if (rc != EXIT_DONE) goto cleanup;
     cfg.job.filter = filter;

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char usage_line[] =
     "Usage: clconv -f FILTER [options] INPUT... -o OUTPUT\n";
@@ -53,7 +55,14 @@ static int o_quiet(cli_config *c, const char *a) { (void)a; c->quiet = 1; return
 static int o_recursive(cli_config *c, const char *a) { (void)a; c->recursive = 1; return -1; }
 static int o_flip(cli_config *c, const char *a) { (void)a; c->flip = 1; return -1; }
 static int o_device(cli_config *c, const char *a) { c->device = a; return -1; }
-static int o_verify(cli_config *c, const char *a) { (void)a; c->job.verify = 1; return -1; }
+static int o_verify(cli_config *c, const char *a)
+{
+    if (!a || strcmp(a, "full") == 0) c->job.verify = CLCONV_VERIFY_FULL;
+    else if (strcmp(a, "sample") == 0) c->job.verify = CLCONV_VERIFY_SAMPLE;
+    else if (strcmp(a, "off") == 0) c->job.verify = CLCONV_VERIFY_OFF;
+    else return usage_error("--verify: '%s' is not full, sample or off", a);
+    return -1;
+}
 static int o_json(cli_config *c, const char *a) { (void)a; c->json = 1; return -1; }
 static int o_self_test(cli_config *c, const char *a) { (void)a; c->self_test = 1; return -1; }
 static int o_from(cli_config *c, const char *a) { c->from[c->nfrom++] = a; return -1; }
@@ -269,8 +278,12 @@ static const opt_row table[] = {
     {"device", 0, "DEV", S_DEVICE,
      "auto | all | cpu | opencl[:P[:D]] (auto; also\n$CLCONV_DEVICE)", o_device},
     {"kernel", 0, "K", S_DEVICE, "@kernels", o_kernel},
-    {"verify", 0, NULL, S_DEVICE,
-     "also run the CPU reference and compare; exit 3 on a\nmismatch (off)", o_verify},
+    {"verify", 0, "[=MODE]", S_DEVICE,
+     "check device results against the CPU reference: full\n"
+     "(every pixel; --verify alone), sample (a few hundred\n"
+     "pixels a image, corners and band seams among them; a\n"
+     "wrong one retires the device under auto, else exit 3)\n"
+     "or off (sample)", o_verify},
     {"list-devices", 0, NULL, S_DEVICE, "list the OpenCL devices and exit", o_list_devices},
     {"self-test", 0, NULL, S_DEVICE,
      "check every kernel path of the device against the CPU\n"
@@ -294,12 +307,12 @@ static void help_row(const opt_row *o)
     char left[64], gen[256];
     const char *h = o->help;
     int n;
+    const char *sep = o->arg && o->arg[0] != '[' ? " " : "";
     if (o->short_name)
-        n = snprintf(left, sizeof left, "  -%c, --%s%s%s", o->short_name, o->name,
-                     o->arg ? " " : "", o->arg ? o->arg : "");
-    else
-        n = snprintf(left, sizeof left, "      --%s%s%s", o->name, o->arg ? " " : "",
+        n = snprintf(left, sizeof left, "  -%c, --%s%s%s", o->short_name, o->name, sep,
                      o->arg ? o->arg : "");
+    else
+        n = snprintf(left, sizeof left, "      --%s%s%s", o->name, sep, o->arg ? o->arg : "");
     if (strcmp(h, "@formats") == 0) {
         char names[128];
         clconv__format_names(names, sizeof names, 1, "", " | ", " | ");
@@ -405,11 +418,22 @@ int cli_parse(int argc, char **argv, cli_config *c)
     c->device = getenv("CLCONV_DEVICE");
     c->dev_p = c->dev_d = -1;
     c->shard_n = 1;
+    {
+        /* The spot check's pixels: CLCONV_VERIFY_SEED repeats a run's. */
+        const char *vs = getenv("CLCONV_VERIFY_SEED");
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->job.verify_seed = vs && *vs ? strtoull(vs, NULL, 0)
+                                       : ((unsigned long long)ts.tv_sec * 1000000007ULL) ^
+                                             (unsigned long long)ts.tv_nsec ^
+                                             ((unsigned long long)getpid() << 32);
+    }
     c->from = calloc((size_t)argc + 1, sizeof *c->from);
     if (!c->from) return EXIT_SOME_FAILED;
     for (i = 0; i < NOPTS; i++) {
         opts[i].name = table[i].name;
-        opts[i].has_arg = table[i].arg ? required_argument : no_argument;
+        opts[i].has_arg = !table[i].arg ? no_argument
+                          : table[i].arg[0] == '[' ? optional_argument : required_argument;
         opts[i].flag = NULL;
         opts[i].val = table[i].short_name ? table[i].short_name : 256 + (int)i;
         if (table[i].short_name) {

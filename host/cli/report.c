@@ -96,7 +96,9 @@ static void json_begin(const run_state *s, const clconv_filter *f)
     printf(", \"filter_size\": [%d, %d], \"device\": ", clconv_filter_height(f),
            clconv_filter_width(f));
     cli_json_str(s->device_name);
-    printf(", \"images\": [");
+    printf(", \"verify\": \"%s\", \"verify_seed\": %llu, \"images\": [",
+           s->verify == CLCONV_VERIFY_FULL ? "full"
+           : s->verify == CLCONV_VERIFY_SAMPLE ? "sample" : "off", s->verify_seed);
 }
 
 static void json_image(run_state *s, const clconv_report *r)
@@ -137,6 +139,12 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"encode\": ");
     json_num(r->encode_ms);
     printf("}, \"nan_pixels\": %lld", r->nan_count);
+    if (r->sampled) {
+        printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
+               "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);
+        json_num(r->sr.max_abs_err);
+        printf(", \"worst\": [%d, %d]}", r->sr.worst_x, r->sr.worst_y);
+    }
     if (r->verified) {
         printf(", \"verify\": {\"ok\": %s, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->vr.bad ? "false" : "true", r->vr.bad);

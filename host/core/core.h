@@ -63,4 +63,15 @@ clconv_filter *clconv__case_filter(uint64_t *s, int kh, int kw, int integer, int
                                    char *err);
 void clconv__case_image(uint64_t *s, clconv_plane *p, int integer);
 
+/* The spot check (verify.c): the reference at the n output pixels (xs[k],
+ * ys[k]) of geometry g, read from the unpadded source (floats `src` or
+ * bytes `src8`, sw wide) through the border maps (-1: cval) and summed in
+ * double as clconv_conv_ref sums, compared with those pixels of `dev` under
+ * DESIGN.md's tolerance; the result as clconv_verify gives it. */
+void clconv__verify_points(const clconv_plane *dev, const float *src,
+                           const unsigned char *src8, int sw, const int *rmap,
+                           const int *cmap, float cval, const clconv_filter *f,
+                           const clconv_geometry *g, const int *xs, const int *ys,
+                           int n, clconv_verify_result *r);
+
 #endif

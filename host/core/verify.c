@@ -7,6 +7,37 @@
 #include <float.h>
 #include <math.h>
 
+/* One pixel: its error, and whether it is over the tolerance; the worst so
+ * far (furthest over, or least under, its tolerance) into r. */
+static void check_pixel(double a, double b, double tol, int x, int y,
+                        double *worst_excess, clconv_verify_result *r)
+{
+    double e;
+    if (isnan(a) && isnan(b)) return;
+    /* Infinities agree only with the same infinity. */
+    e = (a == b) ? 0.0 : fabs(a - b);
+    if (isnan(e)) e = INFINITY;
+    if (e > tol) r->bad++;
+    if (e > r->max_abs_err) r->max_abs_err = e;
+    if (e > 0 && e - tol > *worst_excess) {
+        *worst_excess = e - tol;
+        r->worst_x = x;
+        r->worst_y = y;
+        r->worst_dev = (float)a;
+        r->worst_ref = (float)b;
+        r->worst_tol = tol;
+    }
+}
+
+static void reset(clconv_verify_result *r)
+{
+    r->bad = 0;
+    r->max_abs_err = 0;
+    r->worst_x = r->worst_y = -1;
+    r->worst_dev = r->worst_ref = 0;
+    r->worst_tol = 0;
+}
+
 void clconv_verify(const clconv_plane *dev, const clconv_plane *ref,
                    const clconv_plane *abs_sum, int taps,
                    clconv_verify_result *r)
@@ -14,35 +45,46 @@ void clconv_verify(const clconv_plane *dev, const clconv_plane *ref,
     size_t i, n = (size_t)ref->width * (size_t)ref->height;
     double worst_excess = -INFINITY;
 
-    r->bad = 0;
-    r->max_abs_err = 0;
-    r->worst_x = r->worst_y = -1;
-    r->worst_dev = r->worst_ref = 0;
-    r->worst_tol = 0;
+    reset(r);
     if (dev->width != ref->width || dev->height != ref->height) {
         r->bad = (long long)n;
         r->max_abs_err = INFINITY;
         return;
     }
-    for (i = 0; i < n; i++) {
-        double a = dev->data[i], b = ref->data[i];
-        double tol = 4.0 * taps * FLT_EPSILON * abs_sum->data[i] + FLT_MIN;
-        double e;
-        if (isnan(a) && isnan(b)) continue;
-        /* Infinities agree only with the same infinity. */
-        e = (a == b) ? 0.0 : fabs(a - b);
-        if (isnan(e)) e = INFINITY;
-        if (e > tol) r->bad++;
-        /* The worst pixel is the one furthest over (or least under) its
-         * tolerance, so a failing pixel always wins over a passing one. */
-        if (e > r->max_abs_err) r->max_abs_err = e;
-        if (e > 0 && e - tol > worst_excess) {
-            worst_excess = e - tol;
-            r->worst_x = (int)(i % (size_t)ref->width);
-            r->worst_y = (int)(i / (size_t)ref->width);
-            r->worst_dev = dev->data[i];
-            r->worst_ref = ref->data[i];
-            r->worst_tol = tol;
+    for (i = 0; i < n; i++)
+        check_pixel(dev->data[i], ref->data[i],
+                    4.0 * taps * FLT_EPSILON * abs_sum->data[i] + FLT_MIN,
+                    (int)(i % (size_t)ref->width), (int)(i / (size_t)ref->width),
+                    &worst_excess, r);
+}
+
+void clconv__verify_points(const clconv_plane *dev, const float *src,
+                           const unsigned char *src8, int sw, const int *rmap,
+                           const int *cmap, float cval, const clconv_filter *f,
+                           const clconv_geometry *g, const int *xs, const int *ys,
+                           int n, clconv_verify_result *r)
+{
+    const int taps = f->kw * f->kh;
+    double worst_excess = -INFINITY;
+    int k, i, j;
+    reset(r);
+    for (k = 0; k < n; k++) {
+        double acc = 0, aacc = 0;
+        for (i = 0; i < f->kh; i++) {
+            const int sr = rmap[ys[k] * g->stride + i * g->dilation];
+            for (j = 0; j < f->kw; j++) {
+                const int sc = cmap[xs[k] * g->stride + j * g->dilation];
+                const double kk = f->taps[(size_t)i * f->kw + j];
+                const float p = (sr < 0 || sc < 0) ? cval
+                                : src ? src[(size_t)sr * sw + sc]
+                                      : (float)src8[(size_t)sr * sw + sc];
+                acc += kk * p;
+                aacc += fabs(kk * p);
+            }
         }
+        /* Rounded as clconv_conv_ref rounds: once, to float32. */
+        check_pixel(dev->data[(size_t)ys[k] * g->out_w + xs[k]], (float)acc,
+                    4.0 * taps * FLT_EPSILON * (float)aacc + FLT_MIN, xs[k], ys[k],
+                    &worst_excess, r);
     }
 }

@@ -24,6 +24,7 @@ void clconv_job_init(clconv_job *job)
     job->map = CLCONV_MAP_CLAMP;
     job->quality = 95;
     job->max_pixels = 1LL << 28;
+    job->verify = CLCONV_VERIFY_SAMPLE;
 }
 
 /* Nonzero when both paths name the same existing file. */
@@ -159,6 +160,82 @@ static clconv_status verify(const clconv_job *job, const clconv_plane *padded,
     return st;
 }
 
+/* The spot check's pixels: the four corners, both rows at every band seam
+ * (at both ends and two random columns), and SAMPLE_POINTS drawn from the
+ * seed; every pixel of a small output. Returns how many went into xs, ys
+ * (capacity SAMPLE_CAP). */
+#define SAMPLE_POINTS 256
+#define SAMPLE_CAP (SAMPLE_POINTS + 4 + 64 * 8)
+static int sample_points(const clconv_geometry *g, int band_rows, uint64_t seed,
+                         int *xs, int *ys)
+{
+    const int w = g->out_w, h = g->out_h;
+    int n = 0, b, k;
+    if ((long long)w * h <= SAMPLE_POINTS + 4) {
+        for (b = 0; b < h; b++)
+            for (k = 0; k < w; k++, n++) {
+                xs[n] = k;
+                ys[n] = b;
+            }
+        return n;
+    }
+#define PUT(x, y) (xs[n] = (x), ys[n] = (y), n++)
+    PUT(0, 0);
+    PUT(w - 1, 0);
+    PUT(0, h - 1);
+    PUT(w - 1, h - 1);
+    for (b = band_rows; band_rows > 0 && b < h && n + 8 <= SAMPLE_CAP - SAMPLE_POINTS; b += band_rows) {
+        PUT(0, b - 1);
+        PUT(w - 1, b - 1);
+        PUT(0, b);
+        PUT(w - 1, b);
+        PUT(clconv__rnd_int(&seed, 0, w - 1), b - 1);
+        PUT(clconv__rnd_int(&seed, 0, w - 1), b - 1);
+        PUT(clconv__rnd_int(&seed, 0, w - 1), b);
+        PUT(clconv__rnd_int(&seed, 0, w - 1), b);
+    }
+    for (k = 0; k < SAMPLE_POINTS; k++)
+        PUT(clconv__rnd_int(&seed, 0, w - 1), clconv__rnd_int(&seed, 0, h - 1));
+#undef PUT
+    return n;
+}
+
+/* The default check of a device result: the reference at a few hundred
+ * pixels (sample_points) from the unpadded image, into r->sr. Returns 0
+ * when they pass (or when the maps cannot be made: nothing is claimed). */
+static int spot_check_failed(const clconv_job *job, const char *input,
+                             const clconv_plane *img, const clconv_image8 *img8,
+                             const clconv_geometry *g, const clconv_plane *out,
+                             clconv_report *r)
+{
+    int xs[SAMPLE_CAP], ys[SAMPLE_CAP], n;
+    int *rmap = clconv__axis_map(g->in_h, g->pad_top, g->pad_bottom, job->params.border);
+    int *cmap = clconv__axis_map(g->in_w, g->pad_left, g->pad_right, job->params.border);
+    uint64_t seed = job->verify_seed ^ 0xcbf29ce484222325ULL;
+    const char *c;
+    for (c = input; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+    if (rmap && cmap) {
+        n = sample_points(g, r->cl_timing.band_rows, seed, xs, ys);
+        clconv__verify_points(out, img8->data ? NULL : img->data, img8->data,
+                              img8->data ? img8->width : img->width, rmap, cmap,
+                              job->params.cval, job->filter, g, xs, ys, n, &r->sr);
+        r->sampled = 1;
+        r->sample_points = n;
+    }
+    free(rmap);
+    free(cmap);
+    return r->sampled && r->sr.bad > 0;
+}
+
+/* "spot check: N of M sampled pixels over tolerance, worst at ..." */
+static void spot_message(const clconv_job *job, const clconv_report *r, char *buf, size_t n)
+{
+    snprintf(buf, n, "spot check: %lld of %d sampled pixels over tolerance, worst at "
+             "(%d, %d): device %.9g, reference %.9g, tolerance %.3g (--verify sample, "
+             "seed %llu)", r->sr.bad, r->sample_points, r->sr.worst_x, r->sr.worst_y,
+             r->sr.worst_dev, r->sr.worst_ref, r->sr.worst_tol, job->verify_seed);
+}
+
 /* The device to compute on: `cl`, unless it was retired after failures,
  * then the first device of the run that is not (NULL: the reference). */
 static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
@@ -223,6 +300,26 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         if (st == CLCONV_OK) {
             done_on_device = 1;
             r->pad_ms += r->cl_timing.pad_ms;
+            const double tv = clconv__now_ms();
+            const int wrong = job->verify == CLCONV_VERIFY_SAMPLE &&
+                              spot_check_failed(job, input, &img, &img8, &g, &out, r);
+            r->verify_ms = clconv__now_ms() - tv;
+            if (wrong && job->fallback) {
+                /* A wrong result: the device is not trusted again this run,
+                 * and this image is redone by the reference. */
+                char msg[CLCONV_ERR_MAX];
+                size_t len = append(r->note, 0, sizeof r->note, input);
+                spot_message(job, r, msg, sizeof msg);
+                len = append(r->note, len, sizeof r->note, ": ");
+                len = append(r->note, len, sizeof r->note, msg);
+                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+                append(r->note, len, sizeof r->note,
+                       " retired for the rest of the run; redone on the CPU reference");
+                clconv__cl_retire(cl);
+                done_on_device = 0;
+                r->fell_back = 1;
+            }
         } else if (job->fallback) {
             size_t len = append(r->note, 0, sizeof r->note, input);
             len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
@@ -243,14 +340,14 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     }
     r->on_device = done_on_device;
     r->compute_ms = clconv__now_ms() - t;
-    if (!done_on_device || job->verify || job->side_by_side) {
+    if (!done_on_device || job->verify == CLCONV_VERIFY_FULL || job->side_by_side) {
         /* The host-padded float plane: the reference's input. */
         t = clconv__now_ms();
         if (img8.data) {
             st = clconv__plane_from_u8(&img8, &img, err);
             if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
         }
-        if (!done_on_device || job->verify) {
+        if (!done_on_device || job->verify == CLCONV_VERIFY_FULL) {
             st = clconv_pad(&img, &g, &job->params, &padded, err);
             if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
         }
@@ -263,7 +360,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         r->compute_ms += clconv__now_ms() - t;
     }
 
-    if (job->verify) {
+    if (job->verify == CLCONV_VERIFY_FULL) {
         const char *msg = NULL;
         t = clconv__now_ms();
         st = verify(job, &padded, &g, &out, r, &msg);
@@ -281,7 +378,11 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     }
     r->encode_ms = clconv__now_ms() - t;
-    if (r->verified && r->vr.bad > 0) {
+    if (r->sampled && r->sr.bad > 0 && done_on_device) {
+        /* An explicit device: its wrong result is this image's failure. */
+        spot_message(job, r, err, sizeof err);
+        st = fail(r, CLCONV_E_MISMATCH, err);
+    } else if (r->verified && r->vr.bad > 0) {
         snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
                  "tolerance, worst at (%d, %d): device %.9g, reference %.9g, "
                  "tolerance %.3g", r->vr.bad, r->vr.bad == 1 ? "" : "s",

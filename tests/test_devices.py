@@ -18,15 +18,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 rng = np.random.default_rng(SEED)
-failures = []
-checks = [0]
-
-
-def check(cond, what):
-    checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+check = testenv.Checks("test_devices.py")
 
 
 def run(args, fault=None):
@@ -95,5 +87,4 @@ with tempfile.TemporaryDirectory() as tmp:
           f"no device opens: the reference ({r.returncode}, {r.stderr!r})")
     check(open(os.path.join(tmp, "b.npy"), "rb").read() == ref["in0"], "and its output")
 
-print(f"test_devices.py: {checks[0]} checks, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

@@ -13,16 +13,8 @@ import sys
 import testenv
 
 CLCONV, SEED = testenv.start("test_selftest.py")
-failures = []
-checks = [0]
+check = testenv.Checks("test_selftest.py")
 VARIANTS = ["naive", "tiled", "separable", "local", "fft"]
-
-
-def check(cond, what):
-    checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def run(args, fault=None):
@@ -83,5 +75,4 @@ cpu = run(["--self-test", "--device", "cpu"])
 check(cpu.returncode == 2 and "--self-test" in cpu.stderr and cpu.stderr.count("\n") == 1,
       f"--device cpu: exit {cpu.returncode}, stderr {cpu.stderr!r}")
 
-print(f"test_selftest.py: {checks[0]} checks, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish()

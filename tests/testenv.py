@@ -23,3 +23,23 @@ def start(name):
     print(f"{name}: seed {seed} (CLCONV_TEST_SEED={seed} repeats this run)",
           flush=True)
     return os.path.abspath(sys.argv[1]), seed
+
+
+class Checks:
+    """check(cond, what) counts a check and prints what failed; finish()
+    prints the tally and exits 1 on any failure."""
+
+    def __init__(self, name):
+        self.name = name
+        self.count = 0
+        self.failures = []
+
+    def __call__(self, cond, what):
+        self.count += 1
+        if not cond:
+            self.failures.append(what)
+            print("FAIL:", what)
+
+    def finish(self):
+        print(f"{self.name}: {self.count} checks, {len(self.failures)} failed")
+        sys.exit(1 if self.failures else 0)

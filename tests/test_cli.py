@@ -246,6 +246,42 @@ def usage_failures():
     expect_fail("no filter", [g, "-o", o], 2, absent=[o])
     expect_fail("no input", ["-f", "sharpen", "-o", o], 2)
     expect_fail("no output", ["-f", "sharpen", g], 2)
+    # Each limit is named in its message: --stride 2147483647 is over it.
+    for opt in ("--stride", "--dilation"):
+        expect_fail(f"{opt} over the limit", ["-f", "sharpen", opt, "2147483647",
+                                             g, "-o", o], 2,
+                    contains=["2147483647", "1048576"], absent=[o])
+    # An empty path is refused, not read before its first byte.
+    expect_fail("-o ''", ["-f", "sharpen", g, "-o", ""], 2, contains=["empty"])
+    expect_fail("--side-by-side ''", ["-f", "sharpen", "--side-by-side", "", g,
+                                      "-o", o], 2, contains=["empty"], absent=[o])
+    # A huge token is shown cut with its length, in a short line, wherever
+    # it comes from (an option value, an inline filter, a parametric N).
+    big = "9" * 5000
+    for label, args in (("--jobs", ["-f", "sharpen", "-j", big, g, "-o", o]),
+                        ("inline", ["-f", "1," + big, g, "-o", o]),
+                        ("inline token", ["-f", "1,2;" + "1" * 4000 + "x", g, "-o", o]),
+                        ("gaussian:N", ["-f", "gaussian:" + big, g, "-o", o]),
+                        ("unknown", ["-f", "q" * 5000, g, "-o", o]),
+                        ("--shard", ["-f", "sharpen", "--shard", big, g, "-o", o])):
+        p = expect_fail(f"5000-byte token, {label}", args, 2, absent=[o])
+        longest = max((len(l) for l in p.stderr.splitlines()), default=0)
+        if longest > 300 or "bytes)" not in p.stderr:
+            fail(f"5000-byte token, {label}",
+                 f"longest line {longest} bytes, want a cut token and its length", p)
+    # CLCONV_KERNEL is checked as --kernel is: a misspelt one is refused,
+    # not silently auto; a right one works.
+    expect_fail("CLCONV_KERNEL=FFT", ["-f", "sharpen", g, "-o", o], 2,
+                names=["CLCONV_KERNEL", "FFT"], absent=[o],
+                env={"CLCONV_KERNEL": "FFT"})
+    expect_fail("--kernel FFT", ["-f", "sharpen", "--kernel", "FFT", g, "-o", o],
+                2, names=["FFT"], absent=[o])
+    expect_ok("CLCONV_KERNEL=naive", ["-q", "-f", "sharpen", g, "-o", o],
+              env={"CLCONV_KERNEL": "naive"}, outputs=[o])
+    os.remove(o)
+    expect_fail("CLCONV_VERIFY_SEED=abc", ["-f", "sharpen", g, "-o", o], 2,
+                names=["CLCONV_VERIFY_SEED", "abc"], absent=[o],
+                env={"CLCONV_VERIFY_SEED": "abc"})
     # Filter larger than the image under valid padding: exit 1, both sizes.
     expect_fail("filter > image, valid", ["-f", "box:15", "--padding", "valid",
                                           "--device", "cpu", w("small.png"), "-o",

@@ -89,7 +89,18 @@ def reference(gray, K, stride, dil, padding, border, cval):
     return acc.astype(np.float32), asum
 
 
+# OpenCV's getGaussianKernel without sigma: fixed tables for odd n <= 9.
+SMALL_GAUSSIAN = {1: [1.0], 3: [0.25, 0.5, 0.25],
+                  5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+                  7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375,
+                      0.03125],
+                  9: [v / 256 for v in (4, 13, 30, 51, 60, 51, 30, 13, 4)]}
+
+
 def gaussian(n, sigma=None):
+    if sigma is None and n in SMALL_GAUSSIAN:
+        g = np.array(SMALL_GAUSSIAN[n])
+        return np.outer(g, g)
     if sigma is None:
         sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8
     x = np.arange(n, dtype=np.float64) - (n - 1) * 0.5

@@ -568,6 +568,30 @@ static void test_filters(void)
     }
     clconv_filter_destroy(f);
     f = NULL;
+    /* Without SIGMA, odd N <= 9 takes OpenCV's fixed tables, exactly:
+     * gaussian:3 is the blur preset (1 2 1 / 2 4 2 / 1 2 1, over 16), and
+     * gaussian:7's middle tap is 0.28125^2; even N and N > 7 use sigma. */
+    {
+        static const double g7[7] = {0.03125, 0.109375, 0.21875, 0.28125,
+                                     0.21875, 0.109375, 0.03125};
+        static const double b3[3] = {1, 2, 1};
+        CHECK_INT(clconv_filter_parse("gaussian:3", &f, err), CLCONV_OK);
+        for (i = 0; f && i < 9; i++)
+            CHECK_FLOAT(clconv_filter_taps(f)[i], b3[i / 3] * b3[i % 3] / 16, 0);
+        clconv_filter_destroy(f);
+        CHECK_INT(clconv_filter_parse("gaussian:7", &f, err), CLCONV_OK);
+        for (i = 0; f && i < 49; i++)
+            CHECK_FLOAT(clconv_filter_taps(f)[i], g7[i / 7] * g7[i % 7], 0);
+        clconv_filter_destroy(f);
+        CHECK_INT(clconv_filter_parse("gaussian:9", &f, err), CLCONV_OK);
+        if (f) CHECK_FLOAT(clconv_filter_taps(f)[40], 60.0 * 60 / 65536, 0);
+        clconv_filter_destroy(f);
+        /* gaussian:7:1.4 (an explicit sigma) is the formula, not the table */
+        CHECK_INT(clconv_filter_parse("gaussian:7:1.4", &f, err), CLCONV_OK);
+        if (f) CHECK(fabs(clconv_filter_taps(f)[24] - g7[3] * g7[3]) > 1e-6);
+        clconv_filter_destroy(f);
+        f = NULL;
+    }
     /* an explicit sigma changes the spread: larger sigma, flatter middle */
     CHECK_INT(clconv_filter_parse("gaussian:5:3", &f, err), CLCONV_OK);
     CHECK_INT(clconv_filter_parse("gaussian:5:0.5", &g, err), CLCONV_OK);

@@ -245,7 +245,11 @@ int cli_shard_parse(const char *s, int *index, int *count, char *err)
     *count = (int)n;
     return 0;
 bad:
-    snprintf(err, CLI_ERR_MAX, "--shard: '%s' is not I/N with 0 <= I < N, or auto", s);
+    {
+        char sh[CLCONV__SHOWN_MAX];
+        snprintf(err, CLI_ERR_MAX, "--shard: '%s' is not I/N with 0 <= I < N, or auto",
+                 clconv__shown(sh, s, -1));
+    }
     return -1;
 }
 

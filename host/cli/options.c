@@ -27,12 +27,20 @@ static const char usage_line[] =
 /* The column where --help's descriptions start. */
 #define HELP_COL 25
 
+/* A usage error: one line naming the cause, then the usage line. */
+static int usage_msg(const char *msg)
+{
+    fprintf(stderr, "clconv: %s\n%sTry 'clconv --help'.\n", msg, usage_line);
+    return EXIT_USAGE;
+}
+
+/* The same from a format and `arg`, a user's value, shown cut when long (a
+ * 5000-digit token names itself in a short line) with control bytes as '?'. */
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "clconv: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%sTry 'clconv --help'.\n", usage_line);
-    return EXIT_USAGE;
+    char shown[CLCONV__SHOWN_MAX], msg[512];
+    snprintf(msg, sizeof msg, fmt, arg ? clconv__shown(shown, arg, -1) : "");
+    return usage_msg(msg);
 }
 
 /* A whole-string integer within [lo, hi]. */
@@ -50,7 +58,12 @@ static int parse_long(const char *s, long lo, long hi, long *v)
 typedef int (*opt_fn)(cli_config *c, const char *arg);
 
 static int o_filter(cli_config *c, const char *a) { c->filter_spec = a; return -1; }
-static int o_output(cli_config *c, const char *a) { c->output = a; return -1; }
+static int o_output(cli_config *c, const char *a)
+{
+    if (!*a) return usage_error("-o: the output path is empty%s", "");
+    c->output = a;
+    return -1;
+}
 static int o_quiet(cli_config *c, const char *a) { (void)a; c->quiet = 1; return -1; }
 static int o_recursive(cli_config *c, const char *a) { (void)a; c->recursive = 1; return -1; }
 static int o_flip(cli_config *c, const char *a) { (void)a; c->flip = 1; return -1; }
@@ -68,7 +81,12 @@ static int o_self_test(cli_config *c, const char *a) { (void)a; c->self_test = 1
 static int o_from(cli_config *c, const char *a) { c->from[c->nfrom++] = a; return -1; }
 static int o_skip(cli_config *c, const char *a) { (void)a; c->skip_existing = 1; return -1; }
 static int o_shard(cli_config *c, const char *a) { c->shard = a; return -1; }
-static int o_side(cli_config *c, const char *a) { c->job.side_by_side = a; return -1; }
+static int o_side(cli_config *c, const char *a)
+{
+    if (!*a) return usage_error("--side-by-side: the path is empty%s", "");
+    c->job.side_by_side = a;
+    return -1;
+}
 static int o_list_devices(cli_config *c, const char *a) { (void)c; (void)a; return cli_list_devices(); }
 static int o_list_filters(cli_config *c, const char *a) { (void)c; (void)a; return cli_list_filters(); }
 static int o_version(cli_config *c, const char *a)
@@ -129,7 +147,8 @@ static int o_stride(cli_config *c, const char *a)
 {
     long v;
     if (!parse_long(a, 1, 1 << 20, &v))
-        return usage_error("--stride: '%s' is not a whole number >= 1", a);
+        return usage_error("--stride: '%s' is not a whole number from 1 to "
+                           "1048576", a);
     c->job.params.stride = (int)v;
     return -1;
 }
@@ -138,7 +157,8 @@ static int o_dilation(cli_config *c, const char *a)
 {
     long v;
     if (!parse_long(a, 1, 1 << 20, &v))
-        return usage_error("--dilation: '%s' is not a whole number >= 1", a);
+        return usage_error("--dilation: '%s' is not a whole number from 1 "
+                           "to 1048576", a);
     c->job.params.dilation = (int)v;
     return -1;
 }
@@ -212,7 +232,9 @@ static void kernel_names(char *buf, size_t n, const char *sep, const char *last)
                                  clconv__variant_name(i));
 }
 
-static int o_kernel(cli_config *c, const char *a)
+/* --kernel K, or CLCONV_KERNEL=K (`what`): the same names, the same
+ * refusal, so that a misspelt variable is not silently auto. */
+static int set_kernel(cli_config *c, const char *a, const char *what)
 {
     char names[128], msg[200];
     if (strcmp(a, "auto") == 0 || clconv__variant_of(a) >= 0) {
@@ -220,8 +242,13 @@ static int o_kernel(cli_config *c, const char *a)
         return -1;
     }
     kernel_names(names, sizeof names, ", ", " or ");
-    snprintf(msg, sizeof msg, "--kernel: '%%s' is not %s", names);
+    snprintf(msg, sizeof msg, "%s: '%%s' is not %s", what, names);
     return usage_error(msg, a);
+}
+
+static int o_kernel(cli_config *c, const char *a)
+{
+    return set_kernel(c, a, "--kernel");
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -398,7 +425,7 @@ static int check_config(cli_config *c)
         c->dev_d = (int)d;
     }
     if (c->shard && cli_shard_parse(c->shard, &c->shard_i, &c->shard_n, err) != 0)
-        return usage_error("%s", err);
+        return usage_msg(err);
     return -1;
 bad_device:
     return usage_error("--device: '%s' is not auto, all, cpu or opencl[:P[:D]]", c->device);
@@ -418,15 +445,25 @@ int cli_parse(int argc, char **argv, cli_config *c)
     c->device = getenv("CLCONV_DEVICE");
     c->dev_p = c->dev_d = -1;
     c->shard_n = 1;
+    if (getenv("CLCONV_KERNEL") && *getenv("CLCONV_KERNEL") &&
+        (rc = set_kernel(c, getenv("CLCONV_KERNEL"), "CLCONV_KERNEL")) >= 0)
+        return rc;
     {
         /* The spot check's pixels: CLCONV_VERIFY_SEED repeats a run's. */
         const char *vs = getenv("CLCONV_VERIFY_SEED");
         struct timespec ts;
+        char *e;
         clock_gettime(CLOCK_REALTIME, &ts);
-        c->job.verify_seed = vs && *vs ? strtoull(vs, NULL, 0)
-                                       : ((unsigned long long)ts.tv_sec * 1000000007ULL) ^
-                                             (unsigned long long)ts.tv_nsec ^
-                                             ((unsigned long long)getpid() << 32);
+        c->job.verify_seed = ((unsigned long long)ts.tv_sec * 1000000007ULL) ^
+                             (unsigned long long)ts.tv_nsec ^
+                             ((unsigned long long)getpid() << 32);
+        if (vs && *vs) {
+            errno = 0;
+            c->job.verify_seed = strtoull(vs, &e, 0);
+            if (errno || *e || vs[0] == '-')
+                return usage_error("CLCONV_VERIFY_SEED: '%s' is not a whole "
+                                   "number from 0 to 2^64-1", vs);
+        }
     }
     c->from = calloc((size_t)argc + 1, sizeof *c->from);
     if (!c->from) return EXIT_SOME_FAILED;

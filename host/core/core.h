@@ -29,6 +29,14 @@ void clconv__err(char *err, const char *fmt, ...)
 #endif
     ;
 
+/* A user's token as a message shows it: its first bytes (non-printable
+ * ones as '?'), and when it is longer than CLCONV__SHOWN_HEAD bytes, "..."
+ * and its length: a 5000-digit number names itself in one short line.
+ * `len` < 0: up to the NUL. Returns buf. */
+#define CLCONV__SHOWN_HEAD 40
+#define CLCONV__SHOWN_MAX (CLCONV__SHOWN_HEAD + 32)
+const char *clconv__shown(char buf[CLCONV__SHOWN_MAX], const char *s, long len);
+
 /* *out = a * b * c; returns 0 when that overflows size_t (and when any
  * factor is 0, which no caller wants). */
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);

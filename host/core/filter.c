@@ -59,8 +59,9 @@ const char *clconv_preset_help(int i)
     if (i >= 0 && i < NPRESETS) return presets[i].help;
     if (i == NPRESETS) return "NxN mean, each tap 1/N^2 (e.g. box:5)";
     if (i == NPRESETS + 1)
-        return "NxN Gaussian, sum 1; SIGMA defaults to 0.3*((N-1)/2-1)+0.8 "
-               "(e.g. gaussian:5, gaussian:9:2.5)";
+        return "NxN Gaussian, sum 1, taps as OpenCV's getGaussianKernel: "
+               "without SIGMA its fixed tables for odd N <= 9, else SIGMA "
+               "0.3*((N-1)/2-1)+0.8 (e.g. gaussian:5, gaussian:9:2.5)";
     return NULL;
 }
 
@@ -150,6 +151,24 @@ static int parse_int(const char *s, const char *end, long *v)
     return errno == 0 && e == end;
 }
 
+/* OpenCV's getGaussianKernel(n, sigma <= 0) does not use its formula for
+ * small odd n: it takes fixed tables (binomial-like, multiples of 1/256, so
+ * exact in float and summing to exactly 1). Its documentation gives those
+ * up to n = 7; the OpenCV 4 of Debian 12 (4.6) also has one for n = 9,
+ * [4 13 30 51 60 51 30 13 4] / 256, measured with
+ * bench/gaussian_vs_opencv.py. */
+static double small_gaussian(long n, int i)
+{
+    static const double t1[] = {1.0};
+    static const double t3[] = {0.25, 0.5, 0.25};
+    static const double t5[] = {0.0625, 0.25, 0.375, 0.25, 0.0625};
+    static const double t7[] = {0.03125, 0.109375, 0.21875, 0.28125,
+                                0.21875, 0.109375, 0.03125};
+    static const double t9[] = {4, 13, 30, 51, 60, 51, 30, 13, 4};
+    if (n == 9) return t9[i] / 256;
+    return (n == 1 ? t1 : n == 3 ? t3 : n == 5 ? t5 : t7)[i];
+}
+
 static clconv_status parametric(const char *spec, clconv_filter **out,
                                 char *err)
 {
@@ -157,28 +176,29 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
     const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     const char *nend = c2 ? c2 : spec + strlen(spec);
     int gauss = strncmp(spec, "gaussian:", 9) == 0;
+    char sh[CLCONV__SHOWN_MAX];
     long n;
     double sigma = 0, *t = NULL, *g = NULL, sum = 0;
     int i, j;
     clconv_status st;
 
     if (!parse_int(c1 + 1, nend, &n) || n < 1 || n > CLCONV_FILTER_MAX) {
-        clconv__err(err, "filter '%s': N must be an integer from 1 to %d", spec,
-                    CLCONV_FILTER_MAX);
+        clconv__err(err, "filter '%s': N must be an integer from 1 to %d",
+                    clconv__shown(sh, spec, -1), CLCONV_FILTER_MAX);
         return CLCONV_E_FILTER;
     }
     if (c2) {
         char *e;
         if (!gauss) {
             clconv__err(err, "filter '%s': box takes one parameter (box:N)",
-                        spec);
+                        clconv__shown(sh, spec, -1));
             return CLCONV_E_FILTER;
         }
         errno = 0;
         sigma = strtod(c2 + 1, &e);
         if (errno || e == c2 + 1 || *e || !(sigma > 0) || !isfinite(sigma)) {
             clconv__err(err, "filter '%s': SIGMA must be a positive number",
-                        spec);
+                        clconv__shown(sh, spec, -1));
             return CLCONV_E_FILTER;
         }
     } else if (gauss) {
@@ -195,6 +215,7 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
     for (i = 0; i < n; i++) {
         double x = i - (n - 1) * 0.5;
         g[i] = gauss ? exp(-x * x / (2 * sigma * sigma)) : 1.0;
+        if (gauss && !c2 && n % 2 && n <= 9) g[i] = small_gaussian(n, i);
         sum += g[i];
     }
     if (!(sum > 0) || !isfinite(sum)) {
@@ -202,7 +223,7 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
         free(t);
         free(g);
         clconv__err(err, "filter '%s': SIGMA %g is too small for %ld taps "
-                    "(every tap would be 0)", spec, sigma, n);
+                    "(every tap would be 0)", clconv__shown(sh, spec, -1), sigma, n);
         return CLCONV_E_FILTER;
     }
     for (i = 0; i < n; i++) g[i] /= sum;
@@ -286,14 +307,17 @@ static clconv_status parse_matrix(const char *text, const char *what,
             if (e == p || (*e && !strchr(" \t,;\r\n#", *e))) {
                 const char *tok_end = p;
                 while (*tok_end && !strchr(" \t,;\r\n#", *tok_end)) tok_end++;
-                clconv__err(err, "%s: line %d: '%.*s' is not a number", what,
-                            line, (int)(tok_end - p > 40 ? 40 : tok_end - p), p);
+                char sh[CLCONV__SHOWN_MAX];
+                clconv__err(err, "%s: line %d: '%s' is not a number", what,
+                            line, clconv__shown(sh, p, tok_end - p));
                 st = CLCONV_E_FILTER;
                 goto cleanup;
             }
             if (!isfinite(v)) {
-                clconv__err(err, "%s: line %d: '%.*s' is not finite (NaN and "
-                            "Inf are refused)", what, line, (int)(e - p), p);
+                char sh[CLCONV__SHOWN_MAX];
+                clconv__err(err, "%s: line %d: '%s' is not finite (NaN and "
+                            "Inf are refused)", what, line,
+                            clconv__shown(sh, p, e - p));
                 st = CLCONV_E_FILTER;
                 goto cleanup;
             }
@@ -399,20 +423,17 @@ clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
     if (strncmp(spec, "box:", 4) == 0 || strncmp(spec, "gaussian:", 9) == 0)
         return parametric(spec, out, err);
     if (strspn(spec, "0123456789+-.eE,; \t") == strlen(spec)) {
-        char what[300];
-        snprintf(what, sizeof what, "inline filter '%.200s'", spec);
+        char what[CLCONV__SHOWN_MAX + 32], sh[CLCONV__SHOWN_MAX];
+        snprintf(what, sizeof what, "inline filter '%s'",
+                 clconv__shown(sh, spec, -1));
         return parse_matrix(spec, what, "inline", out, err);
     }
     {
         /* Quote the spec on one line, whatever bytes it holds. */
-        char shown[201];
-        size_t k;
-        for (k = 0; spec[k] && k < sizeof shown - 1; k++)
-            shown[k] = (spec[k] >= 0x20 && spec[k] < 0x7F) ? spec[k] : '?';
-        shown[k] = '\0';
+        char sh[CLCONV__SHOWN_MAX];
         clconv__err(err, "unknown filter '%s' (see --list-filters; a file "
                     "needs '@', a matrix looks like \"0,-1,0;-1,5,-1;0,-1,0\")",
-                    shown);
+                    clconv__shown(sh, spec, -1));
     }
     return CLCONV_E_FILTER;
 }

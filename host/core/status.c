@@ -39,6 +39,17 @@ void clconv__err(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
+const char *clconv__shown(char buf[CLCONV__SHOWN_MAX], const char *s, long len)
+{
+    size_t n = len < 0 ? strlen(s) : (size_t)len, k;
+    for (k = 0; k < n && k < CLCONV__SHOWN_HEAD; k++)
+        buf[k] = (s[k] >= 0x20 && s[k] < 0x7F) ? s[k] : '?';
+    buf[k] = '\0';
+    if (n > CLCONV__SHOWN_HEAD)
+        snprintf(buf + k, CLCONV__SHOWN_MAX - k, "... (%zu bytes)", n);
+    return buf;
+}
+
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)
 {
     if (a == 0 || b == 0 || c == 0) return 0;

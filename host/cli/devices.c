@@ -18,8 +18,12 @@
 
 volatile int cli_stop_signal;
 
+/* The first SIGINT or SIGTERM stops the batch (no new image; one waiting
+ * on a pipe is abandoned; exit 130 after the summary); a second one ends
+ * the process at once, leaving at most a temp file, never a partial output. */
 static void on_signal(int sig)
 {
+    if (cli_stop_signal) _exit(EXIT_INTERRUPTED);
     cli_stop_signal = sig;
 }
 
@@ -296,6 +300,9 @@ int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
     }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* SA_RESTART: plain reads and writes go on; the waits on pipes poll the
+     * flag. */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

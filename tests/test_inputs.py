@@ -369,7 +369,8 @@ def json_fields(tmp):
           f"--json after --skip-existing: {rep}")
     for args in (["--json", "-f", "sharpen", "--stride", "zero", "x.png", "-o", "y.png"],
                  ["-f", "no-such-filter", "x.png", "-o", "y.png", "--json"],
-                 ["--json", "x.png", "-o", "y.png"]):
+                 ["--json", "x.png", "-o", "y.png"],
+                 ["--json", "-f", "sharpen", "x.png", "-o", "y.xyz"]):
         rc, so, err = run(*args)
         try:
             rep = load_json(so)

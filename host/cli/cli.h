@@ -126,6 +126,9 @@ void cli_on_report(const clconv_report *r, void *user);
  * tail; the progress line's last state; the summary and the exit status. */
 void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in);
 int cli_report_end(run_state *s, int n, int interrupted);
+/* After a usage error (exit 2), when --json is on the command line (before
+ * "--"): {"error": the last cli_err message, "exit": 2} on stdout. */
+void cli_report_usage_json(int argc, char **argv);
 
 /* ---------------------------------------------------------------- outputs */
 

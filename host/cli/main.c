@@ -7,22 +7,8 @@
 #include "cli/cli.h"
 
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* --json anywhere before "--": a usage error is reported on stdout too. */
-static void usage_json(int argc, char **argv)
-{
-    int i;
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--json") == 0) {
-            printf("{\"error\": ");
-            cli_json_str(*cli_last_err() ? cli_last_err() : "bad usage");
-            printf(", \"exit\": %d}\n", EXIT_USAGE);
-            return;
-        }
-}
 
 int main(int argc, char **argv)
 {
@@ -60,7 +46,7 @@ int main(int argc, char **argv)
     if (rc != EXIT_DONE) goto cleanup;
     rc = cli_report_end(&s, plan.n, cli_stop_signal != 0);
 cleanup:
-    if (rc == EXIT_USAGE) usage_json(argc, argv);
+    if (rc == EXIT_USAGE) cli_report_usage_json(argc, argv);
     if (getenv("CLCONV_DEBUG_FDS")) cli_report_fds();
     cli_plan_free(&plan, in.n);
     if (s.dropped)

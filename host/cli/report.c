@@ -253,6 +253,18 @@ void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in
     json_flush(s);
 }
 
+void cli_report_usage_json(int argc, char **argv)
+{
+    int i;
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            printf("{\"error\": ");
+            cli_json_str(*last_err ? last_err : "bad usage");
+            printf(", \"exit\": %d}\n", EXIT_USAGE);
+            return;
+        }
+}
+
 int cli_report_end(run_state *s, int n, int interrupted)
 {
     if (s->json) json_end(s, interrupted);

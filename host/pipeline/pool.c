@@ -54,7 +54,9 @@ static void *worker(void *arg)
         }
         clconv_process_file(&wa->job, p->inputs[i], p->outputs[i], r);
         /* Abandoned by the stop while it waited for its data: not started. */
-        if (r->status != CLCONV_OK && clconv__io_interrupted()) continue;
+        if (r->status != CLCONV_OK && p->job->stop && *p->job->stop &&
+            clconv__io_interrupted())
+            continue;
         pthread_mutex_lock(&p->lock);
         if (r->status != CLCONV_OK &&
             (p->first_fail_index < 0 || i < p->first_fail_index)) {

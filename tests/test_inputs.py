@@ -183,6 +183,20 @@ def slow_filter(tmp):
     return k
 
 
+def fifos_in_parallel(tmp):
+    # Two workers, each waiting on a FIFO nobody writes: one signal reaches
+    # one thread only, yet both must give up.
+    fifos = [os.path.join(tmp, f"f{i}.png") for i in range(2)]
+    for f in fifos:
+        os.mkfifo(f)
+    out = os.path.join(tmp, "par-out")
+    rc, err, _, dt = signalled(["-f", "sharpen", *fifos, "-o", out + "/", "-j", "2", *CPU],
+                               [signal.SIGINT])
+    check(rc == 130 and dt < 3 and "2 not started" in err,
+          f"two FIFOs, -j 2, SIGINT: exit {rc} after {dt:.1f} s: {err}")
+    check(not files_below(out), f"two FIFOs: left {files_below(out)}")
+
+
 def second_signal(tmp):
     # One image that takes seconds: the first SIGINT lets it finish, a
     # second signal ends the process at once.
@@ -409,7 +423,7 @@ def escaped_names(tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for part in (pipes_and_fifos, second_signal, long_batch, walks, lists,
+    for part in (pipes_and_fifos, fifos_in_parallel, second_signal, long_batch, walks, lists,
                  closed_stdout, json_fields, escaped_names):
         sub = os.path.join(tmp, part.__name__)
         os.mkdir(sub)

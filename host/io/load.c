@@ -112,6 +112,7 @@ static clconv_status read_stream(int fd, const char *path, long long limit,
     for (;;) {
         struct pollfd pf = {fd, POLLIN, 0};
         ssize_t r;
+        int ready;
         if (io_stop && *io_stop) {
             clconv__err(err, "%s: interrupted while waiting for data", path);
             io_interrupted = 1;
@@ -120,7 +121,13 @@ static clconv_status read_stream(int fd, const char *path, long long limit,
         }
         /* Linux reports POLLHUP on a FIFO only once a writer has come and
          * gone; before that a read would say EOF, so read only after poll. */
-        if (poll(&pf, 1, 100) <= 0) continue;
+        ready = poll(&pf, 1, 100);
+        if (ready < 0 && errno != EINTR) {
+            clconv__err(err, "%s: read error: %s", path, strerror(errno));
+            free(b);
+            return CLCONV_E_IO;
+        }
+        if (ready <= 0) continue;
         if (got == cap) {
             size_t ncap = (long long)cap * 2 > limit + 1 ? (size_t)limit + 1 : cap * 2;
             unsigned char *g = realloc(b, ncap);
@@ -146,6 +153,16 @@ static clconv_status read_stream(int fd, const char *path, long long limit,
             free(b);
             return CLCONV_E_TOO_LARGE;
         }
+    }
+    /* A byte to spare after the data, as for regular files. */
+    if (got == cap) {
+        unsigned char *g = realloc(b, got + 1);
+        if (!g) {
+            free(b);
+            clconv__err(err, "%s: out of memory reading the file", path);
+            return CLCONV_E_NOMEM;
+        }
+        b = g;
     }
     *buf = b;
     *len = got;

@@ -16,3 +16,7 @@ set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")
 # PoCL and Intel's runtime together (CLCONV_REQUIRE_DEVICES=2).
 clconv_py_test(py_devices test_devices.py)
 set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")
+# Inputs that are pipes or FIFOs, stopping on signals, -r past loops and
+# never into the output tree, -0 lists, a closed stdout, escaped names.
+clconv_py_test(py_inputs test_inputs.py)
+set_tests_properties(py_inputs PROPERTIES TIMEOUT 300 LABELS "python")

@@ -10,6 +10,8 @@
 
 #include "clconv.h"
 
+#include <stdio.h>
+
 #define CLI_ERR_MAX 4096
 
 enum { EXIT_DONE = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3,
@@ -26,6 +28,7 @@ typedef struct cli_config {
     char **args;                /* the inputs named on the command line */
     int nargs;
     int flip, jobs, recursive, skip_existing, quiet, json, self_test;
+    int null_lists;             /* -0: input lists are NUL-separated */
     int dev_kind;               /* DEV_AUTO, ... */
     int dev_p, dev_d;           /* opencl:P:D, -1: not given */
     int shard_i, shard_n;
@@ -52,14 +55,24 @@ typedef struct cli_inputs {
     cli_input *v;
     int n, cap;
     int had_dir; /* a directory was given: outputs go to a directory */
+    /* Entries a walk could not take (a symlink loop, an unreadable
+     * directory): reported at once, each counts as one failed input. */
+    char **bad_path, **bad_msg;
+    int nbad, bad_cap;
+    /* The output directory (when it exists): never walked into. */
+    int skip_set;
+    unsigned long long skip_dev, skip_ino;
 } cli_inputs;
 
 /* A file (kept even when missing: it fails on its own), a directory (its
- * images; with `recursive`, those below too, their relative paths kept) or
- * "-" (paths on stdin, one a line). Returns 0, or -1 with err set. */
-int cli_inputs_add_arg(cli_inputs *in, const char *arg, int recursive, char *err);
-/* Paths from a list file ("-": stdin), one a line; '#' lines are skipped. */
-int cli_inputs_add_list(cli_inputs *in, const char *list, char *err);
+ * images; with `recursive`, those below too, their relative paths kept,
+ * the output directory and symlink loops left out) or "-" (paths on stdin).
+ * Returns 0, or -1 with err set (out of memory, an unreadable list). */
+int cli_inputs_add_arg(cli_inputs *in, const char *arg, int recursive, int nul,
+                       char *err);
+/* Paths from a list file ("-": stdin): one a line, '#' and blank lines
+ * skipped; or, with `nul`, NUL-separated and taken as they are. */
+int cli_inputs_add_list(cli_inputs *in, const char *list, int nul, char *err);
 /* Sorts by path and drops repeated paths. */
 void cli_inputs_sort(cli_inputs *in);
 /* Keeps the inputs whose sorted position k has k % count == index. */
@@ -80,6 +93,8 @@ int cli_shard_parse(const char *s, int *index, int *count, char *err);
 typedef struct run_state {
     int quiet, json, progress;
     int total, done, failed, mismatched, skipped;
+    int failed0;     /* failed before the run (walks, dropped outputs) */
+    int report_lost; /* stdout failed: the JSON report stopped (exit 1) */
     int json_n;     /* image records written so far */
     char **dropped; /* per input: why it gets no output, or NULL */
     long long nans;
@@ -89,6 +104,20 @@ typedef struct run_state {
     unsigned long long verify_seed;
 } run_state;
 
+/* Prints "clconv: <message>" on stderr as one line: control bytes, DEL,
+ * backslashes and bytes that are not UTF-8 come out as \n, \t, \\, \xNN,
+ * so no file name can forge or colour a line. The library keeps its
+ * messages raw; every CLI message goes through here. */
+void cli_err(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* The last message cli_err printed, unescaped ("" when none). */
+const char *cli_last_err(void);
+/* Writes s to fp escaped as cli_err does. */
+void cli_escape(FILE *fp, const char *s);
+
 /* Writes s as a JSON string to stdout, escaped. */
 void cli_json_str(const char *s);
 /* Called for every finished image (clconv_report_fn). */
@@ -97,6 +126,9 @@ void cli_on_report(const clconv_report *r, void *user);
  * tail; the progress line's last state; the summary and the exit status. */
 void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in);
 int cli_report_end(run_state *s, int n, int interrupted);
+/* After a usage error (exit 2), when --json is on the command line (before
+ * "--"): {"error": the last cli_err message, "exit": 2} on stdout. */
+void cli_report_usage_json(int argc, char **argv);
 
 /* ---------------------------------------------------------------- outputs */
 

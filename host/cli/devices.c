@@ -18,8 +18,12 @@
 
 volatile int cli_stop_signal;
 
+/* The first SIGINT or SIGTERM stops the batch (no new image; one waiting
+ * on a pipe is abandoned; exit 130 after the summary); a second one ends
+ * the process at once, leaving at most a temp file, never a partial output. */
 static void on_signal(int sig)
 {
+    if (cli_stop_signal) _exit(EXIT_INTERRUPTED);
     cli_stop_signal = sig;
 }
 
@@ -51,7 +55,7 @@ int cli_list_devices(void)
     int n = 0, i;
     char err[CLCONV_ERR_MAX] = "";
     if (clconv_devices_list(&d, &n, err) != CLCONV_OK)
-        fprintf(stderr, "clconv: %s\n", err);
+        cli_err("%s", err);
     if (n == 0) printf("no OpenCL devices (the CPU reference path is used)\n");
     for (i = 0; i < n; i++) {
         printf("opencl:%d:%d  %s  %s\n", d[i].platform, d[i].device, d[i].type,
@@ -90,7 +94,7 @@ static int open_next(int quiet, const char *first_err, clconv_cl **slot, int *nc
     char err[CLCONV_ERR_MAX], why[256];
     clconv_device_info *info = NULL;
     int n = 0, pass, i, tried = 0;
-    if (!quiet) fprintf(stderr, "clconv: skipping the first OpenCL choice: %s\n", first_err);
+    if (!quiet) cli_err("skipping the first OpenCL choice: %s", first_err);
     if (clconv_devices_list(&info, &n, err) != CLCONV_OK) n = 0;
     for (pass = 0; pass < 2 && *ncl == 0; pass++)
         for (i = 0; i < n && *ncl == 0; i++) {
@@ -100,16 +104,16 @@ static int open_next(int quiet, const char *first_err, clconv_cl **slot, int *nc
                                err) == CLCONV_OK) {
                 *ncl = 1;
                 if (!quiet)
-                    fprintf(stderr, "clconv: using OpenCL device %d:%d %s (the next "
-                            "device after a failure)\n", info[i].platform,
+                    cli_err("using OpenCL device %d:%d %s (the next "
+                            "device after a failure)", info[i].platform,
                             info[i].device, info[i].name);
             } else if (!quiet) {
-                fprintf(stderr, "clconv: skipping OpenCL device %d:%d %s: %s\n",
+                cli_err("skipping OpenCL device %d:%d %s: %s",
                         info[i].platform, info[i].device, info[i].name, err);
             }
         }
     if (*ncl == 0 && !quiet)
-        fprintf(stderr, "clconv: using the CPU reference path (%s)\n",
+        cli_err("using the CPU reference path (%s)",
                 tried > 1 ? "no OpenCL device could be opened" : first_err);
     free(info);
     return EXIT_DONE;
@@ -127,7 +131,7 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
     if (kind == DEV_CPU) return EXIT_DONE;
     if (kind == DEV_ALL) {
         if (clconv_devices_list(&info, &n, err) != CLCONV_OK && !quiet)
-            fprintf(stderr, "clconv: %s\n", err);
+            cli_err("%s", err);
         *cls = calloc(n > 0 ? (size_t)n : 1, sizeof **cls);
         if (!*cls) {
             free(info);
@@ -139,17 +143,17 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
                                sizeof why, err) == CLCONV_OK) {
                 (*cls)[(*ncl)++] = cl;
                 if (!quiet)
-                    fprintf(stderr, "clconv: using OpenCL device %d:%d %s\n",
+                    cli_err("using OpenCL device %d:%d %s",
                             info[i].platform, info[i].device, info[i].name);
             } else if (!quiet) {
-                fprintf(stderr, "clconv: skipping OpenCL device %d:%d %s: %s\n",
+                cli_err("skipping OpenCL device %d:%d %s: %s",
                         info[i].platform, info[i].device, info[i].name, err);
             }
         }
         free(info);
         if (*ncl == 0 && !quiet)
-            fprintf(stderr, "clconv: using the CPU reference path (no usable "
-                    "OpenCL device)\n");
+            cli_err("using the CPU reference path (no usable "
+                    "OpenCL device)");
         return EXIT_DONE;
     }
     *cls = calloc(1, sizeof **cls);
@@ -160,12 +164,12 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
             const clconv_device_info *in = clconv_cl_info((*cls)[0]);
             *ncl = 1;
             if (!quiet)
-                fprintf(stderr, "clconv: using OpenCL device %d:%d %s (%s)\n",
+                cli_err("using OpenCL device %d:%d %s (%s)",
                         in->platform, in->device, in->name, why);
         } else if (kind == DEV_AUTO) {
             return open_next(quiet, err, *cls, ncl);
         } else {
-            fprintf(stderr, "clconv: %s: %s\n", spec, err);
+            cli_err("%s: %s", spec, err);
             return st == CLCONV_E_NO_DEVICE ? EXIT_USAGE : EXIT_SOME_FAILED;
         }
     }
@@ -296,6 +300,9 @@ int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
     }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* SA_RESTART: plain reads and writes go on; the waits on pipes poll the
+     * flag. */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -363,8 +370,8 @@ int cli_self_test(const cli_config *cfg)
     int ncl = 0, i, rc;
     st_state st = {cfg->json, 0, 0};
     if (cfg->dev_kind == DEV_CPU) {
-        fprintf(stderr, "clconv: --self-test checks an OpenCL device; --device cpu is "
-                "the reference itself\n");
+        cli_err("--self-test checks an OpenCL device; --device cpu is "
+                "the reference itself");
         return EXIT_USAGE;
     }
     /* auto checks the device auto would use; with none, that is a failure
@@ -373,7 +380,7 @@ int cli_self_test(const cli_config *cfg)
                       cfg->dev_d, cfg->device, cfg->quiet, &cls, &ncl);
     if (rc != EXIT_DONE) goto cleanup;
     if (ncl == 0) {
-        fprintf(stderr, "clconv: --self-test: no OpenCL device to check\n");
+        cli_err("--self-test: no OpenCL device to check");
         rc = EXIT_SOME_FAILED;
         goto cleanup;
     }

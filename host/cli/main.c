@@ -6,19 +6,23 @@
  */
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv)
 {
     cli_config cfg;
-    cli_inputs in = {NULL, 0, 0, 0};
+    cli_inputs in;
     cli_plan plan = {NULL, NULL, NULL, 0};
     clconv_filter *filter = NULL;
     run_state s;
     int rc, i;
 
     memset(&s, 0, sizeof s);
+    memset(&in, 0, sizeof in);
+    /* A closed stdout (--json | head) is reported, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
     rc = cli_parse(argc, argv, &cfg);
     if (rc >= 0) goto cleanup;
     if (cfg.self_test) {
@@ -34,12 +38,15 @@ int main(int argc, char **argv)
     cfg.job.filter = filter;
     rc = cli_collect_inputs(&cfg, &in);
     if (rc != EXIT_DONE) goto cleanup;
+    s.failed = in.nbad;
     rc = cli_plan_outputs(&cfg, &in, &s, &plan);
+    if (rc == EXIT_DONE && in.nbad) rc = EXIT_SOME_FAILED;
     if (rc >= 0) goto cleanup;
     rc = cli_run(&cfg, &cfg.job, &plan, &s, filter, &in);
     if (rc != EXIT_DONE) goto cleanup;
     rc = cli_report_end(&s, plan.n, cli_stop_signal != 0);
 cleanup:
+    if (rc == EXIT_USAGE) cli_report_usage_json(argc, argv);
     if (getenv("CLCONV_DEBUG_FDS")) cli_report_fds();
     cli_plan_free(&plan, in.n);
     if (s.dropped)

@@ -30,7 +30,8 @@ static const char usage_line[] =
 /* A usage error: one line naming the cause, then the usage line. */
 static int usage_msg(const char *msg)
 {
-    fprintf(stderr, "clconv: %s\n%sTry 'clconv --help'.\n", msg, usage_line);
+    cli_err("%s", msg);
+    fprintf(stderr, "%sTry 'clconv --help'.\n", usage_line);
     return EXIT_USAGE;
 }
 
@@ -80,6 +81,7 @@ static int o_json(cli_config *c, const char *a) { (void)a; c->json = 1; return -
 static int o_self_test(cli_config *c, const char *a) { (void)a; c->self_test = 1; return -1; }
 static int o_from(cli_config *c, const char *a) { c->from[c->nfrom++] = a; return -1; }
 static int o_skip(cli_config *c, const char *a) { (void)a; c->skip_existing = 1; return -1; }
+static int o_null(cli_config *c, const char *a) { (void)a; c->null_lists = 1; return -1; }
 static int o_shard(cli_config *c, const char *a) { c->shard = a; return -1; }
 static int o_side(cli_config *c, const char *a)
 {
@@ -289,6 +291,9 @@ static const opt_row table[] = {
      o_recursive},
     {"inputs-from", 0, "FILE", S_INPUTS, "read input paths from FILE, one a line ('-': stdin)",
      o_from},
+    {"null", '0', NULL, S_INPUTS,
+     "input lists (--inputs-from, '-') are NUL-separated,\nnames taken as they are (off)",
+     o_null},
     {"shard", 0, "I/N", S_INPUTS,
      "do only part I of N of the sorted inputs, or 'auto'\nfrom Slurm/Kubernetes job arrays (all)",
      o_shard},
@@ -512,14 +517,14 @@ int cli_make_filter(const cli_config *c, clconv_filter **out)
     clconv_filter *f = NULL, *flipped = NULL;
     *out = NULL;
     if (clconv_filter_parse(c->filter_spec, &f, err) != CLCONV_OK) {
-        fprintf(stderr, "clconv: %s\n", err);
+        cli_err("%s", err);
         return EXIT_USAGE;
     }
     if (c->flip) {
         clconv_status st = clconv_filter_flip(f, &flipped, err);
         clconv_filter_destroy(f);
         if (st != CLCONV_OK) {
-            fprintf(stderr, "clconv: %s\n", err);
+            cli_err("%s", err);
             return EXIT_USAGE;
         }
         f = flipped;

@@ -42,7 +42,7 @@ static void drop_output(const cli_inputs *in, char **outs, int k, const char *wh
     char *msg = malloc(n);
     if (msg) snprintf(msg, n, "%s: its output %s %s; skipped", in->v[k].path,
                       outs[k], why);
-    fprintf(stderr, "clconv: %s\n", msg ? msg : in->v[k].path);
+    cli_err("%s", msg ? msg : in->v[k].path);
     if (s->dropped) s->dropped[k] = msg;
     else free(msg);
     free(outs[k]);
@@ -142,14 +142,14 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
     int i, m = 0, rc;
     memset(p, 0, sizeof *p);
     if (cfg->job.side_by_side && (dir_mode || in->n != 1)) {
-        fprintf(stderr, "clconv: --side-by-side takes one input and one output file\n");
+        cli_err("--side-by-side takes one input and one output file");
         return EXIT_USAGE;
     }
     if (!dir_mode && !clconv_format_supported(output)) {
         char exts[128];
         clconv__format_names(exts, sizeof exts, 1, ".", ", ", " or ");
-        fprintf(stderr, "clconv: %s: unknown output format (use %s, or a directory "
-                "ending in '/')\n", output, exts);
+        cli_err("%s: unknown output format (use %s, or a directory ending in '/')",
+                output, exts);
         return EXIT_USAGE;
     }
     if (in->n == 0) {

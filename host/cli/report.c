@@ -1,16 +1,69 @@
 /* report.c — what a run tells its user: one line per failure or fallback
  * on stderr, the progress line (on a terminal), the streaming JSON report
- * on stdout, the summary, and the exit status from the counts.
+ * on stdout (stopped with one message when stdout goes away), the summary,
+ * and the exit status from the counts. Every message goes through cli_err,
+ * which escapes what a file name could forge a line with.
  * It must not decide what a run does, only say what it did.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static char last_err[CLI_ERR_MAX];
+
+/* The length of the valid UTF-8 sequence at s (2 to 4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+    int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+            : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0, i;
+    for (i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    /* C1 controls (U+0080..U+009F: 0x9b is a CSI to some terminals). */
+    if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0) return 0;
+    return n;
+}
+
+void cli_escape(FILE *fp, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (s && *s) {
+        int n = *s >= 0x80 ? utf8_len(s) : 1;
+        if (*s == '\\') fputs("\\\\", fp);
+        else if (*s == '\n') fputs("\\n", fp);
+        else if (*s == '\t') fputs("\\t", fp);
+        else if (*s < 0x20 || *s == 0x7f || n == 0) fprintf(fp, "\\x%02x", *s);
+        else fwrite(s, 1, (size_t)n, fp);
+        s += n > 0 ? n : 1;
+    }
+}
+
+void cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_err, sizeof last_err, fmt, ap);
+    va_end(ap);
+    fputs("clconv: ", stderr);
+    cli_escape(stderr, last_err);
+    fputc('\n', stderr);
+}
+
+const char *cli_last_err(void)
+{
+    return last_err;
+}
 
 static double now_s(void)
 {
@@ -20,6 +73,18 @@ static double now_s(void)
 }
 
 static void json_image(run_state *s, const clconv_report *r);
+
+/* Once stdout fails (its reader went away: EPIPE, SIGPIPE being ignored),
+ * the JSON report stops with one message; the batch goes on, since its
+ * outputs are what matters, and the run exits 1 (report_lost). */
+static void json_flush(run_state *s)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return;
+    cli_err("stdout: the JSON report cannot be written (%s); it stops here, "
+            "the images go on", strerror(errno));
+    s->json = 0;
+    s->report_lost = 1;
+}
 
 /* Messages must not land in the middle of the progress line. */
 static void clear_progress(const run_state *s)
@@ -50,18 +115,18 @@ void cli_on_report(const clconv_report *r, void *user)
     if ((r->note[0] && loud) || r->status != CLCONV_OK || (r->verified && loud) ||
         (r->nan_count > 0 && loud))
         clear_progress(s);
-    if (r->note[0] && loud) fprintf(stderr, "clconv: %s\n", r->note);
-    if (r->status != CLCONV_OK) fprintf(stderr, "clconv: %s\n", r->err);
+    if (r->note[0] && loud) cli_err("%s", r->note);
+    if (r->status != CLCONV_OK) cli_err("%s", r->err);
     if (r->verified && r->status != CLCONV_E_MISMATCH && loud)
-        fprintf(stderr, "clconv: %s: verify ok (%s vs CPU reference): max abs "
-                "error %.9g at (%d, %d), 0 pixels over tolerance\n", r->input,
+        cli_err("%s: verify ok (%s vs CPU reference): max abs "
+                "error %.9g at (%d, %d), 0 pixels over tolerance", r->input,
                 r->on_device ? "device" : "reference", r->vr.max_abs_err,
                 r->vr.worst_x, r->vr.worst_y);
     if (r->verified && r->status == CLCONV_E_MISMATCH)
-        fprintf(stderr, "clconv: %s: verify: max abs error %.9g\n", r->input,
+        cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);
     if (r->nan_count > 0 && loud)
-        fprintf(stderr, "clconv: %s: %lld NaN pixel%s written as 0\n", r->input,
+        cli_err("%s: %lld NaN pixel%s written as 0", r->input,
                 r->nan_count, r->nan_count == 1 ? "" : "s");
     s->nans += r->nan_count;
     if (s->json) json_image(s, r);
@@ -152,13 +217,26 @@ static void json_image(run_state *s, const clconv_report *r)
         printf(", \"worst\": [%d, %d]}", r->vr.worst_x, r->vr.worst_y);
     }
     printf("}");
-    fflush(stdout);
+    json_flush(s);
 }
 
-static void json_end(const run_state *s)
+static void json_end(run_state *s, int interrupted)
 {
-    printf("\n], \"done\": %d, \"failed\": %d, \"mismatched\": %d}\n",
-           s->done - s->mismatched, s->failed, s->mismatched);
+    printf("\n], \"done\": %d, \"failed\": %d, \"mismatched\": %d, \"skipped\": %d, "
+           "\"interrupted\": %s}\n", s->done - s->mismatched, s->failed, s->mismatched,
+           s->skipped, interrupted ? "true" : "false");
+    json_flush(s);
+}
+
+/* A JSON record for an input that gets no output (a dropped output, an
+ * entry a walk could not take). */
+static void json_failed(run_state *s, const char *input, const char *why)
+{
+    printf("%s\n  {\"input\": ", s->json_n++ ? "," : "");
+    cli_json_str(input);
+    printf(", \"output\": null, \"status\": \"failed\", \"error\": ");
+    cli_json_str(why);
+    printf("}");
 }
 
 void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in)
@@ -166,25 +244,34 @@ void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in
     int i;
     s->progress = !s->quiet && s->total > 1 && isatty(STDERR_FILENO);
     s->t0 = now_s();
+    s->failed0 = s->failed;
     if (!s->json) return;
     json_begin(s, f);
-    for (i = 0; i < in->n; i++) {
-        if (!s->dropped[i]) continue;
-        printf("%s\n  {\"input\": ", s->json_n++ ? "," : "");
-        cli_json_str(in->v[i].path);
-        printf(", \"output\": null, \"status\": \"failed\", \"error\": ");
-        cli_json_str(s->dropped[i]);
-        printf("}");
-    }
+    for (i = 0; i < in->nbad; i++) json_failed(s, in->bad_path[i], in->bad_msg[i]);
+    for (i = 0; i < in->n; i++)
+        if (s->dropped && s->dropped[i]) json_failed(s, in->v[i].path, s->dropped[i]);
+    json_flush(s);
+}
+
+void cli_report_usage_json(int argc, char **argv)
+{
+    int i;
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            printf("{\"error\": ");
+            cli_json_str(*last_err ? last_err : "bad usage");
+            printf(", \"exit\": %d}\n", EXIT_USAGE);
+            return;
+        }
 }
 
 int cli_report_end(run_state *s, int n, int interrupted)
 {
-    if (s->json) json_end(s);
+    if (s->json) json_end(s, interrupted);
     show_progress(s, 1);
     if (interrupted) {
         fprintf(stderr, "clconv: interrupted: %d done, %d failed, %d not started\n",
-                s->done, s->failed, n - s->done - s->failed);
+                s->done, s->failed, n - s->done - (s->failed - s->failed0));
         return EXIT_INTERRUPTED;
     }
     if ((n > 1 || s->skipped) && !s->quiet)
@@ -194,5 +281,6 @@ int cli_report_end(run_state *s, int n, int interrupted)
     if (n > 1 && s->nans > 0 && !s->quiet)
         fprintf(stderr, "clconv: %lld NaN pixel%s written as 0 in all\n", s->nans,
                 s->nans == 1 ? "" : "s");
-    return s->mismatched ? EXIT_MISMATCH : s->failed ? EXIT_SOME_FAILED : EXIT_DONE;
+    return s->mismatched ? EXIT_MISMATCH
+           : s->failed || s->report_lost ? EXIT_SOME_FAILED : EXIT_DONE;
 }

@@ -71,6 +71,12 @@ typedef struct clconv__format {
     const char *holds;          /* what it holds, for --help and docs */
 } clconv__format;
 
+/* read_file (load.c) waits on a pipe or FIFO only while *stop is 0: the
+ * pool sets this per worker thread (NULL: no flag). interrupted() says
+ * whether the thread's last read gave up because the flag was set. */
+void clconv__io_set_stop(volatile int *stop);
+int clconv__io_interrupted(void);
+
 /* The table, ending with a row whose name is NULL. */
 extern const clconv__format clconv__formats[];
 

@@ -1,5 +1,6 @@
 /* load.c — reading image files into Pillow-exact gray planes: the file
- * read whole (size-checked first), its format found in the format table
+ * read whole (a regular file size-checked first, a pipe or FIFO read in an
+ * interruptible loop up to the same limit), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination
  * (floats, or bytes for the device's 8-bit path).
  * It must not know any format's internals: each codec does.
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Input files above this size are refused before reading (a 16k x 16k
  * uncompressed RGBA BMP is 1 GiB). */
@@ -64,30 +68,146 @@ void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px, int comp)
     }
 }
 
+/* The stop flag of the batch this thread works for (pool.c sets it), and
+ * whether the last read_file on this thread gave up because it was set. */
+static _Thread_local volatile int *io_stop;
+static _Thread_local int io_interrupted;
+
+void clconv__io_set_stop(volatile int *stop)
+{
+    io_stop = stop;
+}
+
+int clconv__io_interrupted(void)
+{
+    return io_interrupted;
+}
+
+/* The byte limit: CLCONV_MAX_FILE_BYTES when set to a smaller positive
+ * number (so that tests can prove it while a pipe is read), else 2 GiB. */
+static long long max_file_bytes(void)
+{
+    const char *e = getenv("CLCONV_MAX_FILE_BYTES");
+    char *end;
+    long long v;
+    if (!e || !*e) return MAX_FILE_BYTES;
+    errno = 0;
+    v = strtoll(e, &end, 10);
+    return !*end && !errno && v > 0 && v < MAX_FILE_BYTES ? v : MAX_FILE_BYTES;
+}
+
+/* Reads a pipe, FIFO or character device to its end, in a loop that never
+ * trusts a size. A FIFO whose writer has not come yet is waited for (what
+ * a shell's <(...) needs), in poll()s of 100 ms that look at the stop flag:
+ * a signal never leaves a thread blocked in open() or read(). */
+static clconv_status read_stream(int fd, const char *path, long long limit,
+                                 unsigned char **buf, size_t *len, char *err)
+{
+    size_t cap = 65536, got = 0;
+    unsigned char *b = malloc(cap);
+    if (!b) {
+        clconv__err(err, "%s: out of memory reading the file", path);
+        return CLCONV_E_NOMEM;
+    }
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        ssize_t r;
+        int ready;
+        if (io_stop && *io_stop) {
+            clconv__err(err, "%s: interrupted while waiting for data", path);
+            io_interrupted = 1;
+            free(b);
+            return CLCONV_E_IO;
+        }
+        /* Linux reports POLLHUP on a FIFO only once a writer has come and
+         * gone; before that a read would say EOF, so read only after poll. */
+        ready = poll(&pf, 1, 100);
+        if (ready < 0 && errno != EINTR) {
+            clconv__err(err, "%s: read error: %s", path, strerror(errno));
+            free(b);
+            return CLCONV_E_IO;
+        }
+        if (ready <= 0) continue;
+        if (got == cap) {
+            size_t ncap = (long long)cap * 2 > limit + 1 ? (size_t)limit + 1 : cap * 2;
+            unsigned char *g = realloc(b, ncap);
+            if (!g) {
+                free(b);
+                clconv__err(err, "%s: out of memory reading the file", path);
+                return CLCONV_E_NOMEM;
+            }
+            b = g;
+            cap = ncap;
+        }
+        r = read(fd, b + got, cap - got);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (r < 0) {
+            clconv__err(err, "%s: read error: %s", path, strerror(errno));
+            free(b);
+            return CLCONV_E_IO;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+        if ((long long)got > limit) {
+            clconv__err(err, "%s: file too large (more than %lld bytes)", path, limit);
+            free(b);
+            return CLCONV_E_TOO_LARGE;
+        }
+    }
+    /* A byte to spare after the data, as for regular files. */
+    if (got == cap) {
+        unsigned char *g = realloc(b, got + 1);
+        if (!g) {
+            free(b);
+            clconv__err(err, "%s: out of memory reading the file", path);
+            return CLCONV_E_NOMEM;
+        }
+        b = g;
+    }
+    *buf = b;
+    *len = got;
+    return CLCONV_OK;
+}
+
+/* Reads a whole input: a regular file in one read of its size; a pipe,
+ * FIFO or character device (/dev/stdin, <(...)) by read_stream. */
 static clconv_status read_file(const char *path, unsigned char **buf,
                                size_t *len, char *err)
 {
     clconv_status st = CLCONV_OK;
-    FILE *fp = NULL;
+    long long limit = max_file_bytes();
     struct stat sb;
     unsigned char *b = NULL;
     size_t got = 0;
+    int fd;
 
     *buf = NULL;
     *len = 0;
-    fp = fopen(path, "rb");
-    if (!fp) {
+    io_interrupted = 0;
+    /* O_NONBLOCK: opening a FIFO with no writer must not block. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         clconv__err(err, "%s: cannot open: %s", path, strerror(errno));
         return CLCONV_E_IO;
     }
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        clconv__err(err, "%s: not a regular file", path);
+    if (fstat(fd, &sb) != 0) {
+        clconv__err(err, "%s: cannot open: %s", path, strerror(errno));
         st = CLCONV_E_IO;
         goto cleanup;
     }
-    if ((long long)sb.st_size > MAX_FILE_BYTES) {
-        clconv__err(err, "%s: file too large (%lld bytes)", path,
-                    (long long)sb.st_size);
+    if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+        st = read_stream(fd, path, limit, buf, len, err);
+        goto cleanup;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        clconv__err(err, "%s: %s", path, S_ISDIR(sb.st_mode) ? "is a directory"
+                                                          : "not a file clconv can read");
+        st = CLCONV_E_IO;
+        goto cleanup;
+    }
+    if ((long long)sb.st_size > limit) {
+        clconv__err(err, "%s: file too large (%lld bytes, the limit is %lld)", path,
+                    (long long)sb.st_size, limit);
         st = CLCONV_E_TOO_LARGE;
         goto cleanup;
     }
@@ -97,19 +217,23 @@ static clconv_status read_file(const char *path, unsigned char **buf,
         st = CLCONV_E_NOMEM;
         goto cleanup;
     }
-    got = fread(b, 1, (size_t)sb.st_size, fp);
-    if (ferror(fp) || got != (size_t)sb.st_size) {
-        clconv__err(err, "%s: read error: %s", path,
-                    ferror(fp) ? strerror(errno) : "file changed while read");
-        st = CLCONV_E_IO;
-        goto cleanup;
+    while (got < (size_t)sb.st_size) {
+        ssize_t r = read(fd, b + got, (size_t)sb.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            clconv__err(err, "%s: read error: %s", path,
+                        r < 0 ? strerror(errno) : "file changed while read");
+            st = CLCONV_E_IO;
+            goto cleanup;
+        }
+        got += (size_t)r;
     }
     *buf = b;
     *len = got;
     b = NULL;
 cleanup:
     free(b);
-    if (fp) fclose(fp);
+    close(fd);
     return st;
 }
 

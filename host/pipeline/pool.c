@@ -1,10 +1,12 @@
 /* pool.c — a pool of worker threads that runs clconv_process_file over many
  * images from a shared queue, each worker bound to a device, reporting each
- * image as it finishes; one failure costs one image.
+ * image as it finishes; one failure costs one image. A stop (job->stop)
+ * starts no new image and abandons one still waiting on a pipe.
  * It must not touch pixels: each image is clconv_process_file's.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
+#include "io/io.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,6 +34,8 @@ static void *worker(void *arg)
     worker_arg *wa = arg;
     pool *p = wa->p;
     clconv_report *r = malloc(sizeof *r);
+    /* A read waiting on a pipe or FIFO gives up when the batch is stopped. */
+    clconv__io_set_stop(p->job->stop);
     for (;;) {
         int i;
         pthread_mutex_lock(&p->lock);
@@ -49,6 +53,10 @@ static void *worker(void *arg)
             continue;
         }
         clconv_process_file(&wa->job, p->inputs[i], p->outputs[i], r);
+        /* Abandoned by the stop while it waited for its data: not started. */
+        if (r->status != CLCONV_OK && p->job->stop && *p->job->stop &&
+            clconv__io_interrupted())
+            continue;
         pthread_mutex_lock(&p->lock);
         if (r->status != CLCONV_OK &&
             (p->first_fail_index < 0 || i < p->first_fail_index)) {
@@ -58,6 +66,7 @@ static void *worker(void *arg)
         if (p->fn) p->fn(r, p->user);
         pthread_mutex_unlock(&p->lock);
     }
+    clconv__io_set_stop(NULL);
     free(r);
     return NULL;
 }

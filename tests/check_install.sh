@@ -5,7 +5,8 @@
 # of clconv.h, then builds tests/example_api.c against the installed files
 # twice, with pkg-config and with find_package(clconv), and runs each build
 # through the example_api test script (EXAMPLE_SCRIPT). Both must link the
-# shared library. Exit 77 (skipped) without pkg-config or a C compiler.
+# shared library. Last, pip-installs python/ into a venv as the README says
+# and uses it. Exit 77 (skipped) without pkg-config or a C compiler.
 set -euo pipefail
 build=$1 src=$2 script=$3
 command -v pkg-config >/dev/null && command -v cc >/dev/null || {
@@ -63,4 +64,18 @@ for exe in "$t/ex_pc" "$t/proj/build/ex_cmake"; do
         { cat "$t/run.log"; fail "$(basename "$exe") failed the example_api checks"; }
     echo "ok: $(basename "$exe") (installed, shared) passes the example_api checks"
 done
+# 3. the Python package, installed as the README says (a venv seeing
+#    Debian's numpy; no download), finding the installed library
+/usr/bin/python3 -m venv --system-site-packages "$t/venv" >"$t/venv.log" 2>&1 ||
+    { cat "$t/venv.log"; fail "python3 -m venv (Debian: python3-venv)"; }
+"$t/venv/bin/pip" install -q --no-build-isolation "$src/python" >"$t/pip.log" 2>&1 ||
+    { cat "$t/pip.log"; fail "pip install ./python"; }
+(cd "$t" && LD_LIBRARY_PATH="$libdir" "$t/venv/bin/python" -c '
+import clconv, numpy as np
+assert clconv.__file__.startswith("'"$t"'/venv/"), clconv.__file__
+assert clconv.library_path.endswith("libclconv.so.0"), clconv.library_path
+out = clconv.correlate(np.full((5, 7), 10, np.uint8), "sharpen", device="cpu")
+assert out.dtype == np.float32 and out[2, 3] == 10 and out[0, 0] == 30, out
+print("ok: the pip-installed package loads", clconv.library_path)') ||
+    fail "the pip-installed package does not work"
 echo "ok: SONAME libclconv.so.0, $(wc -l <"$t/exported") exports = clconv.h's"

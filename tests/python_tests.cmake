@@ -16,3 +16,7 @@ set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")
 # PoCL and Intel's runtime together (CLCONV_REQUIRE_DEVICES=2).
 clconv_py_test(py_devices test_devices.py)
 set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")
+# The Python package (python/clconv) over the shared library, against numpy.
+clconv_py_test(py_package test_python.py)
+set_tests_properties(py_package PROPERTIES TIMEOUT 300 LABELS "python;device"
+  ENVIRONMENT "CLCONV_LIBRARY=$<TARGET_FILE:clconv_shared>;PYTHONPATH=${CMAKE_SOURCE_DIR}/python:${CMAKE_CURRENT_SOURCE_DIR}")

@@ -23,6 +23,13 @@
 extern "C" {
 #endif
 
+/* The library is compiled with hidden visibility; what this header
+ * declares is its interface, so it is visible (libclconv.so exports
+ * exactly the clconv_ functions below). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define CLCONV_VERSION "0.3.0"
 #define CLCONV_ERR_MAX 4096
 
@@ -433,6 +440,10 @@ clconv_status clconv_batch_run(const clconv_job *job, int n,
                                const char *const *inputs,
                                const char *const *outputs, int jobs,
                                clconv_report_fn fn, void *user);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

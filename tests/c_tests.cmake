@@ -96,3 +96,10 @@ add_test(NAME example_api
          COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_api>
                  -DWORK=${CMAKE_CURRENT_BINARY_DIR}/example_api_work
                  -P ${CLCONV_EXAMPLE_SCRIPT})
+
+# The installed library as users take it: SONAME, exports, clconv.pc and
+# find_package(clconv), each building and running the example above.
+add_test(NAME install_api
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_install.sh ${CMAKE_BINARY_DIR}
+                 ${CMAKE_SOURCE_DIR} ${CLCONV_EXAMPLE_SCRIPT})
+set_tests_properties(install_api PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -20,3 +20,7 @@ set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")
 # never into the output tree, -0 lists, a closed stdout, escaped names.
 clconv_py_test(py_inputs test_inputs.py)
 set_tests_properties(py_inputs PROPERTIES TIMEOUT 300 LABELS "python")
+# The Python package (python/clconv) over the shared library, against numpy.
+clconv_py_test(py_package test_python.py)
+set_tests_properties(py_package PROPERTIES TIMEOUT 300 LABELS "python;device"
+  ENVIRONMENT "CLCONV_LIBRARY=$<TARGET_FILE:clconv_shared>;PYTHONPATH=${CMAKE_SOURCE_DIR}/python:${CMAKE_CURRENT_SOURCE_DIR}")

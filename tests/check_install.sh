@@ -1,0 +1,83 @@
+#!/bin/bash
+# check_install.sh BUILD_DIR SOURCE_DIR EXAMPLE_SCRIPT — what a user of the
+# installed library gets: installs the build into a temporary prefix, checks
+# that libclconv.so.0 has its SONAME and exports only the clconv_ functions
+# of clconv.h, then builds tests/example_api.c against the installed files
+# twice, with pkg-config and with find_package(clconv), and runs each build
+# through the example_api test script (EXAMPLE_SCRIPT). Both must link the
+# shared library. Last, pip-installs python/ into a venv as the README says
+# and uses it. Exit 77 (skipped) without pkg-config or a C compiler.
+set -euo pipefail
+build=$1 src=$2 script=$3
+command -v pkg-config >/dev/null && command -v cc >/dev/null || {
+    echo "skipped: pkg-config or cc missing"; exit 77; }
+t=$(mktemp -d /tmp/clconv-install.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cmake --install "$build" --prefix "$t/prefix" >"$t/install.log" ||
+    { cat "$t/install.log"; fail "cmake --install"; }
+lib=$(find "$t/prefix" -name 'libclconv.so.0' | head -1)
+[ -n "$lib" ] || fail "libclconv.so.0 was not installed"
+libdir=$(dirname "$lib")
+for f in include/clconv.h "${libdir#"$t/prefix/"}/libclconv.a" \
+         "${libdir#"$t/prefix/"}/pkgconfig/clconv.pc" \
+         "${libdir#"$t/prefix/"}/cmake/clconv/clconvConfig.cmake" \
+         "${libdir#"$t/prefix/"}/cmake/clconv/clconvConfigVersion.cmake" bin/clconv; do
+    [ -e "$t/prefix/$f" ] || fail "$f was not installed"
+done
+soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = libclconv.so.0 ] || fail "SONAME is '$soname'"
+# The exports are exactly the functions clconv.h declares.
+grep -oE '\bclconv_[a-z0-9_]+\(' "$src/host/clconv.h" | tr -d '(' | sort -u >"$t/declared"
+nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ {print $3}' | sed 's/@.*//' |
+    sort -u >"$t/exported"
+diff "$t/declared" "$t/exported" >"$t/diff" ||
+    { cat "$t/diff"; fail "exports differ from clconv.h (< declared only, > exported only)"; }
+
+# 1. pkg-config
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+[ "$(pkg-config --modversion clconv)" = "$(sed -n 's/^#define CLCONV_VERSION "\(.*\)"/\1/p' "$src/host/clconv.h")" ] ||
+    fail "pkg-config --modversion clconv"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror -o "$t/ex_pc" "$src/tests/example_api.c" \
+    $(pkg-config --cflags --libs clconv) -Wl,-rpath,"$libdir"
+# 2. find_package
+mkdir -p "$t/proj"
+cat >"$t/proj/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.16)
+project(uses_clconv C)
+find_package(clconv 0 REQUIRED)
+add_executable(ex_cmake "$src/tests/example_api.c")
+target_link_libraries(ex_cmake PRIVATE clconv::clconv)
+CM
+cmake -S "$t/proj" -B "$t/proj/build" -DCMAKE_PREFIX_PATH="$t/prefix" \
+    -DCMAKE_BUILD_RPATH="$libdir" >"$t/proj.log" 2>&1 ||
+    { cat "$t/proj.log"; fail "find_package(clconv) project did not configure"; }
+cmake --build "$t/proj/build" >>"$t/proj.log" 2>&1 ||
+    { cat "$t/proj.log"; fail "find_package(clconv) project did not build"; }
+
+for exe in "$t/ex_pc" "$t/proj/build/ex_cmake"; do
+    ldd "$exe" | grep -q "libclconv.so.0 => $libdir/" ||
+        { ldd "$exe"; fail "$exe does not use the installed libclconv.so.0"; }
+    cmake -DEXE="$exe" -DWORK="$t/work" -P "$script" >"$t/run.log" 2>&1 ||
+        { cat "$t/run.log"; fail "$(basename "$exe") failed the example_api checks"; }
+    echo "ok: $(basename "$exe") (installed, shared) passes the example_api checks"
+done
+# 3. the Python package, installed as the README says (a venv seeing
+#    Debian's numpy; no download), finding the installed library
+/usr/bin/python3 -m venv --system-site-packages "$t/venv" >"$t/venv.log" 2>&1 ||
+    { cat "$t/venv.log"; fail "python3 -m venv (Debian: python3-venv)"; }
+# (from a copy: setuptools builds in the source folder)
+cp -r "$src/python" "$t/python"
+"$t/venv/bin/pip" install -q --no-build-isolation "$t/python" >"$t/pip.log" 2>&1 ||
+    { cat "$t/pip.log"; fail "pip install ./python"; }
+(cd "$t" && LD_LIBRARY_PATH="$libdir" "$t/venv/bin/python" -c '
+import clconv, numpy as np
+assert clconv.__file__.startswith("'"$t"'/venv/"), clconv.__file__
+assert clconv.library_path.endswith("libclconv.so.0"), clconv.library_path
+out = clconv.correlate(np.full((5, 7), 10, np.uint8), "sharpen", device="cpu")
+assert out.dtype == np.float32 and out[2, 3] == 10 and out[0, 0] == 30, out
+print("ok: the pip-installed package loads", clconv.library_path)') ||
+    fail "the pip-installed package does not work"
+echo "ok: SONAME libclconv.so.0, $(wc -l <"$t/exported") exports = clconv.h's"

@@ -16,3 +16,8 @@ set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")
 # PoCL and Intel's runtime together (CLCONV_REQUIRE_DEVICES=2).
 clconv_py_test(py_devices test_devices.py)
 set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")
+# Outputs: never an input or another output, .mismatch and --skip-existing,
+# --max-pixels on every plane, modes under the umask, stale temp files,
+# mkdir -p by 32 processes at once.
+clconv_py_test(py_outputs test_outputs.py)
+set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")

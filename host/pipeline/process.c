@@ -316,6 +316,23 @@ static void spot_message(const clconv_job *job, const clconv_report *r, char *bu
              r->sr.worst_dev, r->sr.worst_ref, r->sr.worst_tol, job->verify_seed);
 }
 
+/* Why the result is wrong (the spot check's or --verify's worst pixel),
+ * and where it went instead of `output`. */
+static void mismatch_message(const clconv_job *job, const clconv_report *r,
+                             int on_device, const char *output, char *buf, size_t n)
+{
+    size_t len;
+    if (r->sampled && r->sr.bad > 0 && on_device)
+        spot_message(job, r, buf, n);
+    else
+        snprintf(buf, n, "verification failed: %lld pixel%s over tolerance, worst at "
+                 "(%d, %d): device %.9g, reference %.9g, tolerance %.3g", r->vr.bad,
+                 r->vr.bad == 1 ? "" : "s", r->vr.worst_x, r->vr.worst_y,
+                 r->vr.worst_dev, r->vr.worst_ref, r->vr.worst_tol);
+    len = strlen(buf);
+    snprintf(buf + len, n - len, "; written as %s.mismatch, not as %s", output, output);
+}
+
 /* The device to compute on: `cl`, unless it was retired after failures,
  * then the first device of the run that is not (NULL: the reference). */
 static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
@@ -461,18 +478,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {
-        size_t len;
-        if (r->sampled && r->sr.bad > 0 && done_on_device)
-            spot_message(job, r, err, sizeof err);
-        else
-            snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
-                     "tolerance, worst at (%d, %d): device %.9g, reference %.9g, "
-                     "tolerance %.3g", r->vr.bad, r->vr.bad == 1 ? "" : "s",
-                     r->vr.worst_x, r->vr.worst_y, r->vr.worst_dev,
-                     r->vr.worst_ref, r->vr.worst_tol);
-        len = strlen(err);
-        snprintf(err + len, sizeof err - len, "; written as %s.mismatch, not as %s",
-                 output, output);
+        mismatch_message(job, r, done_on_device, output, err, sizeof err);
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
 cleanup:

@@ -124,9 +124,11 @@ int clconv_format_supported(const char *path);
 
 /* Writes a plane to `path`; the extension picks the format: .png .jpg/.jpeg
  * .bmp .tga (8-bit gray, mapped with `map`) or .npy (raw float32, shape
- * (H, W)). The file is written to a temporary file in the same directory and
- * renamed into place, so a failure never leaves a partial file. `quality`
- * is the JPEG quality (1..100). */
+ * (H, W)). The file is written to a temporary file in the same directory,
+ * flushed to the disk and renamed into place (the directory flushed after),
+ * so a failure never leaves a partial file. A new file gets the mode
+ * open(2) gives under the umask; a replaced file keeps its permission bits.
+ * `quality` is the JPEG quality (1..100). */
 clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
                                 long long *nan_count, char *err);
@@ -231,9 +233,11 @@ clconv_status clconv_conv_ref(const clconv_plane *padded,
                               const clconv_filter *f, const clconv_geometry *g,
                               clconv_plane *out, clconv_plane *abs_sum);
 
-/* Verification of a device result against the reference: a pixel passes when
- * |dev - ref| <= 4 * taps * FLT_EPSILON * abs_sum + FLT_MIN (NaN fails unless
- * both are NaN). */
+/* Verification of a device result against the reference: a finite pixel
+ * passes when |dev - ref| <= 4 * taps * FLT_EPSILON * abs_sum + FLT_MIN (in
+ * double; an abs_sum past FLT_MAX counts as FLT_MAX, so the tolerance is
+ * never infinite). NaN matches only NaN, an infinity only the same
+ * infinity: a non-finite value against a finite one is a mismatch. */
 typedef struct clconv_verify_result {
     long long bad;       /* pixels over tolerance */
     double max_abs_err;  /* over all pixels */
@@ -418,9 +422,11 @@ typedef struct clconv_report {
 void clconv_job_init(clconv_job *job);
 
 /* One image, start to end: decode, luma, (resize), pad, compute, (verify),
- * map, write atomically. Never overwrites `input`. Returns r->status:
- * CLCONV_E_MISMATCH when verification failed (the output is still written,
- * so it can be looked at). */
+ * map, write atomically. Never overwrites `input` (nor, with side_by_side,
+ * the output). Every plane is held to max_pixels before it is allocated.
+ * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
+ * is then written as "<output>.mismatch", so it can be looked at but is never
+ * taken for a finished output). */
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r);
 

@@ -24,3 +24,8 @@ set_tests_properties(py_inputs PROPERTIES TIMEOUT 300 LABELS "python")
 clconv_py_test(py_package test_python.py)
 set_tests_properties(py_package PROPERTIES TIMEOUT 300 LABELS "python;device"
   ENVIRONMENT "CLCONV_LIBRARY=$<TARGET_FILE:clconv_shared>;PYTHONPATH=${CMAKE_SOURCE_DIR}/python:${CMAKE_CURRENT_SOURCE_DIR}")
+# Outputs: never an input or another output, .mismatch and --skip-existing,
+# --max-pixels on every plane, modes under the umask, stale temp files,
+# mkdir -p by 32 processes at once.
+clconv_py_test(py_outputs test_outputs.py)
+set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")

@@ -6,8 +6,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
+#include "io/io.h" /* the writer's internals: path keys, mkdir -p, keep list */
 
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1090,6 +1092,8 @@ static void test_misc(void)
               *clconv_status_str((clconv_status)s));
 }
 
+static void test_outputs_and_verify(void);
+
 int main(void)
 {
     char dir[] = "/tmp/clconv-unit-XXXXXX";
@@ -1106,7 +1110,181 @@ int main(void)
     test_map();
     test_files(dir);
     test_misc();
+    test_outputs_and_verify();
     if (rmdir(dir) != 0) fprintf(stderr, "note: %s not empty\n", dir);
     printf("test_unit: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ verify, writer
+ * (issue 12): non-finite values against the tolerance, and the writer's own
+ * guards. Kept apart, at the end, so other sections merge cleanly. */
+
+/* One pixel through clconv_verify: dev against ref with sum |K*P| asum. */
+static long long verify_one(float dev, float ref, float asum)
+{
+    clconv_plane d = {1, 1, &dev}, r = {1, 1, &ref}, a = {1, 1, &asum};
+    clconv_verify_result vr;
+    clconv_verify(&d, &r, &a, 9, &vr);
+    return vr.bad;
+}
+
+static void test_verify_nonfinite(void)
+{
+    const float inf = INFINITY, nan = NAN, big = 3e38f;
+    /* The issue's case: the device's float sum overflowed, the reference's
+     * double sum did not, and |K*P| overflowed float: inf tolerance. */
+    CHECK_INT(verify_one(-inf, big, inf), 1);
+    CHECK_INT(verify_one(inf, big, inf), 1);
+    CHECK_INT(verify_one(big, inf, inf), 1);
+    CHECK_INT(verify_one(-inf, inf, inf), 1);
+    CHECK_INT(verify_one(inf, inf, inf), 0);
+    CHECK_INT(verify_one(-inf, -inf, inf), 0);
+    CHECK_INT(verify_one(nan, nan, 0), 0);
+    CHECK_INT(verify_one(nan, 1, 1), 1);
+    CHECK_INT(verify_one(1, nan, 1), 1);
+    CHECK_INT(verify_one(nan, inf, inf), 1);
+    CHECK_INT(verify_one(FLT_MAX, FLT_MAX, FLT_MAX), 0);
+    /* Finite, but as far apart as floats get: the capped tolerance
+     * (4*9*eps*FLT_MAX, about 1.5e33) does not hide it. */
+    CHECK_INT(verify_one(FLT_MAX, -FLT_MAX, inf), 1);
+    CHECK_INT(verify_one(big, -big, inf), 1);
+    /* Within the tolerance still passes: one ulp at 3e38, FLT_MIN at 0. */
+    CHECK_INT(verify_one(big, nextafterf(big, inf), big), 0);
+    CHECK_INT(verify_one(0, FLT_MIN / 2, 0), 0);
+    {
+        /* The worst pixel is the infinite one, and the error says so. */
+        float dv[3] = {1, -inf, 2}, rv[3] = {1, big, 2}, av[3] = {1, inf, 2};
+        clconv_plane d = {3, 1, dv}, r = {3, 1, rv}, a = {3, 1, av};
+        clconv_verify_result vr;
+        clconv_verify(&d, &r, &a, 9, &vr);
+        CHECK_INT(vr.bad, 1);
+        CHECK_INT(vr.worst_x, 1);
+        CHECK(isinf(vr.max_abs_err));
+        CHECK(isfinite(vr.worst_tol));
+    }
+    {
+        /* The spot check: (1, 1, -1) over 3e38 sums to 3e38 in double; a
+         * device that overflowed to +-inf is wrong. */
+        const double taps[3] = {1, 1, -1};
+        clconv_filter *f = make_filter(1, 3, taps);
+        float src[3] = {big, big, big}, dev = inf;
+        clconv_plane d = {1, 1, &dev};
+        const int rmap[1] = {0}, cmap[3] = {0, 1, 2}, xs[1] = {0}, ys[1] = {0};
+        clconv_geometry g;
+        clconv_verify_result vr;
+        memset(&g, 0, sizeof g);
+        g.in_w = 3, g.in_h = 1, g.kw = 3, g.kh = 1, g.stride = 1, g.dilation = 1;
+        g.padded_w = 3, g.padded_h = 1, g.out_w = 1, g.out_h = 1;
+        CHECK(f != NULL);
+        if (!f) return;
+        clconv__verify_points(&d, src, NULL, 3, rmap, cmap, 0, f, &g, xs, ys, 1, &vr);
+        CHECK_INT(vr.bad, 1);
+        dev = -inf;
+        clconv__verify_points(&d, src, NULL, 3, rmap, cmap, 0, f, &g, xs, ys, 1, &vr);
+        CHECK_INT(vr.bad, 1);
+        dev = big;
+        clconv__verify_points(&d, src, NULL, 3, rmap, cmap, 0, f, &g, xs, ys, 1, &vr);
+        CHECK_INT(vr.bad, 0);
+        clconv_filter_destroy(f);
+    }
+}
+
+static int same_key(const char *a, const char *b)
+{
+    clconv__path_key ka, kb;
+    int same;
+    if (clconv__path_key_of(a, &ka) != 0) return -1;
+    if (clconv__path_key_of(b, &kb) != 0) {
+        clconv__path_key_free(&ka);
+        return -1;
+    }
+    same = clconv__path_key_cmp(&ka, &kb) == 0;
+    clconv__path_key_free(&ka);
+    clconv__path_key_free(&kb);
+    return same;
+}
+
+static void test_writer_guards(const char *dir)
+{
+    char path[512], other[512], p2[512], link[512];
+    float px[4] = {1, 2, 3, 4};
+    clconv_plane pl = {2, 2, px};
+    char err[CLCONV_ERR_MAX];
+    clconv__path_key keep;
+    size_t len = 0;
+    unsigned char *before, *after;
+    snprintf(path, sizeof path, "%s/keep.png", dir);
+    snprintf(other, sizeof other, "%s/other.png", dir);
+    CHECK_INT(clconv_image_save(path, &pl, CLCONV_MAP_CLAMP, 95, NULL, err), CLCONV_OK);
+    before = slurp(path, &len);
+    /* Told to keep the file at the destination (an input that took the
+     * output's place), the writer refuses and leaves it as it was. */
+    CHECK(clconv__path_key_of(path, &keep) == 0);
+    px[0] = 200;
+    CHECK(clconv__image_save(path, NULL, &keep, 1, &pl, CLCONV_MAP_CLAMP, 95, NULL, err) !=
+          CLCONV_OK);
+    CHECK_HAS(err, "keep.png");
+    after = slurp(path, &len);
+    CHECK(before && after && memcmp(before, after, len) == 0);
+    free(after);
+    /* Another file's key does not stop it; the format can come from
+     * another name (NAME.mismatch). */
+    snprintf(p2, sizeof p2, "%s/keep.png.mismatch", dir);
+    CHECK_INT(clconv__image_save(p2, path, &keep, 1, &pl, CLCONV_MAP_CLAMP, 95, NULL, err),
+              CLCONV_OK);
+    after = slurp(p2, &len);
+    CHECK(after && len > 8 && memcmp(after, "\x89PNG", 4) == 0);
+    free(after);
+    free(before);
+    clconv__path_key_free(&keep);
+    CHECK_INT(dir_entries(dir), 2); /* no temp file left */
+    /* Keys: spellings, links and names not made yet. */
+    snprintf(p2, sizeof p2, "%s/./keep.png", dir);
+    CHECK_INT(same_key(path, p2), 1);
+    snprintf(link, sizeof link, "%s/link.png", dir);
+    CHECK(symlink("keep.png", link) == 0);
+    CHECK_INT(same_key(path, link), 1);
+    snprintf(p2, sizeof p2, "%s/.//other.png", dir);
+    CHECK_INT(same_key(other, p2), 1);
+    CHECK_INT(same_key(other, path), 0);
+    CHECK_INT(same_key(other, link), 0);
+    remove(link);
+    remove(path);
+    snprintf(p2, sizeof p2, "%s/keep.png.mismatch", dir);
+    remove(p2);
+    /* mkdir -p: twice is fine, parents made, a file in the way is named. */
+    snprintf(p2, sizeof p2, "%s/a/b/c", dir);
+    CHECK_INT(clconv__make_dirs(p2, 0, err), CLCONV_OK);
+    CHECK_INT(clconv__make_dirs(p2, 0, err), CLCONV_OK);
+    snprintf(p2, sizeof p2, "%s/a/b/c/x.png", dir);
+    CHECK_INT(clconv__make_dirs(p2, 1, err), CLCONV_OK);
+    CHECK_INT(dir_entries(dir), 1);
+    {
+        FILE *fp = fopen(other, "w");
+        if (fp) fclose(fp);
+    }
+    snprintf(p2, sizeof p2, "%s/other.png/sub", dir);
+    CHECK(clconv__make_dirs(p2, 0, err) != CLCONV_OK);
+    CHECK_HAS(err, "other.png");
+    remove(other);
+    snprintf(p2, sizeof p2, "%s/a/b/c", dir);
+    rmdir(p2);
+    snprintf(p2, sizeof p2, "%s/a/b", dir);
+    rmdir(p2);
+    snprintf(p2, sizeof p2, "%s/a", dir);
+    rmdir(p2);
+}
+
+static void test_outputs_and_verify(void)
+{
+    char dir[] = "/tmp/clconv-unit-out-XXXXXX";
+    test_verify_nonfinite();
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        failures++;
+        return;
+    }
+    test_writer_guards(dir);
+    if (rmdir(dir) != 0) fprintf(stderr, "note: %s not empty\n", dir);
 }

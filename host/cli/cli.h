@@ -132,8 +132,8 @@ void cli_report_usage_json(int argc, char **argv);
 
 /* ---------------------------------------------------------------- outputs */
 
-/* The run's plan: outputs named, directories made, clashes with inputs or
- * each other dropped (reported in s), existing outputs skipped under
+/* The run's plan: outputs named, directories made, outputs in a
+ * directory's place dropped (reported in s), finished outputs skipped under
  * --skip-existing; ins/outs hold the n images left to do. */
 typedef struct cli_plan {
     char **outs;      /* per input of `in`, NULL when dropped or skipped */
@@ -142,8 +142,16 @@ typedef struct cli_plan {
     int n;
 } cli_plan;
 
+/* Refuses, one line each, every output that would replace an input or
+ * another output (-o, the names below an output directory, --side-by-side),
+ * compared by device and inode. Called on the whole input list before it is
+ * sharded, so that shards cannot clash either. Exit status: 0, or 2. */
+int cli_check_outputs(const cli_config *cfg, const cli_inputs *in);
 /* -1 when the plan is made and the run goes on, else the exit status
- * (nothing to do is 0). */
+ * (nothing to do is 0). Checks the outputs (cli_check_outputs) unless that
+ * was done already, makes the output directories (mkdir -p), removes the
+ * temporary files a killed clconv left there, and refuses a directory in an
+ * output's place (that image fails). */
 int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                      cli_plan *p);
 void cli_plan_free(cli_plan *p, int ninputs);

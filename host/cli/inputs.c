@@ -396,6 +396,8 @@ int cli_collect_inputs(const cli_config *cfg, cli_inputs *in)
         }
     /* Sorted, so shards are the same on every machine. */
     cli_inputs_sort(in);
+    /* Outputs checked against the whole list, so that shards cannot clash. */
+    if (cfg->shard_n > 1 && (i = cli_check_outputs(cfg, in)) != EXIT_DONE) return i;
     cli_inputs_shard(in, cfg->shard_i, cfg->shard_n);
     return EXIT_DONE;
 }

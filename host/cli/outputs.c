@@ -1,20 +1,29 @@
 /* outputs.c — where each input's result goes: one file, or names below an
- * output directory (made first, with the parents of relative paths), with
- * every clash refused before any image is read: two inputs writing one
- * output, an output that is an input (by device and inode), and outputs
- * left alone under --skip-existing.
- * It must not write an output file: only directories are made here.
+ * output directory (made first, parents too, safe against other processes
+ * making them at the same moment). Before any image is read, every clash is
+ * a usage error (exit 2): an output (-o, a directory's, --side-by-side) that
+ * is an input or another output, by device and inode, not by spelling. Then
+ * the writer's temporary files that a killed clconv left in the output
+ * directories are removed, and --skip-existing takes only finished outputs.
+ * It must not write an output file: only directories are made here, and
+ * only stale temporary files of clconv's naming are removed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 #include "io/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+/* cli_check_outputs passed for this run's inputs (the whole list, before
+ * sharding, when inputs.c calls it). */
+static int outputs_checked;
 
 static int is_dir(const char *p)
 {
@@ -22,16 +31,108 @@ static int is_dir(const char *p)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static int exists(const char *p)
+static int dir_mode_of(const cli_config *cfg, const cli_inputs *in)
 {
-    struct stat sb;
-    return stat(p, &sb) == 0;
+    const char *output = cfg->output;
+    return in->n > 1 || in->had_dir || cfg->nfrom > 0 || cfg->shard_n > 1 ||
+           cfg->nargs > 1 || output[strlen(output) - 1] == '/' || is_dir(output);
 }
 
-static int by_str(const void *a, const void *b)
+static char *output_of(const cli_config *cfg, const cli_inputs *in, int dir_mode, int i)
 {
-    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+    return dir_mode ? cli_output_name(cfg->output, in->v[i].rel, cfg->format)
+                    : strdup(cfg->output);
 }
+
+/* ---------------------------------------------------------------- clashes */
+
+enum { ROLE_INPUT, ROLE_OUTPUT, ROLE_SIDE };
+
+typedef struct entry {
+    clconv__path_key key;
+    int role, k;      /* input k, its output, or --side-by-side */
+    const char *path; /* as the user spelt it (or as named below -o) */
+} entry;
+
+static void set_entry(entry *e, int role, int k, const char *path)
+{
+    e->role = role;
+    e->k = k;
+    e->path = path;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int c = clconv__path_key_cmp(&x->key, &y->key);
+    if (c) return c;
+    if (x->role != y->role) return x->role - y->role; /* inputs first */
+    return x->k - y->k;
+}
+
+/* One line for entry e, which names the same file as `first`. */
+static void report_clash(const entry *e, const entry *first, const cli_inputs *in)
+{
+    const char *who = e->role == ROLE_OUTPUT ? in->v[e->k].path : "--side-by-side";
+    const char *its = e->role == ROLE_OUTPUT ? ": its output" : "";
+    if (first->role == ROLE_INPUT)
+        fprintf(stderr, "clconv: %s%s %s is the input %s (the same file); nothing done\n",
+                who, its, e->path, first->path);
+    else
+        fprintf(stderr, "clconv: %s%s %s is also the output of %s; nothing done\n", who,
+                its, e->path, in->v[first->k].path);
+}
+
+/* Sorts the entries by key; in each run of one file, every output after the
+ * run's first entry (an input when there is one) is a clash. */
+static int find_clashes(entry *v, int n, const cli_inputs *in)
+{
+    int i, j, clashes = 0;
+    qsort(v, (size_t)n, sizeof *v, by_key);
+    for (i = 0; i < n; i = j) {
+        for (j = i + 1; j < n && clconv__path_key_cmp(&v[i].key, &v[j].key) == 0; j++)
+            if (v[j].role != ROLE_INPUT) {
+                report_clash(&v[j], &v[i], in);
+                clashes++;
+            }
+    }
+    return clashes;
+}
+
+int cli_check_outputs(const cli_config *cfg, const cli_inputs *in)
+{
+    const int dir_mode = dir_mode_of(cfg, in);
+    const char *sbs = cfg->job.side_by_side;
+    entry *v = calloc((size_t)in->n * 2 + 1, sizeof *v);
+    char **outs = calloc((size_t)in->n + 1, sizeof *outs);
+    int i, n = 0, rc = EXIT_DONE;
+    if (!v || !outs) rc = EXIT_SOME_FAILED;
+    for (i = 0; i < in->n && rc == EXIT_DONE; i++) {
+        if (!(outs[i] = output_of(cfg, in, dir_mode, i)) ||
+            clconv__path_key_of(in->v[i].path, &v[n].key) != 0 ||
+            clconv__path_key_of(outs[i], &v[n + 1].key) != 0) {
+            rc = EXIT_SOME_FAILED;
+            n += 2; /* what was made is freed below */
+            break;
+        }
+        set_entry(&v[n++], ROLE_INPUT, i, in->v[i].path);
+        set_entry(&v[n++], ROLE_OUTPUT, i, outs[i]);
+    }
+    if (rc == EXIT_DONE && sbs) {
+        if (clconv__path_key_of(sbs, &v[n].key) != 0) rc = EXIT_SOME_FAILED;
+        set_entry(&v[n++], ROLE_SIDE, 0, sbs);
+    }
+    if (rc == EXIT_SOME_FAILED) fprintf(stderr, "clconv: out of memory\n");
+    else if (find_clashes(v, n, in) > 0) rc = EXIT_USAGE;
+    else outputs_checked = 1;
+    for (i = 0; v && i < n; i++) clconv__path_key_free(&v[i].key);
+    for (i = 0; outs && i < in->n; i++) free(outs[i]);
+    free(v);
+    free(outs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the plan */
 
 /* Reports that input k gets no output, and counts it as failed; the JSON
  * report lists it too, once it has begun. */
@@ -50,62 +151,24 @@ static void drop_output(const cli_inputs *in, char **outs, int k, const char *wh
     s->failed++;
 }
 
-typedef struct file_id {
-    dev_t dev;
-    ino_t ino;
-} file_id;
-
-static int by_id(const void *a, const void *b)
-{
-    const file_id *x = a, *y = b;
-    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
-    return x->ino < y->ino ? -1 : x->ino > y->ino;
-}
-
-static int refuse_inputs_as_outputs(const cli_inputs *in, char **outs, int n,
-                                    run_state *s)
-{
-    file_id *ids = malloc((size_t)n * sizeof *ids), key;
-    struct stat sb;
-    int i, m = 0;
-    if (!ids) return -1;
-    for (i = 0; i < n; i++)
-        if (stat(in->v[i].path, &sb) == 0) {
-            ids[m].dev = sb.st_dev;
-            ids[m++].ino = sb.st_ino;
-        }
-    qsort(ids, (size_t)m, sizeof *ids, by_id);
-    for (i = 0; i < n; i++) {
-        if (!outs[i] || stat(outs[i], &sb) != 0) continue;
-        key.dev = sb.st_dev;
-        key.ino = sb.st_ino;
-        if (bsearch(&key, ids, (size_t)m, sizeof *ids, by_id))
-            drop_output(in, outs, i, "is an input", s);
-    }
-    free(ids);
-    return 0;
-}
-
-/* Names every output; directories made up front, so workers only write.
- * Exit status, 0 when done. */
+/* Names every output; directories made up front (mkdir -p), so workers
+ * only write. Exit status, 0 when done. */
 static int name_outputs(const cli_config *cfg, const cli_inputs *in, int dir_mode,
                         char **outs)
 {
-    char err[CLI_ERR_MAX];
+    char err[CLCONV_ERR_MAX];
     int i;
-    if (dir_mode && !is_dir(cfg->output) && mkdir(cfg->output, 0777) != 0) {
-        fprintf(stderr, "clconv: %s: cannot create the output directory: %s\n",
-                cfg->output, strerror(errno));
+    if (dir_mode && clconv__make_dirs(cfg->output, 0, err) != CLCONV_OK) {
+        fprintf(stderr, "clconv: %s (for the output directory %s)\n", err, cfg->output);
         return EXIT_SOME_FAILED;
     }
     for (i = 0; i < in->n; i++) {
-        outs[i] = dir_mode ? cli_output_name(cfg->output, in->v[i].rel, cfg->format)
-                           : strdup(cfg->output);
-        if (!outs[i]) {
+        if (!(outs[i] = output_of(cfg, in, dir_mode, i))) {
             fprintf(stderr, "clconv: out of memory\n");
             return EXIT_SOME_FAILED;
         }
-        if (dir_mode && strchr(in->v[i].rel, '/') && cli_make_parents(outs[i], err) != 0) {
+        if (dir_mode && strchr(in->v[i].rel, '/') &&
+            clconv__make_dirs(outs[i], 1, err) != CLCONV_OK) {
             fprintf(stderr, "clconv: %s\n", err);
             return EXIT_SOME_FAILED;
         }
@@ -113,32 +176,67 @@ static int name_outputs(const cli_config *cfg, const cli_inputs *in, int dir_mod
     return EXIT_DONE;
 }
 
-/* Two inputs must not write one output (a.png and a.jpg into out/). */
-static int drop_shared_outputs(const cli_inputs *in, char **outs, run_state *s)
+static int by_str(const void *a, const void *b)
 {
-    char ***order = calloc((size_t)in->n, sizeof *order);
-    int i, c;
-    if (!order) return -1;
-    for (i = 0; i < in->n; i++) order[i] = &outs[i];
-    qsort(order, (size_t)in->n, sizeof *order, by_str);
-    for (i = 1, c = 0; i < in->n; i++) {
-        if (strcmp(*order[c], *order[i]) != 0) {
-            c = i;
-            continue;
-        }
-        drop_output(in, outs, (int)(order[i] - outs), "is also another input's output", s);
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes the temporary files a killed clconv left in the directories the
+ * run writes to (each directory once). */
+static void clean_output_dirs(char **outs, int n, const char *side)
+{
+    char **dirs = calloc((size_t)n + 1, sizeof *dirs);
+    int i, m = 0;
+    if (!dirs) return;
+    for (i = 0; i <= n; i++) {
+        const char *p = i < n ? outs[i] : side, *slash;
+        if (!p) continue;
+        slash = strrchr(p, '/');
+        dirs[m] = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+        if (dirs[m]) m++;
     }
-    free(order);
-    return 0;
+    qsort(dirs, (size_t)m, sizeof *dirs, by_str);
+    for (i = 0; i < m; i++)
+        if (i == 0 || strcmp(dirs[i], dirs[i - 1]) != 0) clconv__clean_temps(dirs[i]);
+    for (i = 0; i < m; i++) free(dirs[i]);
+    free(dirs);
+}
+
+/* --skip-existing takes an output for finished only when it is a regular,
+ * non-empty file that starts as its format's files start (TGA, which has
+ * no magic: at least its 18-byte header). A 0-byte file, a wrong format, a
+ * truncated stub are redone. */
+static int finished(const char *path, const struct stat *sb)
+{
+    const clconv__format *f = clconv__format_by_name(path, 1);
+    unsigned char head[16];
+    ssize_t got;
+    int fd;
+    if (!f || !S_ISREG(sb->st_mode) || sb->st_size == 0) return 0;
+    if (f->magic_len == 0) return sb->st_size >= 18;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    got = read(fd, head, f->magic_len < sizeof head ? f->magic_len : sizeof head);
+    close(fd);
+    return got == (ssize_t)f->magic_len && memcmp(head, f->magic, f->magic_len) == 0;
+}
+
+/* --resize's target, held to --max-pixels before any image is read. */
+static int resize_too_large(const cli_config *cfg)
+{
+    const long long w = cfg->job.resize_w, h = cfg->job.resize_h;
+    if (cfg->job.max_pixels <= 0 || w <= 0 || h <= 0 || w * h <= cfg->job.max_pixels)
+        return 0;
+    fprintf(stderr, "clconv: --resize %lldx%lld is %lld pixels, over the limit of %lld "
+            "(--max-pixels)\n", w, h, w * h, cfg->job.max_pixels);
+    return 1;
 }
 
 int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                      cli_plan *p)
 {
     const char *output = cfg->output;
-    const int dir_mode = in->n > 1 || in->had_dir || cfg->nfrom > 0 || cfg->shard_n > 1 ||
-                         cfg->nargs > 1 || output[strlen(output) - 1] == '/' ||
-                         is_dir(output);
+    const int dir_mode = dir_mode_of(cfg, in);
     int i, m = 0, rc;
     memset(p, 0, sizeof *p);
     if (cfg->job.side_by_side && (dir_mode || in->n != 1)) {
@@ -152,10 +250,13 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                 output, exts);
         return EXIT_USAGE;
     }
+    if (resize_too_large(cfg)) return EXIT_USAGE;
     if (in->n == 0) {
         if (!s->quiet) fprintf(stderr, "clconv: no images to do\n");
         return EXIT_DONE;
     }
+    /* No output may replace an input or another output. */
+    if (!outputs_checked && (rc = cli_check_outputs(cfg, in)) != EXIT_DONE) return rc;
     p->outs = calloc((size_t)in->n, sizeof *p->outs);
     p->ins = calloc((size_t)in->n, sizeof *p->ins);
     p->todo = calloc((size_t)in->n, sizeof *p->todo);
@@ -166,15 +267,15 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
     }
     rc = name_outputs(cfg, in, dir_mode, p->outs);
     if (rc != EXIT_DONE) return rc;
-    /* No output may replace an input, not even another one of the batch. */
-    if (drop_shared_outputs(in, p->outs, s) != 0 ||
-        refuse_inputs_as_outputs(in, p->outs, in->n, s) != 0) {
-        fprintf(stderr, "clconv: out of memory\n");
-        return EXIT_SOME_FAILED;
-    }
+    clean_output_dirs(p->outs, in->n, cfg->job.side_by_side);
     for (i = 0; i < in->n; i++) {
-        if (!p->outs[i]) continue;
-        if (cfg->skip_existing && exists(p->outs[i])) {
+        struct stat sb;
+        const int there = stat(p->outs[i], &sb) == 0;
+        if (there && S_ISDIR(sb.st_mode)) {
+            drop_output(in, p->outs, i, "is a directory", s);
+            continue;
+        }
+        if (cfg->skip_existing && there && finished(p->outs[i], &sb)) {
             s->skipped++;
             continue;
         }

@@ -1,26 +1,47 @@
 /* verify.c — compares a device result with the reference under DESIGN.md's
- * tolerance: |dev - ref| <= 4 * taps * FLT_EPSILON * sum|K*P| + FLT_MIN.
- * It must not loosen the tolerance for any caller.
+ * tolerance: |dev - ref| <= 4 * taps * FLT_EPSILON * sum|K*P| + FLT_MIN,
+ * for finite values; NaN and infinities match only themselves.
+ * It must not loosen the tolerance for any caller, nor let it become
+ * infinite.
  */
 #include "core/core.h"
 
 #include <float.h>
 #include <math.h>
 
+/* DESIGN.md's tolerance for a pixel whose sum |K*P| is asum, in double and
+ * never infinite. A sum past FLT_MAX (infinite as a float) counts as
+ * FLT_MAX: a finite float32 result had every partial sum below FLT_MAX, so
+ * its rounding error is within that bound, and an infinite tolerance would
+ * accept anything. */
+static double tolerance(int taps, double asum)
+{
+    if (!(asum <= FLT_MAX)) asum = FLT_MAX;
+    return 4.0 * taps * FLT_EPSILON * asum + FLT_MIN;
+}
+
 /* One pixel: its error, and whether it is over the tolerance; the worst so
- * far (furthest over, or least under, its tolerance) into r. */
+ * far (furthest over, or least under, its tolerance) into r. Non-finite
+ * values are compared apart from the tolerance: NaN matches only NaN, an
+ * infinity only the same infinity; finite values are compared in double. */
 static void check_pixel(double a, double b, double tol, int x, int y,
                         double *worst_excess, clconv_verify_result *r)
 {
-    double e;
-    if (isnan(a) && isnan(b)) return;
-    /* Infinities agree only with the same infinity. */
-    e = (a == b) ? 0.0 : fabs(a - b);
-    if (isnan(e)) e = INFINITY;
-    if (e > tol) r->bad++;
+    double e, excess;
+    int bad;
+    if (isnan(a) || isnan(b) || isinf(a) || isinf(b)) {
+        if ((isnan(a) && isnan(b)) || a == b) return;
+        e = INFINITY;
+        bad = 1;
+    } else {
+        e = fabs(a - b);
+        bad = e > tol;
+    }
+    if (bad) r->bad++;
     if (e > r->max_abs_err) r->max_abs_err = e;
-    if (e > 0 && e - tol > *worst_excess) {
-        *worst_excess = e - tol;
+    excess = bad && isinf(e) ? INFINITY : e - tol;
+    if (e > 0 && (excess > *worst_excess || (bad && r->worst_x < 0))) {
+        *worst_excess = excess;
         r->worst_x = x;
         r->worst_y = y;
         r->worst_dev = (float)a;
@@ -53,7 +74,7 @@ void clconv_verify(const clconv_plane *dev, const clconv_plane *ref,
     }
     for (i = 0; i < n; i++)
         check_pixel(dev->data[i], ref->data[i],
-                    4.0 * taps * FLT_EPSILON * abs_sum->data[i] + FLT_MIN,
+                    tolerance(taps, abs_sum->data[i]),
                     (int)(i % (size_t)ref->width), (int)(i / (size_t)ref->width),
                     &worst_excess, r);
 }
@@ -84,7 +105,7 @@ void clconv__verify_points(const clconv_plane *dev, const float *src,
         }
         /* Rounded as clconv_conv_ref rounds: once, to float32. */
         check_pixel(dev->data[(size_t)ys[k] * g->out_w + xs[k]], (float)acc,
-                    4.0 * taps * FLT_EPSILON * (float)aacc + FLT_MIN, xs[k], ys[k],
+                    tolerance(taps, (float)aacc), xs[k], ys[k],
                     &worst_excess, r);
     }
 }

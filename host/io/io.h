@@ -123,6 +123,52 @@ int clconv__encode_npy(const clconv__encode_args *a);
 clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
                                const char *name, long long max_pixels,
                                clconv__gray *out, char *err);
+/* ---- files.c: paths, directories and the writer's temporary files ---- */
+
+/* Which directory entry a path names: an existing file or directory by its
+ * device and inode (symbolic links followed, so two spellings, a link and a
+ * hard link of one file all agree), else the nearest existing directory
+ * above it with the rest of the path, spelt without "." components
+ * ("out/./x.png" and "out/x.png" agree before either exists). */
+typedef struct clconv__path_key {
+    unsigned long long dev, ino;
+    char *rest;  /* malloc'd "/name..." below dev/ino, NULL when it exists */
+    int exists;
+} clconv__path_key;
+/* 0, or -1 when out of memory. Free with clconv__path_key_free. */
+int clconv__path_key_of(const char *path, clconv__path_key *k);
+void clconv__path_key_free(clconv__path_key *k);
+/* A total order; 0 when both keys name one entry. */
+int clconv__path_key_cmp(const clconv__path_key *a, const clconv__path_key *b);
+/* Nonzero when two paths name one entry (clconv__path_key_of). */
+int clconv__same_path(const char *a, const char *b);
+
+/* mkdir -p: every directory of `path` (without its last component when
+ * `parents_only`), mode 0777 less the umask. A directory that exists, or
+ * that another process makes at the same moment, is success; a file in
+ * its place is an error naming it (CLCONV_E_IO). */
+clconv_status clconv__make_dirs(const char *path, int parents_only, char *err);
+
+/* The writer's temporary file for `path`, malloc'd: in path's directory,
+ * ".<name>.clconv-tmp-<host>-<pid>-<6 letters from seed>". */
+char *clconv__temp_name(const char *path, unsigned long long seed);
+/* Removes from `dir` the temporary files of that naming (and the older
+ * ".clconv-tmp-XXXXXX") whose writer is gone: written on this host by a
+ * process that no longer exists, or not modified for a day. Never anything
+ * else. Returns how many it removed. */
+int clconv__clean_temps(const char *dir);
+
+/* ---- save.c: the atomic writer ---- */
+
+/* clconv_image_save, with more to say: the format is the one `format_of`'s
+ * extension names (NULL: path's own), and the destination is refused,
+ * right before the rename, when it is then one of the nkeep files of
+ * `keep` (an input that took its place by a race, say). */
+clconv_status clconv__image_save(const char *path, const char *format_of,
+                                 const clconv__path_key *keep, int nkeep,
+                                 const clconv_plane *p, clconv_map map, int quality,
+                                 long long *nan_count, char *err);
+
 /* Nonzero: clconv__png_fast declines every file (tests compare with stb). */
 extern _Thread_local int clconv__png_fast_off;
 

@@ -1,19 +1,24 @@
 /* save.c — writing results: the plane mapped to 8 bits where the format
  * wants bytes, handed to the format's encoder (formats.c), and the atomic
- * writer: a temporary file in the output's directory, renamed into place
- * only when everything was written, so a failure never leaves a partial
- * file.
- * It must not overwrite the target before the whole file is written.
+ * writer: a temporary file in the output's directory (named by files.c),
+ * created with the mode open(2) would give, flushed to the disk, and renamed
+ * into place only when everything was written, then the directory flushed;
+ * so a failure or a crash never leaves a partial file under the output's
+ * name.
+ * It must not overwrite the target before the whole file is written, touch
+ * the process umask, or replace a file it was told to keep.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "io/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct sink {
@@ -38,20 +43,6 @@ static void sink_write(void *ctx, void *data, int size)
     if (fwrite(data, 1, (size_t)size, s->fp) != (size_t)size)
         s->failed = errno ? errno : EIO;
     s->written += size;
-}
-
-static mode_t file_mode(void)
-{
-    /* Outputs get the permissions a plain open(2) would give them. */
-    static mode_t mode;
-    static int done;
-    if (!done) {
-        mode_t m = umask(022);
-        umask(m);
-        mode = 0666 & ~m;
-        done = 1;
-    }
-    return mode;
 }
 
 /* The extension of a path's last component ("" when it has none). */
@@ -96,71 +87,156 @@ static clconv_status encode(const clconv__format *f, sink *s, const char *path,
     return CLCONV_OK;
 }
 
-clconv_status clconv_image_save(const char *path, const clconv_plane *p,
-                                clconv_map map, int quality,
+/* A seed for temp names that differs between threads and calls. */
+static unsigned long long name_seed(void)
+{
+    static _Thread_local unsigned long long calls;
+    struct timespec ts;
+    int here;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((unsigned long long)ts.tv_nsec << 20) ^ (unsigned long long)ts.tv_sec ^
+           ((unsigned long long)(size_t)&here << 7) ^ (++calls * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Creates the temporary file next to path. The mode is the one a plain
+ * open(path, O_CREAT, 0666) gives, applied by the kernel from the umask of
+ * the moment, so no thread reads or changes the umask; a file that is being
+ * replaced keeps its permission bits, as when a tool rewrites it in place.
+ * Returns the descriptor (-1 with errno set) and the name in *tmp. */
+static int create_temp(const char *path, char **tmp)
+{
+    struct stat sb;
+    const int keep = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    int fd = -1, tries;
+    for (tries = 0; tries < 64 && fd < 0; tries++) {
+        free(*tmp);
+        if (!(*tmp = clconv__temp_name(path, name_seed()))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd >= 0 && keep) (void)fchmod(fd, sb.st_mode & 0777);
+    return fd;
+}
+
+/* Flushes the directory that holds path, so the rename survives a crash.
+ * File systems that cannot flush a directory are not an error. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                      : strdup(".");
+    int fd, rc = 0;
+    if (!dir) return 0;
+    fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) != 0 && errno == EIO) rc = -1;
+        close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+/* Right before the rename: nothing to keep may sit at the destination,
+ * and no directory. Returns 0, or the status with err set. */
+static clconv_status check_target(const char *path, const clconv__path_key *keep,
+                                  int nkeep, char *err)
+{
+    struct stat sb;
+    int i;
+    if (stat(path, &sb) != 0) return CLCONV_OK;
+    if (S_ISDIR(sb.st_mode)) {
+        clconv__err(err, "%s: cannot write the output: it is a directory", path);
+        return CLCONV_E_IO;
+    }
+    for (i = 0; i < nkeep; i++)
+        if (keep[i].exists && keep[i].dev == (unsigned long long)sb.st_dev &&
+            keep[i].ino == (unsigned long long)sb.st_ino) {
+            clconv__err(err, "%s: refusing to replace it: it is now an input", path);
+            return CLCONV_E_INVALID;
+        }
+    return CLCONV_OK;
+}
+
+/* Writes the encoded plane into the open temp file and flushes it to the
+ * disk; closes s->fp. */
+static clconv_status write_temp(const clconv__format *f, sink *s, const char *path,
+                                const clconv_plane *p, clconv_map map, int quality,
                                 long long *nan_count, char *err)
 {
-    clconv_status st = CLCONV_OK;
-    const clconv__format *f = clconv__format_by_name(path, 1);
-    const char *slash = strrchr(path, '/');
+    clconv_status st = encode(f, s, path, p, map, quality, nan_count, err);
+    if (st == CLCONV_OK) {
+        if (fflush(s->fp) != 0 && !s->failed) s->failed = errno;
+        if (!s->failed && fsync(fileno(s->fp)) != 0) s->failed = errno;
+        if (s->failed) {
+            clconv__err(err, "%s: write failed: %s", path, strerror(s->failed));
+            st = CLCONV_E_IO;
+        }
+    }
+    if (fclose(s->fp) != 0 && st == CLCONV_OK) {
+        clconv__err(err, "%s: write failed: %s", path, strerror(errno));
+        st = CLCONV_E_IO;
+    }
+    s->fp = NULL;
+    return st;
+}
+
+clconv_status clconv__image_save(const char *path, const char *format_of,
+                                 const clconv__path_key *keep, int nkeep,
+                                 const clconv_plane *p, clconv_map map, int quality,
+                                 long long *nan_count, char *err)
+{
+    clconv_status st;
+    const clconv__format *f = clconv__format_by_name(format_of ? format_of : path, 1);
     char *tmp = NULL;
     sink s = {NULL, 0, -1, 0};
-    int fd = -1, ok = 0;
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    int fd;
 
     if (nan_count) *nan_count = 0;
     if (!f) {
         char exts[128];
         clconv__format_names(exts, sizeof exts, 1, ".", ", ", " or ");
         clconv__err(err, "%s: unknown output format '.%s' (use %s)", path,
-                    ext_of(path), exts);
+                    ext_of(format_of ? format_of : path), exts);
         return CLCONV_E_INVALID;
     }
+    if ((st = check_target(path, NULL, 0, err)) != CLCONV_OK) return st;
     if (clconv__fault_on("write", path)) s.fault_after = 100;
-    tmp = malloc(dirlen + 32);
-    if (!tmp) {
-        clconv__err(err, "%s: out of memory", path);
-        return CLCONV_E_NOMEM;
-    }
-    memcpy(tmp, path, dirlen);
-    strcpy(tmp + dirlen, ".clconv-tmp-XXXXXX");
-    fd = mkstemp(tmp);
+    fd = create_temp(path, &tmp);
     if (fd < 0) {
-        clconv__err(err, "%s: cannot create the output: %s", path,
-                    strerror(errno));
+        const int e = errno;
+        clconv__err(err, "%s: cannot create the output: %s", path, strerror(e));
         free(tmp);
-        return CLCONV_E_IO;
+        return e == ENOMEM ? CLCONV_E_NOMEM : CLCONV_E_IO;
     }
-    (void)fchmod(fd, file_mode());
     s.fp = fdopen(fd, "wb");
     if (!s.fp) {
-        close(fd);
         clconv__err(err, "%s: cannot write: %s", path, strerror(errno));
+        close(fd);
         st = CLCONV_E_IO;
-        goto cleanup;
-    }
-    st = encode(f, &s, path, p, map, quality, nan_count, err);
-    if (st != CLCONV_OK) goto cleanup;
-    if (fflush(s.fp) != 0 && !s.failed) s.failed = errno;
-    if (s.failed) {
-        clconv__err(err, "%s: write failed: %s", path, strerror(s.failed));
-        st = CLCONV_E_IO;
-        goto cleanup;
-    }
-    ok = 1;
-cleanup:
-    if (s.fp && fclose(s.fp) != 0 && ok) {
-        clconv__err(err, "%s: write failed: %s", path, strerror(errno));
-        st = CLCONV_E_IO;
-        ok = 0;
-    }
-    if (ok && rename(tmp, path) != 0) {
+    } else
+        st = write_temp(f, &s, path, p, map, quality, nan_count, err);
+    if (st == CLCONV_OK) st = check_target(path, keep, nkeep, err);
+    if (st == CLCONV_OK && rename(tmp, path) != 0) {
         clconv__err(err, "%s: cannot rename the output into place: %s", path,
                     strerror(errno));
         st = CLCONV_E_IO;
-        ok = 0;
     }
-    if (!ok) unlink(tmp);
+    if (st != CLCONV_OK) unlink(tmp);
+    else if (sync_dir(path) != 0) {
+        clconv__err(err, "%s: written, but its directory could not be flushed to "
+                    "the disk: %s", path, strerror(EIO));
+        st = CLCONV_E_IO;
+    }
     free(tmp);
     return st;
+}
+
+clconv_status clconv_image_save(const char *path, const clconv_plane *p,
+                                clconv_map map, int quality,
+                                long long *nan_count, char *err)
+{
+    return clconv__image_save(path, NULL, NULL, 0, p, map, quality, nan_count, err);
 }

@@ -1,12 +1,16 @@
 /* process.c — one image through the library, file to file: decode (io/),
  * luma, resize, device (cl/) or reference (core/), verify, map, atomic
- * write; a failure is that image's report, never the process's. The pool
- * that runs it over many images is pool.c.
+ * write; a failure is that image's report, never the process's. Every
+ * plane it allocates is held to max_pixels first, and a result that failed
+ * verification is written under a marked name (NAME.mismatch), never
+ * where a resume would take it for done. The pool that runs it over many
+ * images is pool.c.
  * It must not print, exit or overwrite an input.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
 #include "cl/cl.h" /* device retirement */
+#include "io/io.h" /* the writer, and which file a path names */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,14 +29,6 @@ void clconv_job_init(clconv_job *job)
     job->quality = 95;
     job->max_pixels = 1LL << 28;
     job->verify = CLCONV_VERIFY_SAMPLE;
-}
-
-/* Nonzero when both paths name the same existing file. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Appends src to dst (cap bytes), truncating; returns the new length. */
@@ -61,11 +57,48 @@ static clconv_status fail(clconv_report *r, clconv_status st, const char *msg)
     return st;
 }
 
+/* Refuses an output that names the input, and a --side-by-side that names
+ * the input or the output: by device and inode, whatever the spelling
+ * (./name, a link, a hard link). keep[0] and keep[1] receive the input's and
+ * the output's keys, for the writer's last look before its rename. */
+static clconv_status check_paths(const clconv_job *job, const char *input,
+                                 const char *output, clconv__path_key *keep,
+                                 clconv_report *r)
+{
+    const char *sbs = job->side_by_side;
+    char msg[CLCONV_ERR_MAX];
+    if (clconv__path_key_of(input, &keep[0]) != 0 || clconv__path_key_of(output, &keep[1]) != 0)
+        return fail(r, CLCONV_E_NOMEM, "out of memory");
+    if (clconv__path_key_cmp(&keep[0], &keep[1]) == 0)
+        snprintf(msg, sizeof msg, "refusing to overwrite the input with the output %s",
+                 output);
+    else if (sbs && clconv__same_path(input, sbs))
+        snprintf(msg, sizeof msg, "refusing to overwrite the input with --side-by-side "
+                 "%s", sbs);
+    else if (sbs && clconv__same_path(output, sbs))
+        snprintf(msg, sizeof msg, "--side-by-side %s is the output %s itself", sbs, output);
+    else
+        return CLCONV_OK;
+    return fail(r, CLCONV_E_INVALID, msg);
+}
+
+/* Holds a w x h plane (`what`) to the job's max_pixels before it is made. */
+static clconv_status within_limit(const clconv_job *job, long long w, long long h,
+                                  const char *what, clconv_report *r)
+{
+    char msg[256];
+    if (job->max_pixels <= 0 || w * h <= job->max_pixels) return CLCONV_OK;
+    snprintf(msg, sizeof msg, "%s %lldx%lld is %lld pixels, over the limit of %lld "
+             "(--max-pixels)", what, w, h, w * h, job->max_pixels);
+    return fail(r, CLCONV_E_TOO_LARGE, msg);
+}
+
 /* The gray input and the mapped output next to each other, 8 pixels apart on
  * a black ground, written as a PNG (the seed's plot_two_images). */
 static clconv_status side_by_side(const clconv_plane *in,
                                   const clconv_plane *out, clconv_map map,
-                                  const char *path, char *err)
+                                  const char *path, const char *format_of,
+                                  const clconv__path_key *keep, int nkeep, char *err)
 {
     const int gap = 8;
     clconv_plane both = {0, 0, NULL};
@@ -95,10 +128,57 @@ static clconv_status side_by_side(const clconv_plane *in,
         for (x = 0; x < out->width; x++)
             both.data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
                 u8[(size_t)y * out->width + x];
-    st = clconv_image_save(path, &both, CLCONV_MAP_CLAMP, 95, NULL, err);
+    st = clconv__image_save(path, format_of, keep, nkeep, &both, CLCONV_MAP_CLAMP, 95,
+                            NULL, err);
 cleanup:
     clconv_plane_free(&both);
     free(u8);
+    return st;
+}
+
+/* "<path>.mismatch", malloc'd. */
+static char *marked_name(const char *path)
+{
+    size_t n = strlen(path) + sizeof ".mismatch";
+    char *m = malloc(n);
+    if (m) snprintf(m, n, "%s.mismatch", path);
+    return m;
+}
+
+/* Writes the output, then --side-by-side; when `marked` (the result failed
+ * verification) as NAME.mismatch each, in the output's format, so that the
+ * wrong result can be looked at but no resume takes it for a finished one
+ * and no directory walk takes it for an image. keep: the input's key and
+ * the output's. */
+static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
+                                   const clconv_plane *img, const clconv_plane *out,
+                                   const clconv__path_key *keep, clconv_report *r, char *err)
+{
+    const char *sbs = job->side_by_side;
+    char *dst = marked ? marked_name(output) : NULL;
+    char *sdst = marked && sbs ? marked_name(sbs) : NULL;
+    clconv__path_key two[2];
+    clconv_status st = CLCONV_OK;
+    if ((marked && !dst) || (marked && sbs && !sdst)) {
+        clconv__err(err, "%s: out of memory", output);
+        st = CLCONV_E_NOMEM;
+    }
+    if (st == CLCONV_OK)
+        st = clconv__image_save(dst ? dst : output, output, keep, 1, out, job->map,
+                                job->quality, &r->nan_count, err);
+    if (st == CLCONV_OK && sbs) {
+        /* Nor may it replace the output just written. */
+        two[0] = keep[0];
+        if (clconv__path_key_of(dst ? dst : output, &two[1]) != 0) {
+            clconv__err(err, "%s: out of memory", sbs);
+            st = CLCONV_E_NOMEM;
+        } else {
+            st = side_by_side(img, out, job->map, sdst ? sdst : sbs, sbs, two, 2, err);
+            clconv__path_key_free(&two[1]);
+        }
+    }
+    free(dst);
+    free(sdst);
     return st;
 }
 
@@ -236,6 +316,23 @@ static void spot_message(const clconv_job *job, const clconv_report *r, char *bu
              r->sr.worst_dev, r->sr.worst_ref, r->sr.worst_tol, job->verify_seed);
 }
 
+/* Why the result is wrong (the spot check's or --verify's worst pixel),
+ * and where it went instead of `output`. */
+static void mismatch_message(const clconv_job *job, const clconv_report *r,
+                             int on_device, const char *output, char *buf, size_t n)
+{
+    size_t len;
+    if (r->sampled && r->sr.bad > 0 && on_device)
+        spot_message(job, r, buf, n);
+    else
+        snprintf(buf, n, "verification failed: %lld pixel%s over tolerance, worst at "
+                 "(%d, %d): device %.9g, reference %.9g, tolerance %.3g", r->vr.bad,
+                 r->vr.bad == 1 ? "" : "s", r->vr.worst_x, r->vr.worst_y,
+                 r->vr.worst_dev, r->vr.worst_ref, r->vr.worst_tol);
+    len = strlen(buf);
+    snprintf(buf + len, n - len, "; written as %s.mismatch, not as %s", output, output);
+}
+
 /* The device to compute on: `cl`, unless it was retired after failures,
  * then the first device of the run that is not (NULL: the reference). */
 static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
@@ -255,18 +352,20 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     clconv_image8 img8 = {0, 0, NULL};
     clconv_cl *cl = job->cl;
     clconv_geometry g;
+    clconv__path_key keep[2] = {{0, 0, NULL, 0}, {0, 0, NULL, 0}};
     char err[CLCONV_ERR_MAX];
     double t;
-    int done_on_device = 0;
+    int done_on_device = 0, marked;
 
     memset(r, 0, sizeof *r);
     r->input = input;
     r->output = output;
     err[0] = '\0';
-    if (same_file(input, output)) {
-        st = fail(r, CLCONV_E_INVALID, "refusing to overwrite the input with "
-                                       "the output");
-        goto cleanup;
+    st = check_paths(job, input, output, keep, r);
+    if (st != CLCONV_OK) goto cleanup;
+    if (job->resize_w > 0 && job->resize_h > 0) {
+        st = within_limit(job, job->resize_w, job->resize_h, "the --resize target", r);
+        if (st != CLCONV_OK) goto cleanup;
     }
     t = clconv__now_ms();
     st = decode_input(job, input, &img8, &img, r, err);
@@ -282,6 +381,9 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->out_w = g.out_w;
     r->out_h = g.out_h;
+    st = within_limit(job, g.padded_w, g.padded_h, "the padded plane", r);
+    if (st == CLCONV_OK) st = within_limit(job, g.out_w, g.out_h, "the output", r);
+    if (st != CLCONV_OK) goto cleanup;
     st = clconv_plane_alloc(&out, g.out_w, g.out_h);
     if (st != CLCONV_OK) {
         fail(r, st, "cannot allocate the output plane");
@@ -369,28 +471,19 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     }
     clconv_plane_free(&padded);
 
+    /* An explicit device's wrong spot check, or --verify full's mismatch. */
+    marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = clconv_image_save(output, &out, job->map, job->quality, &r->nan_count,
-                           err);
+    st = write_outputs(job, output, marked, &img, &out, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    if (job->side_by_side) {
-        st = side_by_side(&img, &out, job->map, job->side_by_side, err);
-        if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
-    }
     r->encode_ms = clconv__now_ms() - t;
-    if (r->sampled && r->sr.bad > 0 && done_on_device) {
-        /* An explicit device: its wrong result is this image's failure. */
-        spot_message(job, r, err, sizeof err);
-        st = fail(r, CLCONV_E_MISMATCH, err);
-    } else if (r->verified && r->vr.bad > 0) {
-        snprintf(err, sizeof err, "verification failed: %lld pixel%s over "
-                 "tolerance, worst at (%d, %d): device %.9g, reference %.9g, "
-                 "tolerance %.3g", r->vr.bad, r->vr.bad == 1 ? "" : "s",
-                 r->vr.worst_x, r->vr.worst_y, r->vr.worst_dev,
-                 r->vr.worst_ref, r->vr.worst_tol);
+    if (marked) {
+        mismatch_message(job, r, done_on_device, output, err, sizeof err);
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
 cleanup:
+    clconv__path_key_free(&keep[0]);
+    clconv__path_key_free(&keep[1]);
     clconv_image8_free(&img8);
     clconv_plane_free(&img);
     clconv_plane_free(&padded);

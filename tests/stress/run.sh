@@ -49,7 +49,7 @@ run() {  # $1 = how many images (a list file of the first $1)
         "$(echo "$e - $s" | bc -l)" "$(grep -v 'file descriptors' "$work/err-$1" | grep -c '^clconv: ' || true)" \
         "$(find "$work/out" -type f | wc -l)" "$(grep -o 'peak RSS [0-9]* KB' "$work/err-$1")" \
         "$(grep -o '[0-9]* file descriptors open at exit' "$work/err-$1")"
-    if find "$work/out" -name '.clconv-tmp*' | grep -q .; then echo "temp files left!"; exit 1; fi
+    if find "$work/out" -name '.*clconv-tmp-*' | grep -q .; then echo "temp files left!"; exit 1; fi
 }
 run 1000
 run "$N"

@@ -156,11 +156,6 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                      cli_plan *p);
 void cli_plan_free(cli_plan *p, int ninputs);
 
-/* dir/<rel without its extension>.<ext>, malloc'd. */
-char *cli_output_name(const char *dir, const char *rel, const char *ext);
-/* Creates the directories above `path`. */
-int cli_make_parents(const char *path, char *err);
-
 /* ---------------------------------------------------------------- devices */
 
 /* Opens what --device asks for, starts the report (cli_report_begin) and

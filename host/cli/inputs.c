@@ -354,25 +354,6 @@ char *cli_output_name(const char *dir, const char *rel, const char *ext)
     return out;
 }
 
-int cli_make_parents(const char *path, char *err)
-{
-    char *p = strdup(path), *s;
-    int rc = 0;
-    if (!p) return -1;
-    for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            snprintf(err, CLI_ERR_MAX, "%s: cannot create the directory: %s", p,
-                     strerror(errno));
-            rc = -1;
-            break;
-        }
-        *s = '/';
-    }
-    free(p);
-    return rc;
-}
-
 int cli_collect_inputs(const cli_config *cfg, cli_inputs *in)
 {
     char err[CLI_ERR_MAX];

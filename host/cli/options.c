@@ -323,7 +323,7 @@ static const opt_row table[] = {
     {"jobs", 'j', "N", S_RUN,
      "images in flight: worker threads that decode, filter\n"
      "and encode (number of CPUs, at least 2 per device)", o_jobs},
-    {"max-pixels", 0, "N", S_RUN, "refuse images with more pixels (268435456)", o_max_pixels},
+    {"max-pixels", 0, "N", S_RUN, "refuse images, --resize sizes, padded planes or\noutputs with more pixels (268435456)", o_max_pixels},
     {"quiet", 'q', NULL, S_RUN, "no messages but errors", o_quiet},
     {"json", 0, NULL, S_RUN, "a machine-readable report on stdout", o_json},
     {"list-filters", 0, NULL, S_RUN, "list the presets with their matrices and exit",

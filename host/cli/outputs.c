@@ -76,11 +76,11 @@ static void report_clash(const entry *e, const entry *first, const cli_inputs *i
     const char *who = e->role == ROLE_OUTPUT ? in->v[e->k].path : "--side-by-side";
     const char *its = e->role == ROLE_OUTPUT ? ": its output" : "";
     if (first->role == ROLE_INPUT)
-        fprintf(stderr, "clconv: %s%s %s is the input %s (the same file); nothing done\n",
-                who, its, e->path, first->path);
+        cli_err("%s%s %s is the input %s (the same file); nothing done", who, its,
+                e->path, first->path);
     else
-        fprintf(stderr, "clconv: %s%s %s is also the output of %s; nothing done\n", who,
-                its, e->path, in->v[first->k].path);
+        cli_err("%s%s %s is also the output of %s; nothing done", who, its, e->path,
+                in->v[first->k].path);
 }
 
 /* Sorts the entries by key; in each run of one file, every output after the
@@ -159,7 +159,7 @@ static int name_outputs(const cli_config *cfg, const cli_inputs *in, int dir_mod
     char err[CLCONV_ERR_MAX];
     int i;
     if (dir_mode && clconv__make_dirs(cfg->output, 0, err) != CLCONV_OK) {
-        fprintf(stderr, "clconv: %s (for the output directory %s)\n", err, cfg->output);
+        cli_err("%s (for the output directory %s)", err, cfg->output);
         return EXIT_SOME_FAILED;
     }
     for (i = 0; i < in->n; i++) {
@@ -169,7 +169,7 @@ static int name_outputs(const cli_config *cfg, const cli_inputs *in, int dir_mod
         }
         if (dir_mode && strchr(in->v[i].rel, '/') &&
             clconv__make_dirs(outs[i], 1, err) != CLCONV_OK) {
-            fprintf(stderr, "clconv: %s\n", err);
+            cli_err("%s", err);
             return EXIT_SOME_FAILED;
         }
     }

@@ -156,6 +156,9 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                      cli_plan *p);
 void cli_plan_free(cli_plan *p, int ninputs);
 
+/* dir/<rel without its extension>.<ext>, malloc'd. */
+char *cli_output_name(const char *dir, const char *rel, const char *ext);
+
 /* ---------------------------------------------------------------- devices */
 
 /* Opens what --device asks for, starts the report (cli_report_begin) and

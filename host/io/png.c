@@ -3,10 +3,12 @@
  * times faster than stb's own inflate, which made PNG decoding the CLI's
  * largest fixed cost), rows are unfiltered in place in a buffer of many rows
  * and handed to clconv__gray_row one at a time, so no full-size RGB(A)
- * image is ever held. Anything else (palette, 1/2/4/16-bit, Adam7, tRNS,
+ * image is ever held. Anything else (palette, 1/2/4-bit, Adam7, tRNS,
  * PLTE, unknown critical chunks, IDATs split by other chunks, CgBI) is "not
  * mine" and goes to stb as before, which also gives stb's own messages for
- * what it refuses.
+ * what it refuses; 16-bit PNGs go to stb's 16-bit decode, at full depth
+ * into floats (DESIGN §6), and a file cut inside a chunk is refused here,
+ * naming the chunk, before stb sees it.
  *
  * Stricter than stb where the brief asks: the CRCs of IHDR and of every
  * IDAT are checked, data inflating past the image is refused (a zlib bomb)
@@ -375,15 +377,55 @@ fail:
     return st;
 }
 
+/* A PNG cut short, for the decoders that would say something vaguer: the
+ * file ends before its first IDAT, or (idat_too) inside an IDAT chunk.
+ * Writes the message and returns 1; 0 when the chunks up to the end of
+ * the image data are whole (what follows is the decoders' to judge). */
+static int png_cut(const clconv__decode_args *a, int idat_too, char *err)
+{
+    const unsigned char *b = a->buf;
+    const size_t n = a->len;
+    size_t off = 8;
+    int seen_idat = 0, i;
+    char name[5] = "????";
+    while (n - off >= 8) {
+        const uint32_t len = be32(b + off), t = be32(b + off + 4);
+        if (t == T_IEND) return 0;
+        if (len > n - off - 8 || n - off - 8 - len < 4) { /* data or CRC cut */
+            if (t == T_IDAT ? !idat_too : seen_idat) return 0;
+            for (i = 0; i < 4; i++) {
+                const unsigned char c = b[off + 4 + (size_t)i];
+                name[i] = (char)(((c | 32) >= 'a' && (c | 32) <= 'z') ? c : '?');
+            }
+            clconv__err(err, "%s: truncated PNG (the file ends inside its %s "
+                        "chunk)", a->name, name);
+            return 1;
+        }
+        if (t == T_IDAT) seen_idat = 1;
+        else if (seen_idat) return 0;
+        off += 12 + (size_t)len;
+    }
+    if (seen_idat) return 0;
+    clconv__err(err, "%s: truncated PNG (the file ends before its image data)",
+                a->name);
+    return 1;
+}
+
 clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
                                  char *err)
 {
     int w = 0, h = 0;
     clconv_status st = clconv__stb_check(a, kind, &w, &h, err);
+    if (st == CLCONV_E_DECODE && png_cut(a, 0, err)) return st;
     if (st != CLCONV_OK) return st;
+    /* 16-bit: at full depth (stb's 8-bit decode keeps the high byte). */
+    if (a->len > 24 && a->buf[24] == 16)
+        return png_cut(a, 1, err) ? CLCONV_E_DECODE
+                                  : clconv__stb_pixels16(a, w, h, err);
     /* The common PNGs: zlib's inflate, much faster than stb's. */
     st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out, err);
     if (st != CLCONV__NOT_MINE) return st;
+    if (png_cut(a, 1, err)) return CLCONV_E_DECODE;
     return clconv__stb_pixels(a, kind, w, h, err);
 }
 

@@ -12,9 +12,10 @@
  *
  * Stricter than stb where the brief asks: the CRCs of IHDR and of every
  * IDAT are checked, data inflating past the image is refused (a zlib bomb)
- * and so is a stream that ends before the last row. Data after IEND is
- * ignored, as stb and Pillow do; so is a missing adler32 trailer once every
- * row is there (stb never reads it; the stream is inflated raw).
+ * and so is a stream that ends before the last row, or a file that ends
+ * inside an IDAT chunk. Data after IEND is ignored, as stb and Pillow do;
+ * so is a missing IEND, and an adler32 trailer missing from whole chunks
+ * once every row is there (stb never reads it; the stream is inflated raw).
  *
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
@@ -152,7 +153,7 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
     unsigned char hdr[2];
     size_t off, rowbytes, stride, raw, idat_total = 0, nrows, bufsize;
     size_t fill = 0, produced = 0;
-    int in_idat = 0, idat_done = 0, have_idat = 0;
+    int in_idat = 0, idat_done = 0, have_idat = 0, idat_cut = 0;
     unsigned char *rows = NULL, *prev = NULL;
     z_stream zs;
 
@@ -264,6 +265,7 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
             continue;
         }
         have_idat = 2;
+        idat_cut = !whole;
         if (whole) {
             avail = n;
             if (!crc_ok(buf + off + 4, (size_t)n + 4, data + n)) {
@@ -362,6 +364,14 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
     if ((uint32_t)y < h) {
         clconv__err(err, "%s: truncated PNG (the image data ends in row %d "
                     "of %u)", name, y + 1, (unsigned)h);
+        st = CLCONV_E_DECODE;
+        goto fail;
+    }
+    /* Every row came out of a stream the file cuts: its last bytes (the
+     * end of the final block, the checksum) are still missing. */
+    if (idat_cut) {
+        clconv__err(err, "%s: truncated PNG (the file ends inside its IDAT "
+                    "chunk)", name);
         st = CLCONV_E_DECODE;
         goto fail;
     }

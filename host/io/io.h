@@ -88,7 +88,8 @@ const clconv__format *clconv__format_by_name(const char *path, int writable);
 void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
                           const char *sep, const char *last);
 
-/* The codecs, one file each (png.c, jpeg.c, npy.c, stb_formats.c, bmp.c). */
+/* The codecs, one file each (png.c, jpeg.c, npy.c, pnm.c, stb_formats.c,
+ * bmp.c). */
 clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
                                  char *err);
 clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind,

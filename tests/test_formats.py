@@ -807,19 +807,39 @@ def check_truncation():
 
 
 def check_png_reasons():
-    """PNGs cut at every 3rd byte, through both decoders: never an empty
-    or garbage reason in the message ('corrupt or truncated PNG ()')."""
+    """PNGs cut at every 3rd byte and just before IEND, through stb (a
+    palette PNG, a 16-bit one) and the fast path: each either decodes to
+    Pillow's pixels (every row there, only IEND missing) or is refused with
+    a reason that says something: never 'corrupt or truncated PNG ()'."""
     pal = Image.fromarray(rand_rgb(20, 30), "RGB").quantize(32)
     b = io.BytesIO()
     pal.save(b, "PNG")
-    d = b.getvalue()
-    for cut in range(9, len(d) - 12, 3):
-        reason = expect_refused(f"pal_cut_{cut}", d[:cut], "png")
-        if reason and not all(32 <= ord(ch) < 127 for ch in reason):
-            fail(f"pal_cut_{cut}: reason has unprintable bytes: {reason!r}")
+    g16 = png16_bytes(rng.integers(0, 65536, (9, 11)), 0)
+    b2 = io.BytesIO()
+    Image.fromarray(rand_rgb(20, 30), "RGB").save(b2, "PNG")
+    for kind, d in (("pal", b.getvalue()), ("g16", g16), ("fast", b2.getvalue())):
+        for cut in sorted(set(range(9, len(d), 3)) | {len(d) - 12, len(d) - 8}):
+            part = d[:cut]
+            try:
+                with Image.open(io.BytesIO(part)) as im:
+                    im.load()
+                    want = np.asarray(im if im.mode in ("I", "I;16") else im.convert("L"))
+            except Exception:
+                want = None
+            got, rc, err, path = run_file(f"{kind}_cut_{cut}", part, "png")
+            if rc == 0 and want is not None and got is not None and \
+                    np.array_equal(got, want.astype(np.float32)):
+                continue
+            if rc == 0:
+                fail(f"{kind}_cut_{cut}: decoded, but Pillow " +
+                     ("refuses it" if want is None else "reads other pixels"))
+                continue
+            reason = expect_refused(f"{kind}_cut_{cut}", part, "png")
+            if reason and not all(32 <= ord(ch) < 127 for ch in reason):
+                fail(f"{kind}_cut_{cut}: reason has unprintable bytes: {reason!r}")
     # An unknown critical chunk whose type is not letters.
-    ihdr = d[8:33]
-    odd = (d[:8] + ihdr + png_chunk(b"\0\0IE", b"") + d[33:])
+    d = b.getvalue()
+    odd = (d[:33] + png_chunk(b"\0\0IE", b"") + d[33:])
     expect_refused("png_chunk_nul", odd, "png")
 
 

@@ -7,8 +7,9 @@
  * PLTE, unknown critical chunks, IDATs split by other chunks, CgBI) is "not
  * mine" and goes to stb as before, which also gives stb's own messages for
  * what it refuses; 16-bit PNGs go to stb's 16-bit decode, at full depth
- * into floats (DESIGN §6), and a file cut inside a chunk is refused here,
- * naming the chunk, before stb sees it.
+ * into floats (DESIGN §6). Before stb sees a file, one cut inside a chunk
+ * is refused here, naming the chunk, and one that only lacks IEND gets it
+ * (stb refuses those; Pillow and the fast path read them).
  *
  * Stricter than stb where the brief asks: the CRCs of IHDR and of every
  * IDAT are checked, data inflating past the image is refused (a zlib bomb)
@@ -421,6 +422,51 @@ static int png_cut(const clconv__decode_args *a, int idat_too, char *err)
     return 1;
 }
 
+/* Where a PNG without IEND ends its last whole chunk after the image data
+ * (0: it has IEND, or no whole IDAT). stb refuses such a file; Pillow and
+ * the fast path read it. */
+static size_t png_end_without_iend(const unsigned char *b, size_t n)
+{
+    size_t off = 8;
+    int seen_idat = 0;
+    while (n - off >= 12) {
+        const uint32_t len = be32(b + off), t = be32(b + off + 4);
+        if (t == T_IEND) return 0;
+        if (len > n - off - 12) break;
+        seen_idat |= t == T_IDAT;
+        off += 12 + (size_t)len;
+    }
+    return seen_idat ? off : 0;
+}
+
+/* The stb decodes (8-bit, or 16-bit at full depth), given IEND when the
+ * file lacks it, so that every decoder reads what Pillow reads. */
+static clconv_status stb_decode(const clconv__decode_args *a, const char *kind,
+                                int w, int h, char *err)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D',
+                                           0xAE, 0x42, 0x60, 0x82};
+    const size_t end = png_end_without_iend(a->buf, a->len);
+    clconv__decode_args b = *a;
+    unsigned char *copy = NULL;
+    clconv_status st;
+    if (end) {
+        copy = malloc(end + sizeof iend);
+        if (!copy) {
+            clconv__err(err, "%s: out of memory", a->name);
+            return CLCONV_E_NOMEM;
+        }
+        memcpy(copy, a->buf, end);
+        memcpy(copy + end, iend, sizeof iend);
+        b.buf = copy;
+        b.len = end + sizeof iend;
+    }
+    st = b.len > 24 && b.buf[24] == 16 ? clconv__stb_pixels16(&b, w, h, err)
+                         : clconv__stb_pixels(&b, kind, w, h, err);
+    free(copy);
+    return st;
+}
+
 clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
                                  char *err)
 {
@@ -428,15 +474,15 @@ clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
     clconv_status st = clconv__stb_check(a, kind, &w, &h, err);
     if (st == CLCONV_E_DECODE && png_cut(a, 0, err)) return st;
     if (st != CLCONV_OK) return st;
-    /* 16-bit: at full depth (stb's 8-bit decode keeps the high byte). */
-    if (a->len > 24 && a->buf[24] == 16)
-        return png_cut(a, 1, err) ? CLCONV_E_DECODE
-                                  : clconv__stb_pixels16(a, w, h, err);
-    /* The common PNGs: zlib's inflate, much faster than stb's. */
-    st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out, err);
-    if (st != CLCONV__NOT_MINE) return st;
+    /* 16-bit goes to stb at full depth (stb's 8-bit decode keeps the high
+     * byte); the common PNGs to zlib's inflate, much faster than stb's. */
+    if (a->len > 24 && a->buf[24] != 16) {
+        st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out,
+                              err);
+        if (st != CLCONV__NOT_MINE) return st;
+    }
     if (png_cut(a, 1, err)) return CLCONV_E_DECODE;
-    return clconv__stb_pixels(a, kind, w, h, err);
+    return stb_decode(a, kind, w, h, err);
 }
 
 int clconv__encode_png(const clconv__encode_args *a)

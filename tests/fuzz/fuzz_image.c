@@ -9,7 +9,7 @@
  * plane holds the image in its middle, and for pads that fit the plain
  * mirror/periodic formulas the borders are exactly numpy.pad's.
  *
- * A PNG that clconv's own decoder (host/png_fast.c) reads is decoded by
+ * A PNG that clconv's own decoder (host/io/png.c) reads is decoded by
  * stb too: when both succeed the planes must be identical.
  *
  * With CLCONV_FUZZ_DIGEST set in the environment it also prints, per input,

@@ -144,7 +144,7 @@ def images():
         9, 9, [[(x * 29 + y * 7) & 255 for x in range(9)] for y in range(9)]),
         interlace=1))
     put(IMG, "png-1x1.png", png(1, 1, 8, 0, b"\0\x80"))
-    # clconv's own PNG path (host/png_fast.c): 8-bit gray, RGB, GA and RGBA
+    # clconv's own PNG path (host/io/png.c): 8-bit gray, RGB, GA and RGBA
     # with every filter type, IDATs split anywhere (inside the zlib header
     # too), and the broken files it must refuse.
     every = [0, 1, 2, 3, 4]

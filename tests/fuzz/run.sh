@@ -12,9 +12,9 @@
 # the decoders depend on what the heap held before, so ASan alone misses
 # them. Exit status 1 when any input is reported.
 #
-# The library sources (host/*.c but the CLI's; the OpenCL files are not
-# reached, so no OpenCL is linked) are compiled into each fuzzer, stb's
-# decoders included (host/stb_impl.c), instrumented for coverage and ASan.
+# The library sources the harnesses reach (host/core/ and host/io/: no
+# OpenCL, no pipeline, no CLI) are compiled into each fuzzer, stb's decoders
+# included (host/io/stb_impl.c), instrumented for coverage and ASan.
 # It needs clang with the libFuzzer runtime; on Debian 12:
 #   apt-get install -y clang libclang-rt-14-dev
 # Each fuzzer runs in fork mode so that it goes on after a crash, with its
@@ -48,9 +48,8 @@ if [ "$1" = msan ]; then
     mkdir -p "$MB"
     rm -f "$MB/lib.a"
     OBJS=""
-    for path in "$ROOT"/host/*.c; do
+    for path in "$ROOT"/host/core/*.c "$ROOT"/host/io/*.c; do
         src=$(basename "$path" .c)
-        case $src in main|cli_*) continue ;; esac
         # shellcheck disable=SC2086
         if $NICE $CC $MF -w $STB_CFLAGS -I"$ROOT/host" -c "$path" \
                -o "$MB/$src.o" 2> "$MB/$src.log"
@@ -88,7 +87,7 @@ case $WHICH in image) NAMES=image ;; filter) NAMES=filter ;;
 
 BUILD=${CLCONV_FUZZ_BUILD:-$ROOT/build-fuzz-libfuzzer}
 # FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (the usual libFuzzer/OSS-Fuzz
-# macro): host/png_fast.c then ignores PNG CRCs, so mutated IDATs reach
+# macro): host/io/png.c then ignores PNG CRCs, so mutated IDATs reach
 # inflate and the unfilters instead of all failing the CRC check.
 CFLAGS="-g -O1 -fno-omit-frame-pointer -DCL_TARGET_OPENCL_VERSION=120 \
         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
@@ -104,18 +103,17 @@ if ! $CC -fsanitize=fuzzer "$BUILD/probe.c" -o "$BUILD/probe" 2>/dev/null; then
     exit 2
 fi
 
-# Every library source but the CLI's goes into an archive, so each harness
-# pulls in only what it uses (no OpenCL). host/stb_impl.c is the library's
+# The core and io sources go into an archive, so each harness
+# pulls in only what it uses (no OpenCL). host/io/stb_impl.c is the library's
 # own stb configuration. UB in the library aborts; UB inside stb (third-party
 # code, built without UBSan in the CMake sanitizer build) is only logged, so
 # the run goes on, but memory errors there stop it as ASan errors.
 rm -f "$BUILD/libclconv-fuzz.a"
 OBJS=""
-for path in "$ROOT"/host/*.c; do
+for path in "$ROOT"/host/core/*.c "$ROOT"/host/io/*.c; do
     src=$(basename "$path" .c)
-    case $src in main|cli_*) continue ;; esac
     recover="-fno-sanitize-recover=undefined"
-    [ "$src" = stb_impl ] && recover="-w"
+    case $src in stb_impl|stb_resize) recover="-w" ;; esac
     if $NICE $CC $CFLAGS -fsanitize=fuzzer-no-link,$SAN $recover $STB_CFLAGS \
            -I"$ROOT/host" -c "$path" -o "$BUILD/$src.o" 2> "$BUILD/$src.log"
     then OBJS="$OBJS $BUILD/$src.o"

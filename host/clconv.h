@@ -93,10 +93,10 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                                        const char *name, long long max_pixels,
                                        clconv_plane *out, char *err);
 
-/* Same, but an 8-bit image (every format but .npy) comes back as bytes in
- * *out8, leaving *out empty, so it can go to clconv_conv_cl_image without
- * a float pass; a .npy file comes back in *out as floats, leaving *out8
- * empty. */
+/* Same, but an 8-bit image comes back as bytes in *out8, leaving *out
+ * empty, so it can go to clconv_conv_cl_image without a float pass; a .npy
+ * file or a 16-bit PNG or PNM (full depth, 0..65535) comes back in *out as
+ * floats, leaving *out8 empty. */
 clconv_status clconv_image_load8(const char *path, long long max_pixels,
                                  clconv_image8 *out8, clconv_plane *out,
                                  char *err);

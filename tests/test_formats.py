@@ -9,6 +9,7 @@ the same options. The seed is printed; CLCONV_TEST_SEED repeats a run.
 """
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -566,6 +567,420 @@ def check_png_fast_failures():
             fail(f"PNG {name}: took {dt:.1f} s to refuse")
 
 
+# ------------------------------------------------------------------ depth, PNM
+
+def run_file(name, data, ext, env=None):
+    """Writes data to in_NAME.EXT and decodes it with -f identity to .npy:
+    (float32 array or None, exit status, stderr)."""
+    path = os.path.join(WORK, f"in_{name}.{ext}")
+    with open(path, "wb") as f:
+        f.write(data)
+    out = os.path.join(WORK, f"{name}.npy")
+    if os.path.exists(out):
+        os.remove(out)
+    cmd, p = clconv("-f", "identity", path, "-o", out, env=env)
+    a = np.load(out) if p.returncode == 0 and os.path.exists(out) else None
+    return a, p.returncode, p.stderr.strip(), path
+
+
+def expect_array(name, data, ext, want, env=None):
+    got, rc, err, path = run_file(name, data, ext, env=env)
+    want = np.asarray(want, dtype=np.float64)
+    if got is None:
+        fail(f"{name} ({DEVICE}): exit {rc}: {err}")
+    elif got.shape != want.shape or not np.array_equal(got.astype(np.float64), want):
+        fail(f"{name} ({DEVICE}) {path}: " + (
+            first_diff(got.astype(np.float64), want) if got.shape == want.shape
+            else f"shape {got.shape} vs {want.shape}"))
+
+
+def expect_refused(name, data, ext, want=None, env=None):
+    """Exit 1, one line naming the file, a reason that is not empty."""
+    got, rc, err, path = run_file(name, data, ext, env=env)
+    lines = err.splitlines()
+    ok = rc == 1 and len(lines) == 1 and lines[0].startswith(f"clconv: {path}: ")
+    reason = lines[0][len(f"clconv: {path}: "):] if ok else ""
+    if ok and (len(reason) < 8 or re.search(
+            r"(PNG|JPEG|GIF|BMP|TGA|PNM|NPY|image) \(\s*\)", reason)):
+        ok = False
+    if not ok or (want and want not in reason):
+        fail(f"{name}: exit {rc}, stderr {err!r} (want exit 1, one line naming "
+             f"the file with a reason" + (f" containing {want!r})" if want else ")"))
+    return reason
+
+
+def luma16(rgb):
+    """Pillow's L formula on 16-bit samples, in 64-bit integers."""
+    r = rgb.astype(np.uint64)
+    return ((19595 * r[..., 0] + 38470 * r[..., 1] + 7471 * r[..., 2] + 32768)
+            >> 16).astype(np.float64)
+
+
+def pil_array(data):
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return im.mode, np.asarray(im)
+
+
+def pnm_plain(magic, w, h, maxval, samples, per_line=7):
+    head = f"{magic}\n# a comment\n{w} {h}\n" + ("" if maxval is None else f"{maxval}\n")
+    s = [str(int(v)) for v in np.asarray(samples).ravel()]
+    body = "\n".join(" ".join(s[i:i + per_line]) for i in range(0, len(s), per_line))
+    return (head + body + "\n").encode()
+
+
+def pnm_raw(magic, w, h, maxval, samples):
+    a = np.asarray(samples)
+    data = a.astype(">u2").tobytes() if maxval > 255 else a.astype(np.uint8).tobytes()
+    return f"{magic}\n{w} {h}\n{maxval}\n".encode() + data
+
+
+def check_pnm():
+    # The issue's example: maxval 65535, bytes 12 34 are 4660, not 52.
+    expect_array("pnm_16_1234", b"P5\n1 1\n65535\n\x12\x34", "pgm", [[0x1234]])
+    h, w = int(rng.integers(3, 20)), int(rng.integers(3, 20))
+    g16 = rng.integers(0, 65536, (h, w))
+    c16 = rng.integers(0, 65536, (h, w, 3))
+    # 16-bit at full depth: Pillow's own values where it keeps them (maxval
+    # 65535 gray: mode I), the samples as stored elsewhere (DESIGN §6: a
+    # maxval of 1000 is not rescaled to 65535 as Pillow rescales it).
+    for magic, fn in (("P5", pnm_raw), ("P2", pnm_plain)):
+        data = fn(magic, w, h, 65535, g16)
+        mode, pil = pil_array(data)
+        if not np.array_equal(pil, g16):
+            fail(f"test setup: Pillow reads {magic} 16-bit as {mode} {pil.ravel()[:4]}")
+        expect_array(f"pnm_{magic}_65535", data, "pgm", pil)
+        small = g16 % 1001
+        expect_array(f"pnm_{magic}_1000", fn(magic, w, h, 1000, small), "pgm", small)
+    for magic, fn in (("P6", pnm_raw), ("P3", pnm_plain)):
+        for maxval in (65535, 4095):
+            c = c16 % (maxval + 1)
+            expect_array(f"pnm_{magic}_{maxval}", fn(magic, w, h, maxval, c), "ppm",
+                         luma16(c))
+    # 8-bit with every maxval kind, plain and raw: Pillow's convert('L').
+    for maxval in (1, 15, 100, 254, 255):
+        g = rng.integers(0, maxval + 1, (h, w))
+        c = rng.integers(0, maxval + 1, (h, w, 3))
+        for magic, fn, arr, ext in (("P5", pnm_raw, g, "pgm"), ("P2", pnm_plain, g, "pgm"),
+                                    ("P6", pnm_raw, c, "ppm"), ("P3", pnm_plain, c, "ppm")):
+            data = fn(magic, w, h, maxval, arr)
+            with Image.open(io.BytesIO(data)) as im:
+                want = np.asarray(im.convert("L"))
+            expect_array(f"pnm_{magic}_{maxval}", data, ext, want)
+    # Raw samples above maxval: clamped as Pillow clamps them.
+    data = b"P5\n3 1\n100\n\x00\x32\xc8"
+    with Image.open(io.BytesIO(data)) as im:
+        expect_array("pnm_over_maxval", data, "pgm", np.asarray(im.convert("L")))
+    # PBM, plain and raw: 1 is black.
+    bits = rng.integers(0, 2, (h, w))
+    plain = pnm_plain("P1", w, h, None, bits)
+    packed = f"P1\n{w} {h}\n".encode() + b"\n".join(
+        "".join(str(v) for v in row).encode() for row in bits)
+    raw = f"P4\n{w} {h}\n".encode() + np.packbits(bits.astype(np.uint8), axis=1).tobytes()
+    for name, data in (("pbm_plain", plain), ("pbm_packed", packed), ("pbm_raw", raw)):
+        with Image.open(io.BytesIO(data)) as im:
+            want = np.asarray(im.convert("L"))
+        if not np.array_equal(want, np.where(bits == 1, 0, 255)):
+            fail(f"test setup: Pillow reads {name} differently")
+        expect_array(name, data, "pbm", want)
+    # Header numbers past their range are refused, never wrapped.
+    for name, data, want in (
+            ("pnm_w_2e32p1", b"P5\n4294967297 1\n255\n\x07", "width too large"),
+            ("pnm_h_2e32p1", b"P5\n1 4294967297\n255\n\x07", "height too large"),
+            ("pnm_w_huge", b"P2\n99999999999999999999999 1\n255\n7\n", "width too large"),
+            ("pnm_w_2e31", b"P6\n2147483648 1\n255\n\x07\x07\x07", "width too large"),
+            ("pnm_maxval_65536", b"P5\n1 1\n65536\n\x00\x07", "maxval 65536"),
+            ("pnm_maxval_2e32", b"P5\n1 1\n4294967296\n\x00\x07", "maxval"),
+            ("pnm_maxval_0", b"P5\n1 1\n0\n\x00", "maxval 0"),
+            ("pnm_w_0", b"P5\n0 1\n255\n", "no pixels"),
+            ("pnm_ascii_over", b"P2\n2 1\n100\n5 101\n", "above its maxval"),
+            ("pnm_ascii_junk", b"P2\n2 1\n255\n5 x\n", "not a number")):
+        expect_refused(name, data, "pgm", want)
+
+
+def png16_bytes(px, ctype, interlace=0):
+    """A 16-bit PNG of px (h, w[, c]) samples, filter 0."""
+    h, w = px.shape[:2]
+    rows = px.reshape(h, -1).astype(">u2")
+    raw = b"".join(b"\0" + r.tobytes() for r in rows)
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, interlace)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) +
+            png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+
+
+def check_png16():
+    h, w = int(rng.integers(3, 30)), int(rng.integers(3, 30))
+    g = rng.integers(0, 65536, (h, w), dtype=np.uint16)
+    # Pillow's I;16 (what OpenCV's IMREAD_UNCHANGED gives too).
+    b = io.BytesIO()
+    Image.fromarray(g, "I;16").save(b, "PNG")
+    mode, pil = pil_array(b.getvalue())
+    if not np.array_equal(pil, g):
+        fail(f"test setup: Pillow reads its 16-bit PNG as {mode}")
+    expect_array("png16_pil_I16", b.getvalue(), "png", pil)
+    expect_array("png16_gray", png16_bytes(g, 0), "png", g)
+    ga = np.dstack([g, rng.integers(0, 65536, (h, w))])
+    expect_array("png16_gray_alpha", png16_bytes(ga, 4), "png", g)
+    c = rng.integers(0, 65536, (h, w, 3))
+    expect_array("png16_rgb", png16_bytes(c, 2), "png", luma16(c))
+    ca = np.dstack([c, rng.integers(0, 65536, (h, w))])
+    expect_array("png16_rgba", png16_bytes(ca, 6), "png", luma16(c))
+    # Values that the high byte alone would lose: 12-bit camera data.
+    cam = rng.integers(0, 4096, (h, w))
+    expect_array("png16_12bit", png16_bytes(cam, 0), "png", cam)
+
+
+# ------------------------------------------------------------------ truncation
+
+def truncation_cases():
+    """(name, ext, bytes, where the pixel data ends): a valid file of every
+    format and decoder path; any cut before that end must be refused."""
+    h, w = 23, 29
+    rgb = rand_rgb(h, w)
+    RGB, L = Image.fromarray(rgb, "RGB"), Image.fromarray(rgb, "RGB").convert("L")
+    cases = []
+
+    def add(name, ext, data, end=None):
+        cases.append((name, ext, data, len(data) if end is None else end))
+
+    def pil_bytes(img, fmt, **kw):
+        b = io.BytesIO()
+        img.save(b, fmt, **kw)
+        return b.getvalue()
+
+    def png_end(d):  # the end of the last IDAT's data (its CRC is not pixels)
+        i = d.rindex(b"IDAT")
+        return i + 4 + struct.unpack(">I", d[i - 4:i])[0]
+
+    def last_token(d):  # a plain PNM cut inside its last number still parses
+        return d.rstrip().rindex(b" ") + 1
+
+    for name, img in (("png_fast_rgb", RGB), ("png_fast_L", L),
+                      ("png_stb_palette", RGB.quantize(64))):
+        d = pil_bytes(img, "PNG")
+        add(name, "png", d, png_end(d))
+    d = png16_bytes(rng.integers(0, 65536, (h, w, 3)), 2)
+    add("png16", "png", d, png_end(d))
+    for name, kw in (("jpeg", dict(quality=90)), ("jpeg_prog", dict(progressive=True)),
+                     ("jpeg_gray", dict())):
+        d = pil_bytes(L if name == "jpeg_gray" else RGB, "JPEG", **kw)
+        add(name, "jpg", d, len(d) - 2)
+    for name, img in (("bmp24", RGB), ("bmp8", L), ("bmp_pal", RGB.quantize(16)),
+                      ("bmp32", Image.fromarray(np.dstack([rgb, rgb[..., 0]]), "RGBA"))):
+        add(name, "bmp", pil_bytes(img, "BMP"))
+    for name, img, kw in (("tga_raw", RGB, {}), ("tga_gray", L, {}),
+                          ("tga_rle", RGB, dict(compression="tga_rle"))):
+        d = pil_bytes(img, "TGA", **kw)
+        add(name, "tga", d, len(d) - 26)  # Pillow's TGA 2.0 footer
+    d = pil_bytes(RGB.quantize(200), "GIF")
+    add("gif", "gif", d, len(d) - 1)  # the trailer byte
+    g8 = np.asarray(L)
+    add("pnm_p5", "pgm", pnm_raw("P5", w, h, 255, g8))
+    add("pnm_p6", "ppm", pnm_raw("P6", w, h, 255, rgb))
+    add("pnm_p5_16", "pgm", pnm_raw("P5", w, h, 65535, g8.astype(int) * 257))
+    d = pnm_plain("P2", w, h, 255, g8)
+    add("pnm_p2", "pgm", d, last_token(d))
+    d = pnm_plain("P3", w, h, 255, rgb)
+    add("pnm_p3", "ppm", d, last_token(d))
+    d = pnm_plain("P1", w, h, None, g8 > 127)
+    add("pnm_p1", "pbm", d, len(d) - 1)
+    b = io.BytesIO()
+    np.save(b, g8.astype(np.float32))
+    add("npy", "npy", b.getvalue())
+    return cases
+
+
+def check_truncation():
+    """Every format refuses a file cut anywhere before the end of its pixel
+    data, in one line naming the file (Pillow refuses them too); none is
+    filled in silently."""
+    for name, ext, data, end in truncation_cases():
+        got, rc, err, path = run_file(f"whole_{name}", data, ext)
+        if got is None:
+            fail(f"truncation {name}: the whole file fails: {err}")
+            continue
+        cuts = sorted(set([1, 5, 20, end // 4, end // 2, end * 3 // 4, end * 9 // 10,
+                           end - 5, end - 1]))
+        for cut in cuts:
+            if 0 < cut < end:
+                expect_refused(f"cut_{name}_{cut}", data[:cut], ext)
+
+
+def check_png_reasons():
+    """PNGs cut at every 3rd byte and just before IEND, through stb (a
+    palette PNG, a 16-bit one) and the fast path: each either decodes to
+    Pillow's pixels (every row there, only IEND missing) or is refused with
+    a reason that says something: never 'corrupt or truncated PNG ()'."""
+    pal = Image.fromarray(rand_rgb(20, 30), "RGB").quantize(32)
+    b = io.BytesIO()
+    pal.save(b, "PNG")
+    g16 = png16_bytes(rng.integers(0, 65536, (9, 11)), 0)
+    b2 = io.BytesIO()
+    Image.fromarray(rand_rgb(20, 30), "RGB").save(b2, "PNG")
+    for kind, d in (("pal", b.getvalue()), ("g16", g16), ("fast", b2.getvalue())):
+        for cut in sorted(set(range(9, len(d), 3)) | {len(d) - 12, len(d) - 8}):
+            part = d[:cut]
+            try:
+                with Image.open(io.BytesIO(part)) as im:
+                    im.load()
+                    want = np.asarray(im if im.mode in ("I", "I;16") else im.convert("L"))
+            except Exception:
+                want = None
+            got, rc, err, path = run_file(f"{kind}_cut_{cut}", part, "png")
+            if rc == 0 and want is not None and got is not None and \
+                    np.array_equal(got, want.astype(np.float32)):
+                continue
+            if rc == 0:
+                fail(f"{kind}_cut_{cut}: decoded, but Pillow " +
+                     ("refuses it" if want is None else "reads other pixels"))
+                continue
+            reason = expect_refused(f"{kind}_cut_{cut}", part, "png")
+            if reason and not all(32 <= ord(ch) < 127 for ch in reason):
+                fail(f"{kind}_cut_{cut}: reason has unprintable bytes: {reason!r}")
+    # An unknown critical chunk whose type is not letters.
+    d = b.getvalue()
+    odd = (d[:33] + png_chunk(b"\0\0IE", b"") + d[33:])
+    expect_refused("png_chunk_nul", odd, "png")
+
+
+def check_motion_photo():
+    """A JPEG followed by other data holding FF D8 ... FF DA (a phone's
+    motion photo carries a video after the image) is the JPEG Pillow reads."""
+    for kw in (dict(quality=85), dict(progressive=True)):
+        b = io.BytesIO()
+        Image.fromarray(rand_rgb(31, 45), "RGB").save(b, "JPEG", **kw)
+        jpg = b.getvalue()
+        tail = (b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom" + b"\xff\xd8\xff\xe0\0\x10JFIF\0" +
+                bytes(rng.integers(0, 256, 300, dtype=np.uint8)) + b"\xff\xda\0\x08" +
+                bytes(rng.integers(0, 256, 200, dtype=np.uint8)) + b"\xff\xd9" +
+                b"\xff\xda\0\x0c" + bytes(64))
+        data = jpg + tail
+        mode, _ = pil_array(data)
+        with Image.open(io.BytesIO(data)) as im:
+            want = np.asarray(im.convert("L"))
+        expect_array(f"motion_photo_{'prog' if kw.get('progressive') else 'base'}",
+                     data, "jpg", want)
+
+
+# ------------------------------------------------------------------ .npy headers
+
+def npy_raw(header, data=b"", version=1):
+    pre = b"\x93NUMPY" + bytes([version, 0])
+    n = 10 if version == 1 else 12
+    hdr = header.encode()
+    hdr += b" " * ((64 - (n + len(hdr) + 1) % 64) % 64) + b"\n"
+    return pre + struct.pack("<H" if version == 1 else "<I", len(hdr)) + hdr + data
+
+
+def check_npy_dtypes():
+    """numpy-written files of every dtype clconv reads give their values
+    exactly; the rest are refused, naming the dtype; never misread."""
+    h, w = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    base = rng.integers(-30000, 30000, (h, w))
+    for dt in ("<f4", ">f4", "<f8", ">f8", "|u1", "|i1", "<u2", ">u2", "<i2",
+               ">i2", "<i4", ">i4", "<u4", ">u4"):
+        a = base.astype(np.float64) / 7 if dt[1] == "f" else base
+        if dt[1] == "u":
+            a = np.abs(base) % (256 if dt[2] == "1" else 65536)
+        if dt[2] == "1" and dt[1] == "i":
+            a = base % 256 - 128
+        arr = np.asarray(a).astype(dt)
+        for order in ("C", "F"):
+            b = io.BytesIO()
+            np.save(b, np.asarray(arr, order=order))
+            expect_array(f"npy_{dt[1:]}_{'be' if dt[0] == '>' else 'le'}_{order}",
+                         b.getvalue(), "npy", arr.astype(np.float32))
+    for dt in ("<i8", "<f2", "|b1", "<c8", "<U3", "|S2"):
+        b = io.BytesIO()
+        np.save(b, np.zeros((2, 3), dtype=dt))
+        expect_refused(f"npy_refuse_{dt[1:]}", b.getvalue(), "npy", dt)
+    # An integer float32 cannot hold exactly is refused, not rounded.
+    b = io.BytesIO()
+    np.save(b, np.array([[1, 2**24 + 1]], dtype="<i4"))
+    expect_refused("npy_i4_inexact", b.getvalue(), "npy", "not exact")
+    # Other spellings of a valid header: double quotes, no trailing comma,
+    # keys in another order, version 2 and 3.
+    a = base.astype("<f4")
+    for name, hdr, v in (
+            ("dq", '{"descr": "<f4", "fortran_order": False, "shape": (%d, %d)}', 1),
+            ("order", "{'shape': (%d, %d), 'fortran_order': False, 'descr': '<f4',}", 2),
+            ("v3", "{'descr':'<f4','fortran_order':False,'shape':(%d,%d)}", 3)):
+        expect_array(f"npy_hdr_{name}", npy_raw(hdr % (h, w), a.tobytes(), v), "npy", a)
+
+
+def check_npy_hostile():
+    """Headers a substring parser misread: each is refused in one line."""
+    h, w = 3, 4
+    i4 = (np.arange(12).reshape(3, 4) * 1000 + 7).astype("<i4")
+    body = i4.tobytes()
+    cases = [
+        ("i4_f4_key", "{'descr': '<i4', 'fortran_order': False, 'shape': (3, 4), "
+                      "'x': '<f4'}", "unexpected key"),
+        ("f4_in_field", "{'descr': [('<f4', '<i4')], 'fortran_order': False, "
+                        "'shape': (3, 4), }", "not supported"),
+        ("structured", "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': "
+                       "False, 'shape': (3, 2), }", "[('a', '<f4')"),
+        ("subarray", "{'descr': ('<f4', (2,)), 'fortran_order': False, "
+                     "'shape': (3, 2), }", "not supported"),
+        ("shape_1d", "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", "(3,)"),
+        ("shape_3d", "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3, 4), }",
+         "(2, 3, 4)"),
+        ("shape_0d", "{'descr': '<i4', 'fortran_order': False, 'shape': (), }", "2-D"),
+        ("shape_zero", "{'descr': '<i4', 'fortran_order': False, 'shape': (0, 4), }",
+         "no pixels"),
+        ("no_shape", "{'descr': '<i4', 'fortran_order': False, }", "shape"),
+        ("no_descr", "{'fortran_order': False, 'shape': (3, 4), }", "descr"),
+        ("dup_key", "{'descr': '<i4', 'descr': '<f4', 'fortran_order': False, "
+                    "'shape': (3, 4), }", "repeated"),
+        ("not_dict", "['descr', '<f4']", "corrupt .npy header"),
+        ("fortran_maybe", "{'descr': '<i4', 'fortran_order': Maybe, 'shape': (3, 4)}",
+         "fortran_order"),
+        ("shape_overflow", "{'descr': '<f8', 'fortran_order': False, "
+                           "'shape': (4294967297, 4294967297), }", None),
+        ("shape_neg", "{'descr': '<i4', 'fortran_order': False, 'shape': (-3, 4), }",
+         "shape"),
+    ]
+    for name, hdr, want in cases:
+        expect_refused(f"npy_{name}", npy_raw(hdr, body), "npy", want)
+    # A header length beyond the file, and data shorter than the shape.
+    good = npy_raw("{'descr': '<i4', 'fortran_order': False, 'shape': (3, 4), }", body)
+    expect_refused("npy_hlen_past_end", good[:8] + struct.pack("<H", 60000) + good[10:],
+                   "npy", "truncated")
+    expect_refused("npy_data_short", good[:-3], "npy", "truncated")
+    # The same body with its true header is read as its values.
+    expect_array("npy_i4_ok", good, "npy", i4)
+
+
+# ------------------------------------------------------------------ NaN message
+
+def check_nan_message():
+    """A NaN is written as 0 in 8-bit outputs but kept in a .npy: the
+    message says which happened."""
+    a = np.ones((4, 5), np.float32)
+    a[1, 2] = np.nan
+    src = os.path.join(WORK, "nan_in.npy")
+    np.save(src, a)
+    for ext, want, wrong in (("npy", "kept as NaN", "written as 0"),
+                             ("png", "written as 0", "kept as NaN")):
+        out = os.path.join(WORK, f"nan_out.{ext}")
+        p = subprocess.run([CLCONV, "--device", "cpu", "-f", "identity", src,
+                            "-o", out], capture_output=True, text=True)
+        if p.returncode != 0 or want not in p.stderr or wrong in p.stderr:
+            fail(f"NaN to .{ext}: exit {p.returncode}, stderr {p.stderr!r} "
+                 f"(want {want!r})")
+    if os.path.exists(os.path.join(WORK, "nan_out.npy")) and \
+            not np.isnan(np.load(os.path.join(WORK, "nan_out.npy"))).any():
+        fail("NaN to .npy: the output does not keep the NaN")
+    src2 = os.path.join(WORK, "nan_in2.npy")
+    np.save(src2, a)
+    d = os.path.join(WORK, "nan_dir") + "/"
+    p = subprocess.run([CLCONV, "--device", "cpu", "-f", "identity", "--format",
+                        "npy", src, src2, "-o", d], capture_output=True, text=True)
+    if p.returncode != 0 or "written as 0" in p.stderr or \
+            not re.search(r"\d+ NaN pixels kept as NaN in all", p.stderr):
+        fail(f"NaN summary for .npy outputs: exit {p.returncode}, {p.stderr!r}")
+
+
 def have_device():
     p = subprocess.run([CLCONV, "--list-devices"], capture_output=True, text=True)
     return p.returncode == 0 and "0:0" in p.stdout
@@ -578,7 +993,15 @@ def main():
         check_lossless_inputs()
         check_jpeg_inputs()
         check_png_fast_path()
+        check_pnm()
+        check_png16()
     DEVICE = "cpu"
+    check_truncation()
+    check_png_reasons()
+    check_motion_photo()
+    check_npy_dtypes()
+    check_npy_hostile()
+    check_nan_message()
     check_png_fast_failures()
     check_npy_inputs()
     check_outputs()

@@ -97,7 +97,8 @@ typedef struct run_state {
     int report_lost; /* stdout failed: the JSON report stopped (exit 1) */
     int json_n;     /* image records written so far */
     char **dropped; /* per input: why it gets no output, or NULL */
-    long long nans;
+    long long nans;      /* NaN pixels written as 0 (8-bit outputs) */
+    long long nans_kept; /* NaN pixels kept in float outputs (.npy) */
     double t0, last_progress;
     const char *device_name;
     int verify;                     /* the job's mode, for the JSON report */

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -105,6 +106,28 @@ static void show_progress(run_state *s, int final)
     if (final) fputc('\n', stderr);
 }
 
+/* A float output (.npy) keeps NaN as it is; 8-bit outputs map it to 0. */
+static int nan_kept(const char *output)
+{
+    const clconv__format *f = output ? clconv__format_by_name(output, 1) : NULL;
+    return f && !f->u8_out;
+}
+
+/* The run's NaN count, saying what became of them. */
+static void nan_summary(long long zeroed, long long kept)
+{
+    const long long all = zeroed + kept;
+    if (kept == 0)
+        fprintf(stderr, "clconv: %lld NaN pixel%s written as 0 in all\n", all,
+                all == 1 ? "" : "s");
+    else if (zeroed == 0)
+        fprintf(stderr, "clconv: %lld NaN pixel%s kept as NaN in all (float "
+                "outputs)\n", all, all == 1 ? "" : "s");
+    else
+        fprintf(stderr, "clconv: %lld NaN pixels in all: %lld written as 0, "
+                "%lld kept as NaN in float outputs\n", all, zeroed, kept);
+}
+
 void cli_on_report(const clconv_report *r, void *user)
 {
     run_state *s = user;
@@ -126,9 +149,11 @@ void cli_on_report(const clconv_report *r, void *user)
         cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);
     if (r->nan_count > 0 && loud)
-        cli_err("%s: %lld NaN pixel%s written as 0", r->input,
-                r->nan_count, r->nan_count == 1 ? "" : "s");
-    s->nans += r->nan_count;
+        cli_err("%s: %lld NaN pixel%s %s", r->input, r->nan_count,
+                r->nan_count == 1 ? "" : "s",
+                nan_kept(r->output) ? "kept as NaN (a float output)" : "written as 0");
+    if (nan_kept(r->output)) s->nans_kept += r->nan_count;
+    else s->nans += r->nan_count;
     if (s->json) json_image(s, r);
     show_progress(s, 0);
 }
@@ -278,9 +303,8 @@ int cli_report_end(run_state *s, int n, int interrupted)
         fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped (%.1f s)\n",
                 s->done - s->mismatched, s->failed + s->mismatched,
                 s->mismatched ? " (verification)" : "", s->skipped, now_s() - s->t0);
-    if (n > 1 && s->nans > 0 && !s->quiet)
-        fprintf(stderr, "clconv: %lld NaN pixel%s written as 0 in all\n", s->nans,
-                s->nans == 1 ? "" : "s");
+    if (n > 1 && s->nans + s->nans_kept > 0 && !s->quiet)
+        nan_summary(s->nans, s->nans_kept);
     return s->mismatched ? EXIT_MISMATCH
            : s->failed || s->report_lost ? EXIT_SOME_FAILED : EXIT_DONE;
 }

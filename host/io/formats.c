@@ -13,7 +13,7 @@
 
 const clconv__format clconv__formats[] = {
     {"PNG", "png", "\x89PNG\r\n\x1a\n", 8, clconv__decode_png,
-     clconv__encode_png, 1, "8-bit gray out; reads gray, RGB, alpha, palette, 16-bit"},
+     clconv__encode_png, 1, "8-bit gray out; reads gray, RGB, alpha, palette, 16-bit (full depth)"},
     {"JPEG", "jpg|jpeg", "\xFF\xD8\xFF", 3, clconv__decode_jpeg,
      clconv__encode_jpeg, 1, "8-bit gray out (--quality); reads gray and color"},
     {"BMP", "bmp", "BM", 2, clconv__decode_stb, clconv__encode_bmp, 1,
@@ -22,10 +22,10 @@ const clconv__format clconv__formats[] = {
      "8-bit gray out; reads gray and color"},
     {"GIF", "gif", "GIF8", 4, clconv__decode_stb, NULL, 0,
      "read only: the first frame"},
-    {"PNM", "pnm|pgm|ppm", "P", 1, clconv__decode_stb, NULL, 0,
-     "read only: binary PGM and PPM"},
+    {"PNM", "pnm|pbm|pgm|ppm", "P", 1, clconv__decode_pnm, NULL, 0,
+     "read only: PBM, PGM and PPM, plain and raw, 16-bit at full depth"},
     {"NPY", "npy", "\x93NUMPY", 6, clconv__decode_npy, clconv__encode_npy, 0,
-     "float32 out, the raw result; reads 2-D <f4, <f8 and |u1"},
+     "float32 out, the raw result; reads 2-D float and 8-32-bit integers"},
     {"TIFF", "", "II*\0", 4, NULL, NULL, 0, "refused"},
     {"TIFF", "", "MM\0*", 4, NULL, NULL, 0, "refused"},
     {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused"},

@@ -30,7 +30,8 @@ void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px,
 
 /* What a decoder is handed: the whole file in memory, the name for
  * messages, the pixel limit (0: none), and where to put the image. A .npy
- * file always decodes into `npy` (floats), every other format into `out`. */
+ * file and a 16-bit image (PNG, PNM) always decode into `npy` (floats, at
+ * full depth: DESIGN §6), every other image into `out`. */
 typedef struct clconv__decode_args {
     const unsigned char *buf;
     size_t len;
@@ -93,14 +94,18 @@ const clconv__format *clconv__format_by_name(const char *path, int writable);
 void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
                           const char *sep, const char *last);
 
-/* The codecs, one file each (png.c, jpeg.c, npy.c, stb_formats.c, bmp.c). */
+/* The codecs, one file each (png.c, jpeg.c, npy.c, pnm.c, stb_formats.c,
+ * bmp.c). */
 clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
                                  char *err);
 clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind,
                                   char *err);
 clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
                                  char *err);
-/* BMP, TGA, GIF and PNM, by stb_image, and PNGs png.c leaves to stb:
+/* PBM, PGM and PPM, plain and raw (pnm.c): 16-bit ones into `npy`. */
+clconv_status clconv__decode_pnm(const clconv__decode_args *a, const char *kind,
+                                 char *err);
+/* BMP, TGA and GIF, by stb_image, and PNGs png.c leaves to stb:
  * _check reads and checks the header (sizes, limits, truncated raw data)
  * into *w, *h; _pixels decodes after it; _decode_stb does both. */
 clconv_status clconv__decode_stb(const clconv__decode_args *a, const char *kind,
@@ -109,6 +114,9 @@ clconv_status clconv__stb_check(const clconv__decode_args *a, const char *kind,
                                 int *w, int *h, char *err);
 clconv_status clconv__stb_pixels(const clconv__decode_args *a, const char *kind,
                                  int w, int h, char *err);
+/* 16-bit PNGs by stb at full depth into `npy` (stb_formats.c). */
+clconv_status clconv__stb_pixels16(const clconv__decode_args *a, int w, int h,
+                                   char *err);
 int clconv__encode_png(const clconv__encode_args *a);
 int clconv__encode_jpeg(const clconv__encode_args *a);
 int clconv__encode_bmp(const clconv__encode_args *a);
@@ -176,5 +184,7 @@ extern _Thread_local int clconv__png_fast_off;
  * whether the last decode ran into it (stb_impl.c). */
 extern _Thread_local size_t clconv__stbi_cap;
 extern _Thread_local int clconv__stbi_capped;
+/* Clears stb's last failure reason before a call (stb_impl.c). */
+void clconv__stbi_reset(void);
 
 #endif

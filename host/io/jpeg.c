@@ -98,10 +98,16 @@ static int write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
     return 1;
 }
 
-/* Warnings libjpeg lets pass; a premature end of data is not one of them. */
+/* libjpeg only warns about missing data and fills the rest gray; those
+ * warnings are errors here: the file ending (JWRN_JPEG_EOF), and a marker
+ * where entropy data should be (JWRN_HIT_MARKER: a scan cut short). The
+ * other warnings let pass, as Pillow lets them. Data after the end-of-image
+ * marker is never read, so a JPEG with something appended (a phone's
+ * "motion photo" carries a video there) decodes as Pillow decodes it. */
 static void on_jpeg_message(j_common_ptr cinfo, int level)
 {
-    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    if (level == -1 && (cinfo->err->msg_code == JWRN_JPEG_EOF ||
+                        cinfo->err->msg_code == JWRN_HIT_MARKER))
         longjmp(((jerr *)cinfo->err)->jump, 1);
 }
 
@@ -122,7 +128,10 @@ static clconv_status load_jpeg(const unsigned char *buf, size_t len,
     if (setjmp(je.jump)) {
         char msg[JMSG_LENGTH_MAX];
         (*d.err->format_message)((j_common_ptr)&d, msg);
-        if (!have_msg)
+        if (!have_msg && d.err->msg_code == JWRN_JPEG_EOF)
+            clconv__err(err, "%s: truncated JPEG (premature end of the file)",
+                        name);
+        else if (!have_msg)
             clconv__err(err, "%s: corrupt or truncated JPEG (%s)", name, msg);
         jpeg_destroy_decompress(&d);
         free(row);
@@ -185,28 +194,10 @@ static clconv_status load_jpeg(const unsigned char *buf, size_t len,
     return CLCONV_OK;
 }
 
-/* Decoders fill missing data with gray instead of failing; a JPEG
- * whose last scan (SOS) is not followed by an end-of-image marker is cut. */
-static int jpeg_truncated(const unsigned char *b, size_t n)
-{
-    size_t i, last_sos = 0, last_eoi = 0;
-    for (i = 2; i + 1 < n; i++) {
-        if (b[i] != 0xFF) continue;
-        if (b[i + 1] == 0xDA) last_sos = i;
-        else if (b[i + 1] == 0xD9) last_eoi = i;
-    }
-    return last_sos == 0 || last_eoi < last_sos;
-}
-
 clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind,
                                   char *err)
 {
     (void)kind;
-    /* libjpeg only warns about a cut file, and fills the rest gray. */
-    if (jpeg_truncated(a->buf, a->len)) {
-        clconv__err(err, "%s: truncated JPEG (no end-of-image marker)", a->name);
-        return CLCONV_E_DECODE;
-    }
     return load_jpeg(a->buf, a->len, a->name, a->max_pixels, a->out, err);
 }
 

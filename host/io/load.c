@@ -2,7 +2,8 @@
  * read whole (a regular file size-checked first, a pipe or FIFO read in an
  * interruptible loop up to the same limit), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination
- * (floats, or bytes for the device's 8-bit path).
+ * (floats, or bytes for the device's 8-bit path; .npy and 16-bit images
+ * always floats, at full depth).
  * It must not know any format's internals: each codec does.
  */
 #define _POSIX_C_SOURCE 200809L

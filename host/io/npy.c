@@ -1,6 +1,9 @@
-/* npy.c — NumPy's .npy format: read 2-D <f4, <f8 and |u1 arrays in C order
- * as float planes, write the raw float32 result ('<f4', shape (H, W)), for
- * people who want exact values. One row of the format table (formats.c).
+/* npy.c — NumPy's .npy format: read 2-D arrays (C or Fortran order) of
+ * float32/float64 and the 8/16/32-bit integers, either byte order, as float
+ * planes, their values as they are; write the raw float32 result ('<f4',
+ * shape (H, W)), for people who want exact values. The header dict is
+ * parsed as the Python literal it is (numpy's own keys only), never by
+ * substring. One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
@@ -9,96 +12,376 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Counts the numbers of a "(a, b, ...)" tuple. */
-static int tuple_items(const char *d)
+/* Headers past this are refused (numpy's own reader stops at 10000). */
+#define NPY_MAX_HEADER ((size_t)1 << 20)
+/* Integers above this are not all exact in float32. */
+#define F32_EXACT 16777216.0
+
+/* The parsed header dict. */
+typedef struct npy_hdr {
+    char descr[48];   /* the dtype string, or the text of a non-string */
+    int descr_str;    /* descr was a string (not a list or a tuple) */
+    int fortran;
+    long long shape[8];
+    int ndim;
+    int seen;         /* bit 0 descr, 1 fortran_order, 2 shape */
+} npy_hdr;
+
+typedef struct npy_in {
+    const char *s;
+    size_t n, i;
+    char why[160];    /* what was wrong, for the message */
+} npy_in;
+
+static void skip_ws(npy_in *p)
 {
-    int items = 0, in_num = 0;
-    for (d++; *d && *d != ')'; d++) {
-        int digit = *d >= '0' && *d <= '9';
-        if (digit && !in_num) items++;
-        in_num = digit;
-    }
-    return items;
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
+                           p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+        p->i++;
 }
 
-/* .npy input: version 1/2 headers, 2-D, C order, <f4, <f8 or |u1. */
+static int eat(npy_in *p, char c)
+{
+    skip_ws(p);
+    if (p->i < p->n && p->s[p->i] == c) {
+        p->i++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A '...' or "..." string without escapes into out (cap bytes). */
+static int str_lit(npy_in *p, char *out, size_t cap)
+{
+    char q;
+    size_t k = 0;
+    skip_ws(p);
+    if (p->i >= p->n || (p->s[p->i] != '\'' && p->s[p->i] != '"')) return 0;
+    q = p->s[p->i++];
+    while (p->i < p->n && p->s[p->i] != q) {
+        if (p->s[p->i] == '\\' || (unsigned char)p->s[p->i] < 32) return 0;
+        if (k + 1 < cap) out[k++] = p->s[p->i];
+        p->i++;
+    }
+    if (p->i >= p->n) return 0;
+    p->i++;
+    out[k] = '\0';
+    return 1;
+}
+
+/* A tuple of non-negative integers ("(3, 4)", "(3,)", "()", "(3L, 4L)"). */
+static int shape_lit(npy_in *p, npy_hdr *h)
+{
+    if (!eat(p, '(')) return 0;
+    h->ndim = 0;
+    for (;;) {
+        unsigned long long v = 0;
+        int digits = 0;
+        if (eat(p, ')')) return 1;
+        skip_ws(p);
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+            if (v > (1ULL << 62)) return 0; /* far past any real size */
+            v = v * 10 + (unsigned)(p->s[p->i++] - '0');
+            digits++;
+        }
+        if (!digits) return 0;
+        if (p->i < p->n && p->s[p->i] == 'L') p->i++;
+        if (h->ndim == 8) return 0;
+        h->shape[h->ndim++] = (long long)v;
+        if (eat(p, ')')) return 1;
+        if (!eat(p, ',')) return 0;
+    }
+}
+
+/* A value that is neither a string nor a tuple of sizes: a list or tuple
+ * (structured or sub-array dtypes); its text is kept for the message. */
+static int other_lit(npy_in *p, char *out, size_t cap)
+{
+    size_t start, depth = 0;
+    skip_ws(p);
+    start = p->i;
+    for (; p->i < p->n; p->i++) {
+        char c = p->s[p->i];
+        if (c == '[' || c == '(' || c == '{') depth++;
+        else if (c == ']' || c == ')' || c == '}') {
+            if (depth == 0) break;
+            if (--depth == 0) { p->i++; break; }
+        } else if (c == ',' && depth == 0) break;
+    }
+    if (p->i == start || depth) return 0;
+    snprintf(out, cap, "%.*s%s", (int)(p->i - start > cap - 4 ? cap - 4 : p->i - start),
+             p->s + start, p->i - start > cap - 4 ? "..." : "");
+    return 1;
+}
+
+static int one_entry(npy_in *p, npy_hdr *h)
+{
+    char key[32];
+    if (!str_lit(p, key, sizeof key)) {
+        snprintf(p->why, sizeof p->why, "a key is not a quoted string");
+        return 0;
+    }
+    if (!eat(p, ':')) {
+        snprintf(p->why, sizeof p->why, "no ':' after '%s'", key);
+        return 0;
+    }
+    skip_ws(p);
+    if (strcmp(key, "descr") == 0 && !(h->seen & 1)) {
+        h->seen |= 1;
+        if (p->i < p->n && (p->s[p->i] == '\'' || p->s[p->i] == '"')) {
+            h->descr_str = 1;
+            if (str_lit(p, h->descr, sizeof h->descr)) return 1;
+        } else if (other_lit(p, h->descr, sizeof h->descr)) {
+            return 1;
+        }
+        snprintf(p->why, sizeof p->why, "unreadable 'descr'");
+        return 0;
+    }
+    if (strcmp(key, "fortran_order") == 0 && !(h->seen & 2)) {
+        h->seen |= 2;
+        if (p->n - p->i >= 4 && memcmp(p->s + p->i, "True", 4) == 0) {
+            h->fortran = 1;
+            p->i += 4;
+            return 1;
+        }
+        if (p->n - p->i >= 5 && memcmp(p->s + p->i, "False", 5) == 0) {
+            p->i += 5;
+            return 1;
+        }
+        snprintf(p->why, sizeof p->why, "'fortran_order' is not True or False");
+        return 0;
+    }
+    if (strcmp(key, "shape") == 0 && !(h->seen & 4)) {
+        h->seen |= 4;
+        if (shape_lit(p, h)) return 1;
+        snprintf(p->why, sizeof p->why, "'shape' is not a tuple of sizes");
+        return 0;
+    }
+    /* numpy itself refuses any other key, and a repeated one. */
+    snprintf(p->why, sizeof p->why, "%s key '%s'",
+             (strcmp(key, "descr") && strcmp(key, "shape") &&
+              strcmp(key, "fortran_order")) ? "unexpected" : "repeated", key);
+    return 0;
+}
+
+/* Parses "{'descr': ..., 'fortran_order': ..., 'shape': (...), }". */
+static int parse_header(npy_in *p, npy_hdr *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!eat(p, '{')) {
+        snprintf(p->why, sizeof p->why, "the header is not a dict");
+        return 0;
+    }
+    while (!eat(p, '}')) {
+        if (!one_entry(p, h)) return 0;
+        if (!eat(p, ',')) {
+            if (eat(p, '}')) break;
+            snprintf(p->why, sizeof p->why, "the header dict is not closed");
+            return 0;
+        }
+    }
+    skip_ws(p);
+    if (p->i != p->n) {
+        snprintf(p->why, sizeof p->why, "text after the header dict");
+        return 0;
+    }
+    if (h->seen != 7) {
+        snprintf(p->why, sizeof p->why, "the header lacks '%s'",
+                 !(h->seen & 1) ? "descr" : !(h->seen & 2) ? "fortran_order"
+                                                             : "shape");
+        return 0;
+    }
+    return 1;
+}
+
+/* The dtypes read: '<' '>' '=' or '|' byte order; f4, f8, and u/i of 1, 2
+ * or 4 bytes. Returns the element size, 0 for anything else. */
+static size_t dtype_of(const npy_hdr *h, char *kind, int *big)
+{
+    const char *d = h->descr;
+    size_t sz;
+    if (!h->descr_str || strlen(d) != 3 || !strchr("<>|=", d[0])) return 0;
+    if (d[2] < '1' || d[2] > '8') return 0;
+    sz = (size_t)(d[2] - '0');
+    *kind = d[1];
+    *big = d[0] == '>';
+    if (d[0] == '|' && sz != 1) return 0;
+    if (*kind == 'f') return sz == 4 || sz == 8 ? sz : 0;
+    if (*kind == 'u' || *kind == 'i') return sz == 1 || sz == 2 || sz == 4 ? sz : 0;
+    return 0;
+}
+
+/* One element as a double (every supported dtype fits one exactly). */
+static double element(const unsigned char *p, size_t sz, char kind, int big)
+{
+    uint64_t u = 0;
+    size_t k;
+    for (k = 0; k < sz; k++)
+        u |= (uint64_t)p[big ? sz - 1 - k : k] << (8 * k);
+    if (kind == 'f' && sz == 4) {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, 4);
+        return f;
+    }
+    if (kind == 'f') {
+        double v;
+        memcpy(&v, &u, 8);
+        return v;
+    }
+    if (kind == 'i' && (u >> (8 * sz - 1)) & 1) /* sign-extend */
+        return (double)(int64_t)(u | ~(uint64_t)0 << (8 * sz - 1));
+    return (double)u;
+}
+
+/* Reads the version and header length; *off becomes the header's start. */
+static int preamble(const unsigned char *b, size_t n, size_t *off,
+                    size_t *hlen, char *why, size_t wn)
+{
+    if (n < 10) {
+        snprintf(why, wn, "truncated .npy (%zu bytes, no room for a header)", n);
+        return 0;
+    }
+    if (b[6] == 1) {
+        *hlen = b[8] | (size_t)b[9] << 8;
+        *off = 10;
+    } else if ((b[6] == 2 || b[6] == 3) && n >= 12) {
+        *hlen = b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
+                (size_t)b[11] << 24;
+        *off = 12;
+    } else {
+        snprintf(why, wn, b[6] == 2 || b[6] == 3
+                              ? "truncated .npy (no room for a header)"
+                              : "unknown .npy version %d.%d", b[6], b[7]);
+        return 0;
+    }
+    if (*hlen > NPY_MAX_HEADER) {
+        snprintf(why, wn, "corrupt .npy: a header of %zu bytes", *hlen);
+        return 0;
+    }
+    if (*hlen > n - *off) {
+        snprintf(why, wn, "truncated .npy (a header of %zu bytes in a file "
+                 "of %zu)", *hlen, n);
+        return 0;
+    }
+    return 1;
+}
+
+/* The shape as height and width; why says what is wrong with it. */
+static int shape_2d(const npy_hdr *h, long long *hh, long long *ww, char *why,
+                    size_t wn)
+{
+    char txt[96];
+    size_t k = 0;
+    int d;
+    k += (size_t)snprintf(txt, sizeof txt, "(");
+    for (d = 0; d < h->ndim && k < sizeof txt - 24; d++)
+        k += (size_t)snprintf(txt + k, sizeof txt - k, "%s%lld%s", d ? ", " : "",
+                              h->shape[d], h->ndim == 1 ? "," : "");
+    snprintf(txt + k, sizeof txt - k, ")");
+    if (h->ndim == 3 && (h->shape[2] == 3 || h->shape[2] == 4)) {
+        snprintf(why, wn, ".npy shape %s is a color image (H, W, C); only 2-D "
+                 "(height, width) arrays are read", txt);
+        return 0;
+    }
+    if (h->ndim != 2) {
+        snprintf(why, wn, ".npy array must be 2-D (height, width), not shape %s",
+                 txt);
+        return 0;
+    }
+    *hh = h->shape[0];
+    *ww = h->shape[1];
+    if (*hh < 1 || *ww < 1) {
+        snprintf(why, wn, ".npy shape %s has no pixels", txt);
+        return 0;
+    }
+    if (*hh > INT32_MAX || *ww > INT32_MAX) {
+        snprintf(why, wn, ".npy shape %s is too large", txt);
+        return 0;
+    }
+    return 1;
+}
+
+/* Fills the plane from the data; fails on an integer float32 cannot hold. */
+static int fill_plane(clconv_plane *out, const unsigned char *data, size_t sz,
+                      char kind, int big, int fortran, char *why, size_t wn)
+{
+    const size_t H = (size_t)out->height, W = (size_t)out->width, n = H * W;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const double v = element(data + i * sz, sz, kind, big);
+        const size_t y = fortran ? i % H : i / W, x = fortran ? i / H : i % W;
+        if (kind != 'f' && (v > F32_EXACT || v < -F32_EXACT)) {
+            snprintf(why, wn, "value %.0f at (x=%zu, y=%zu) is not exact in "
+                     "float32, the type clconv computes in", v, x, y);
+            return 0;
+        }
+        out->data[y * W + x] = (float)v;
+    }
+    return 1;
+}
+
 clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
                                  char *err)
 {
     const unsigned char *b = a->buf;
     const size_t n = a->len;
-    const char *name = a->name;
-    const long long max_pixels = a->max_pixels;
     clconv_plane *out = a->npy;
-    size_t hlen, off, i, npx, esz;
-    char hdr[1024];
-    const char *d, *s;
-    long long hh, ww;
-    int dt; /* 0 f4, 1 f8, 2 u1 */
+    char why[256], dk = 0;
+    size_t off = 0, hlen = 0, sz, need;
+    npy_hdr h;
+    npy_in p;
+    long long hh = 0, ww = 0;
+    int big = 0;
     clconv_status st;
 
     (void)kind;
-    if (n < 10) goto bad;
-    if (b[6] == 1) { hlen = b[8] | (size_t)b[9] << 8; off = 10; }
-    else if (b[6] == 2 || b[6] == 3) {
-        if (n < 12) goto bad;
-        hlen = b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
-               (size_t)b[11] << 24;
-        off = 12;
-    } else goto bad;
-    if (hlen >= sizeof hdr || off + hlen > n) goto bad;
-    memcpy(hdr, b + off, hlen);
-    hdr[hlen] = 0;
+    if (!preamble(b, n, &off, &hlen, why, sizeof why)) goto bad;
+    p.s = (const char *)b + off;
+    p.n = hlen;
+    p.i = 0;
+    p.why[0] = '\0';
+    if (!parse_header(&p, &h)) {
+        snprintf(why, sizeof why, "corrupt .npy header (%s)", p.why);
+        goto bad;
+    }
     off += hlen;
-    if (strstr(hdr, "'fortran_order': True")) {
-        clconv__err(err, "%s: Fortran-order .npy arrays are not supported",
-                    name);
-        return CLCONV_E_DECODE;
+    sz = dtype_of(&h, &dk, &big);
+    if (!sz) {
+        snprintf(why, sizeof why, ".npy dtype %s%s%s is not supported (float32, "
+                 "float64, or 8/16/32-bit integers)", h.descr_str ? "'" : "",
+                 h.descr, h.descr_str ? "'" : "");
+        goto bad;
     }
-    if (strstr(hdr, "'<f4'")) { dt = 0; esz = 4; }
-    else if (strstr(hdr, "'<f8'")) { dt = 1; esz = 8; }
-    else if (strstr(hdr, "'|u1'")) { dt = 2; esz = 1; }
-    else {
-        clconv__err(err, "%s: .npy dtype must be <f4, <f8 or |u1", name);
-        return CLCONV_E_DECODE;
-    }
-    s = strstr(hdr, "'shape':");
-    if (!s) goto bad;
-    d = strchr(s, '(');
-    /* Exactly two numbers in the tuple: "(H, W)" or "(H, W,)". */
-    if (!d || sscanf(d, "(%lld, %lld", &hh, &ww) != 2 ||
-        !strchr(d, ')') || tuple_items(d) != 2) {
-        clconv__err(err, "%s: .npy array must be 2-D (height, width)", name);
-        return CLCONV_E_DECODE;
-    }
-    if (hh < 1 || ww < 1 || hh > INT32_MAX || ww > INT32_MAX) goto bad;
-    if (max_pixels > 0 && hh * ww > max_pixels) {
+    if (!shape_2d(&h, &hh, &ww, why, sizeof why)) goto bad;
+    if (a->max_pixels > 0 && hh * ww > a->max_pixels) {
         clconv__err(err, "%s: %lldx%lld is %lld pixels, over the limit of "
-                    "%lld (--max-pixels)", name, ww, hh, hh * ww, max_pixels);
+                    "%lld (--max-pixels)", a->name, ww, hh, hh * ww,
+                    a->max_pixels);
         return CLCONV_E_TOO_LARGE;
     }
-    if (!clconv__mul_ok((size_t)hh, (size_t)ww, esz, &npx)) goto bad;
-    if (off + npx > n) {
-        clconv__err(err, "%s: truncated .npy (data shorter than its shape)",
-                    name);
-        return CLCONV_E_DECODE;
+    if (!clconv__mul_ok((size_t)hh, (size_t)ww, sz, &need)) {
+        snprintf(why, sizeof why, ".npy shape (%lld, %lld) is too large", hh, ww);
+        goto bad;
+    }
+    if (need > n - off) {
+        snprintf(why, sizeof why, "truncated .npy (%zu bytes of data, its shape "
+                 "(%lld, %lld) needs %zu)", n - off, hh, ww, need);
+        goto bad;
     }
     st = clconv_plane_alloc(out, (int)ww, (int)hh);
     if (st != CLCONV_OK) {
-        clconv__err(err, "%s: cannot allocate the plane: %s", name,
+        clconv__err(err, "%s: cannot allocate the plane: %s", a->name,
                     clconv_status_str(st));
         return st;
     }
-    npx = (size_t)hh * (size_t)ww;
-    for (i = 0; i < npx; i++) {
-        const unsigned char *p = b + off + i * esz;
-        if (dt == 0) { float f; memcpy(&f, p, 4); out->data[i] = f; }
-        else if (dt == 1) { double v; memcpy(&v, p, 8); out->data[i] = (float)v; }
-        else out->data[i] = p[0];
+    if (!fill_plane(out, b + off, sz, dk, big, h.fortran, why, sizeof why)) {
+        clconv_plane_free(out);
+        goto bad;
     }
     return CLCONV_OK;
 bad:
-    clconv__err(err, "%s: corrupt or truncated NPY header", name);
+    clconv__err(err, "%s: %s", a->name, why);
     return CLCONV_E_DECODE;
 }
 

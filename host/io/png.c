@@ -3,16 +3,20 @@
  * times faster than stb's own inflate, which made PNG decoding the CLI's
  * largest fixed cost), rows are unfiltered in place in a buffer of many rows
  * and handed to clconv__gray_row one at a time, so no full-size RGB(A)
- * image is ever held. Anything else (palette, 1/2/4/16-bit, Adam7, tRNS,
+ * image is ever held. Anything else (palette, 1/2/4-bit, Adam7, tRNS,
  * PLTE, unknown critical chunks, IDATs split by other chunks, CgBI) is "not
  * mine" and goes to stb as before, which also gives stb's own messages for
- * what it refuses.
+ * what it refuses; 16-bit PNGs go to stb's 16-bit decode, at full depth
+ * into floats (DESIGN §6). Before stb sees a file, one cut inside a chunk
+ * is refused here, naming the chunk, and one that only lacks IEND gets it
+ * (stb refuses those; Pillow and the fast path read them).
  *
  * Stricter than stb where the brief asks: the CRCs of IHDR and of every
  * IDAT are checked, data inflating past the image is refused (a zlib bomb)
- * and so is a stream that ends before the last row. Data after IEND is
- * ignored, as stb and Pillow do; so is a missing adler32 trailer once every
- * row is there (stb never reads it; the stream is inflated raw).
+ * and so is a stream that ends before the last row, or a file that ends
+ * inside an IDAT chunk. Data after IEND is ignored, as stb and Pillow do;
+ * so is a missing IEND, and an adler32 trailer missing from whole chunks
+ * once every row is there (stb never reads it; the stream is inflated raw).
  *
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
@@ -150,7 +154,7 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
     unsigned char hdr[2];
     size_t off, rowbytes, stride, raw, idat_total = 0, nrows, bufsize;
     size_t fill = 0, produced = 0;
-    int in_idat = 0, idat_done = 0, have_idat = 0;
+    int in_idat = 0, idat_done = 0, have_idat = 0, idat_cut = 0;
     unsigned char *rows = NULL, *prev = NULL;
     z_stream zs;
 
@@ -262,6 +266,7 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
             continue;
         }
         have_idat = 2;
+        idat_cut = !whole;
         if (whole) {
             avail = n;
             if (!crc_ok(buf + off + 4, (size_t)n + 4, data + n)) {
@@ -363,6 +368,14 @@ clconv_status clconv__png_fast(const unsigned char *buf, size_t len,
         st = CLCONV_E_DECODE;
         goto fail;
     }
+    /* Every row came out of a stream the file cuts: its last bytes (the
+     * end of the final block, the checksum) are still missing. */
+    if (idat_cut) {
+        clconv__err(err, "%s: truncated PNG (the file ends inside its IDAT "
+                    "chunk)", name);
+        st = CLCONV_E_DECODE;
+        goto fail;
+    }
     inflateEnd(&zs);
     free(rows);
     free(prev);
@@ -375,16 +388,101 @@ fail:
     return st;
 }
 
+/* A PNG cut short, for the decoders that would say something vaguer: the
+ * file ends before its first IDAT, or (idat_too) inside an IDAT chunk.
+ * Writes the message and returns 1; 0 when the chunks up to the end of
+ * the image data are whole (what follows is the decoders' to judge). */
+static int png_cut(const clconv__decode_args *a, int idat_too, char *err)
+{
+    const unsigned char *b = a->buf;
+    const size_t n = a->len;
+    size_t off = 8;
+    int seen_idat = 0, i;
+    char name[5] = "????";
+    while (n - off >= 8) {
+        const uint32_t len = be32(b + off), t = be32(b + off + 4);
+        if (t == T_IEND) return 0;
+        if (len > n - off - 8 || n - off - 8 - len < 4) { /* data or CRC cut */
+            if (t == T_IDAT ? !idat_too : seen_idat) return 0;
+            for (i = 0; i < 4; i++) {
+                const unsigned char c = b[off + 4 + (size_t)i];
+                name[i] = (char)(((c | 32) >= 'a' && (c | 32) <= 'z') ? c : '?');
+            }
+            clconv__err(err, "%s: truncated PNG (the file ends inside its %s "
+                        "chunk)", a->name, name);
+            return 1;
+        }
+        if (t == T_IDAT) seen_idat = 1;
+        else if (seen_idat) return 0;
+        off += 12 + (size_t)len;
+    }
+    if (seen_idat) return 0;
+    clconv__err(err, "%s: truncated PNG (the file ends before its image data)",
+                a->name);
+    return 1;
+}
+
+/* Where a PNG without IEND ends its last whole chunk after the image data
+ * (0: it has IEND, or no whole IDAT). stb refuses such a file; Pillow and
+ * the fast path read it. */
+static size_t png_end_without_iend(const unsigned char *b, size_t n)
+{
+    size_t off = 8;
+    int seen_idat = 0;
+    while (n - off >= 12) {
+        const uint32_t len = be32(b + off), t = be32(b + off + 4);
+        if (t == T_IEND) return 0;
+        if (len > n - off - 12) break;
+        seen_idat |= t == T_IDAT;
+        off += 12 + (size_t)len;
+    }
+    return seen_idat ? off : 0;
+}
+
+/* The stb decodes (8-bit, or 16-bit at full depth), given IEND when the
+ * file lacks it, so that every decoder reads what Pillow reads. */
+static clconv_status stb_decode(const clconv__decode_args *a, const char *kind,
+                                int w, int h, char *err)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D',
+                                           0xAE, 0x42, 0x60, 0x82};
+    const size_t end = png_end_without_iend(a->buf, a->len);
+    clconv__decode_args b = *a;
+    unsigned char *copy = NULL;
+    clconv_status st;
+    if (end) {
+        copy = malloc(end + sizeof iend);
+        if (!copy) {
+            clconv__err(err, "%s: out of memory", a->name);
+            return CLCONV_E_NOMEM;
+        }
+        memcpy(copy, a->buf, end);
+        memcpy(copy + end, iend, sizeof iend);
+        b.buf = copy;
+        b.len = end + sizeof iend;
+    }
+    st = b.len > 24 && b.buf[24] == 16 ? clconv__stb_pixels16(&b, w, h, err)
+                         : clconv__stb_pixels(&b, kind, w, h, err);
+    free(copy);
+    return st;
+}
+
 clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
                                  char *err)
 {
     int w = 0, h = 0;
     clconv_status st = clconv__stb_check(a, kind, &w, &h, err);
+    if (st == CLCONV_E_DECODE && png_cut(a, 0, err)) return st;
     if (st != CLCONV_OK) return st;
-    /* The common PNGs: zlib's inflate, much faster than stb's. */
-    st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out, err);
-    if (st != CLCONV__NOT_MINE) return st;
-    return clconv__stb_pixels(a, kind, w, h, err);
+    /* 16-bit goes to stb at full depth (stb's 8-bit decode keeps the high
+     * byte); the common PNGs to zlib's inflate, much faster than stb's. */
+    if (a->len > 24 && a->buf[24] != 16) {
+        st = clconv__png_fast(a->buf, a->len, a->name, a->max_pixels, a->out,
+                              err);
+        if (st != CLCONV__NOT_MINE) return st;
+    }
+    if (png_cut(a, 1, err)) return CLCONV_E_DECODE;
+    return stb_decode(a, kind, w, h, err);
 }
 
 int clconv__encode_png(const clconv__encode_args *a)

@@ -1,11 +1,12 @@
 /* stb_impl.c — compiles Debian's stb headers (libstb-dev) into clconv with
  * the configuration it needs, instead of linking libstb.so's defaults:
- * only the documented input formats are decodable (JPEG goes to
+ * only the documented input formats are decodable (PNM is pnm.c's) (JPEG goes to
  * libjpeg-turbo instead, see jpeg.c; less decoder code facing
  * hostile files, and that code is under the sanitizers and the fuzzers with
  * ours), and PNG deflate goes through zlib (several times faster than stb's
  * own deflate, and smaller).
- * Nothing of ours belongs in it but stb's configuration.
+ * Nothing of ours belongs in it but stb's configuration (and the reset
+ * of stb's failure reason, which only this file can reach).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,6 @@ static void *clconv__stbi_realloc(void *p, size_t n)
 #define STBI_ONLY_BMP
 #define STBI_ONLY_TGA
 #define STBI_ONLY_GIF
-#define STBI_ONLY_PNM
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #define STB_IMAGE_IMPLEMENTATION
@@ -86,3 +86,10 @@ static void *clconv__stbi_realloc(void *p, size_t n)
 #define STBIW_ZLIB_COMPRESS clconv__deflate
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
+
+/* Forgets stb's last failure reason (it outlives the call that set it), so
+ * a message never carries another file's reason. */
+void clconv__stbi_reset(void)
+{
+    stbi__g_failure_reason = NULL;
+}

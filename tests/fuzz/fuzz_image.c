@@ -4,11 +4,12 @@
  * file's magic stays at the front where the decoders look for it.
  *
  * Besides crashes (ASan/UBSan), it checks the contract: a failure leaves an
- * empty plane and a message, a decoded gray image holds 0..255, the padded
+ * empty plane and a message, a decoded gray image holds whole numbers in
+ * 0..255 (0..65535 for 16-bit PNG and PNM: full depth), the padded
  * plane holds the image in its middle, and for pads that fit the plain
  * mirror/periodic formulas the borders are exactly numpy.pad's.
  *
- * A PNG that clconv's own decoder (host/png_fast.c) reads is decoded by
+ * A PNG that clconv's own decoder (host/io/png.c) reads is decoded by
  * stb too: when both succeed the planes must be identical.
  *
  * With CLCONV_FUZZ_DIGEST set in the environment it also prints, per input,
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t p[6] = {0, 0, 0, 0, 0, 0};
     double taps[16];
     size_t i, n;
-    int kw, kh, is_npy;
+    int kw, kh, is_npy, deep;
     long long nans = -1;
     static int digest = -1;
 
@@ -154,10 +155,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK((long long)img.width * img.height <= MAX_PIXELS);
     is_npy = size >= 6 && memcmp(data, "\x93NUMPY", 6) == 0;
+    deep = (size > 24 && data[0] == 0x89 && data[24] == 16) ||
+           (size >= 2 && data[0] == 'P');
     n = (size_t)img.width * (size_t)img.height;
     if (!is_npy)
         for (i = 0; i < n; i++)
-            CHECK(img.data[i] >= 0.0f && img.data[i] <= 255.0f &&
+            CHECK(img.data[i] >= 0.0f && img.data[i] <= (deep ? 65535.0f : 255.0f) &&
                   img.data[i] == floorf(img.data[i]));
 
     /* Parameters from the last six bytes (fewer for tiny inputs). */

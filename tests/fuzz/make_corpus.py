@@ -96,6 +96,7 @@ def npy(arr, version=1, header=None):
     pad = (64 - (n + len(header) + 1) % 64) % 64
     hdr = header.encode() + b" " * pad + b"\n"
     pre += struct.pack("<H" if version == 1 else "<I", len(hdr))
+    # (version 3.0 is 2.0 with a UTF-8 header)
     return pre + hdr + (arr.tobytes() if arr is not None else b"")
 
 
@@ -143,7 +144,7 @@ def images():
         9, 9, [[(x * 29 + y * 7) & 255 for x in range(9)] for y in range(9)]),
         interlace=1))
     put(IMG, "png-1x1.png", png(1, 1, 8, 0, b"\0\x80"))
-    # clconv's own PNG path (host/png_fast.c): 8-bit gray, RGB, GA and RGBA
+    # clconv's own PNG path (host/io/png.c): 8-bit gray, RGB, GA and RGBA
     # with every filter type, IDATs split anywhere (inside the zlib header
     # too), and the broken files it must refuse.
     every = [0, 1, 2, 3, 4]
@@ -246,6 +247,78 @@ def images():
         "'fortran_order': False, 'shape': (100000, 100000), }"))
     put(IMG, "bomb-npy-overflow.npy", npy(None, header="{'descr': '<f8', "
         "'fortran_order': False, 'shape': (2147483647, 2147483647), }"))
+    depth_and_plain()
+    hostile_npy()
+
+
+def depth_and_plain():
+    """16-bit PNG and PNM at full depth, plain PNM, PBM, header overflow,
+    truncated GIF/TGA data, a motion-photo JPEG (issue 12)."""
+    r = np.random.default_rng(12)
+    g16 = r.integers(0, 65536, (5, 6), dtype=np.uint16)
+    put(IMG, "png-gray16-full.png", pil(Image.fromarray(g16, "I;16"), "PNG"))
+    rows16 = lambda a: b"".join(b"\0" + row.astype(">u2").tobytes()
+                                for row in a.reshape(a.shape[0], -1))
+    put(IMG, "png-rgb16-full.png", png(4, 3, 16, 2, rows16(
+        r.integers(0, 65536, (3, 4, 3)))))
+    put(IMG, "png-ga16.png", png(3, 3, 16, 4, rows16(r.integers(0, 65536, (3, 3, 2)))))
+    put(IMG, "png-gray16-adam7.png", png(2, 2, 16, 0, b"\0\x12\x34" + b"\0\x56\x78" +
+        b"\0\x9a\xbc" + b"\0\xde\xf0", interlace=1))
+    put(IMG, "pgm-16-1234.pgm", b"P5\n1 1\n65535\n\x12\x34")
+    put(IMG, "pgm-16-1000.pgm", b"P5\n2 2\n1000\n\x03\xe8\x00\x01\x01\x00\x04\x00")
+    put(IMG, "ppm-16.ppm", b"P6\n2 1\n65535\n" + bytes(range(12)))
+    put(IMG, "pgm-maxval15.pgm", b"P5\n3 1\n15\n\x00\x07\x0f")
+    put(IMG, "ppm-maxval100.ppm", b"P6\n2 1\n100\n\x00\x32\x64\x10\x20\x30")
+    put(IMG, "pgm-p2.pgm", b"P2\n# plain\n3 2\n255\n0 128 255\n1 2 3\n")
+    put(IMG, "pgm-p2-16.pgm", b"P2\n2 1\n65535\n0 65535\n")
+    put(IMG, "ppm-p3.ppm", b"P3\n2 1\n255\n255 0 0 0 0 255\n")
+    put(IMG, "ppm-p3-15.ppm", b"P3 1 1 15 15 7 0")
+    put(IMG, "pbm-p1.pbm", b"P1\n3 2\n0 1 0\n101\n")
+    put(IMG, "pbm-p4.pbm", b"P4\n10 2\n\xa5\x40\x5a\x80")
+    put(IMG, "bad-pnm-w2e32p1.pgm", b"P5\n4294967297 1\n255\n\x07")
+    put(IMG, "bad-pnm-h-huge.pgm", b"P2\n1 99999999999999999999999\n255\n7\n")
+    put(IMG, "bad-pnm-maxval65536.pgm", b"P5\n1 1\n65536\n\x00\x07")
+    put(IMG, "bad-pnm-p2-cut.pgm", b"P2\n3 2\n255\n0 128 255\n1 2")
+    put(IMG, "bad-pnm-p2-over.pgm", b"P2\n2 1\n100\n5 101\n")
+    put(IMG, "bad-pnm-p4-cut.pbm", b"P4\n10 2\n\xa5\x40\x5a")
+    put(IMG, "bad-pnm-16-cut.pgm", b"P5\n2 2\n65535\n" + bytes(7))
+    c = rgb(12, 9, seed=5)
+    gf = pil(c.quantize(64), "GIF")
+    for k in (20, 2, 1):
+        put(IMG, "bad-gif-blocks-%d.gif" % k, gf[:len(gf) - k])
+    tg = pil(c, "TGA", compression="tga_rle")
+    put(IMG, "bad-tga-rle-cut.tga", tg[:len(tg) - 26 - 9])
+    j = pil(rgb(16, 16, seed=6), "JPEG", quality=85)
+    put(IMG, "jpeg-motion-photo.jpg", j + b"\0\0\0\x18ftypmp42" + b"\xff\xd8\xff\xe0\0\x10" +
+        bytes(40) + b"\xff\xda\0\x08" + bytes(30) + b"\xff\xd9\xff\xda")
+    put(IMG, "bad-jpeg-cut-in-scan.jpg", j[:len(j) - 40])
+
+
+def hostile_npy():
+    """Headers a substring parser misread (issue 12)."""
+    i4 = (np.arange(12).reshape(3, 4) * 1000 + 7).astype("<i4")
+    for name, header in (
+            ("i4-f4-key", "{'descr': '<i4', 'fortran_order': False, 'shape': (3, 4), 'x': '<f4'}"),
+            ("f4-field", "{'descr': [('<f4', '<i4')], 'fortran_order': False, 'shape': (3, 4), }"),
+            ("structured", "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (3, 2), }"),
+            ("subarray", "{'descr': ('<f4', (2,)), 'fortran_order': False, 'shape': (3, 2), }"),
+            ("dup-key", "{'descr': '<i4', 'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }"),
+            ("shape-neg", "{'descr': '<i4', 'fortran_order': False, 'shape': (-3, 4), }"),
+            ("shape-0d", "{'descr': '<i4', 'fortran_order': False, 'shape': (), }"),
+            ("shape-big", "{'descr': '<i4', 'fortran_order': False, 'shape': (4294967297, 4294967297), }"),
+            ("not-dict", "['descr', '<f4']"),
+            ("unclosed", "{'descr': '<i4', 'fortran_order': False, 'shape': (3, 4"),
+            ("dq-noc", '{"descr": "<i4", "fortran_order": False, "shape": (3, 4)}')):
+        put(IMG, "npy-hostile-" + name + ".npy", npy(i4, header=header))
+    put(IMG, "npy-be-f4.npy", npy(np.arange(6, dtype=">f4").reshape(2, 3)))
+    put(IMG, "npy-i2.npy", npy(np.arange(-3, 3, dtype="<i2").reshape(2, 3)))
+    put(IMG, "npy-u2-fortran.npy", npy(np.arange(6, dtype="<u2").reshape(2, 3),
+        header="{'descr': '<u2', 'fortran_order': True, 'shape': (2, 3), }"))
+    put(IMG, "npy-i4-inexact.npy", npy(np.array([[1, 2**24 + 1]], dtype="<i4")))
+    put(IMG, "npy-v3.npy", npy(np.ones((2, 2), np.float32), version=3))
+    b = bytearray(npy(i4))
+    b[8:10] = struct.pack("<H", 60000)
+    put(IMG, "npy-hlen-past-end.npy", bytes(b))
 
 
 FILTERS = {

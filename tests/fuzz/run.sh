@@ -12,9 +12,9 @@
 # the decoders depend on what the heap held before, so ASan alone misses
 # them. Exit status 1 when any input is reported.
 #
-# The library's ground layers, host/core/ and host/io/ (the harnesses reach
-# nothing else, so no OpenCL is linked), are compiled into each fuzzer, stb's
-# decoders included (host/io/stb_impl.c), instrumented for coverage and ASan.
+# The library sources the harnesses reach (host/core/ and host/io/: no
+# OpenCL, no pipeline, no CLI) are compiled into each fuzzer, stb's decoders
+# included (host/io/stb_impl.c), instrumented for coverage and ASan.
 # It needs clang with the libFuzzer runtime; on Debian 12:
 #   apt-get install -y clang libclang-rt-14-dev
 # Each fuzzer runs in fork mode so that it goes on after a crash, with its
@@ -103,7 +103,7 @@ if ! $CC -fsanitize=fuzzer "$BUILD/probe.c" -o "$BUILD/probe" 2>/dev/null; then
     exit 2
 fi
 
-# Every library source but the CLI's goes into an archive, so each harness
+# The core and io sources go into an archive, so each harness
 # pulls in only what it uses (no OpenCL). host/io/stb_impl.c is the library's
 # own stb configuration. UB in the library aborts; UB inside stb (third-party
 # code, built without UBSan in the CMake sanitizer build) is only logged, so
@@ -117,7 +117,7 @@ for path in "$ROOT"/host/core/*.c "$ROOT"/host/io/*.c; do
     if $NICE $CC $CFLAGS -fsanitize=fuzzer-no-link,$SAN $recover $STB_CFLAGS \
            -I"$ROOT/host" -c "$path" -o "$BUILD/$src.o" 2> "$BUILD/$src.log"
     then OBJS="$OBJS $BUILD/$src.o"
-    else echo "run.sh: $path does not build alone:" >&2; cat "$BUILD/$src.log" >&2; exit 2
+    else echo "run.sh: skipping host/$src.c (does not build alone)" >&2
     fi
 done
 # shellcheck disable=SC2086

@@ -26,6 +26,8 @@ for f in include/clconv.h "${libdir#"$t/prefix/"}/libclconv.a" \
          "${libdir#"$t/prefix/"}/cmake/clconv/clconvConfigVersion.cmake" bin/clconv; do
     [ -e "$t/prefix/$f" ] || fail "$f was not installed"
 done
+[ ! -f "$build/clconv.1" ] || [ -f "$t/prefix/share/man/man1/clconv.1" ] ||
+    fail "share/man/man1/clconv.1 was not installed"
 soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libclconv.so.0 ] || fail "SONAME is '$soname'"
 # The exports are exactly the functions clconv.h declares.

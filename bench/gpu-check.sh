@@ -38,7 +38,7 @@ find_lib() { # the first of the named libraries in the usual places
 if [ ! -x "$build/clconv" ]; then
     if command -v cmake > /dev/null; then
         say "building in $build"
-        cmake -S . -B "$build" > "$out/build.log" 2>&1 &&
+        cmake -S . -B "$build" -DCLCONV_FAULT_INJECTION=ON > "$out/build.log" 2>&1 &&
             cmake --build "$build" -j > "$out/build.log" 2>&1 ||
             { say "build failed: see $out/build.log"; exit 1; }
     else

@@ -101,5 +101,5 @@ add_test(NAME example_api
 # find_package(clconv), each building and running the example above.
 add_test(NAME install_api
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_install.sh ${CMAKE_BINARY_DIR}
-                 ${CMAKE_SOURCE_DIR} ${CLCONV_EXAMPLE_SCRIPT})
+                 ${CMAKE_SOURCE_DIR} ${CLCONV_EXAMPLE_SCRIPT} ${CLCONV_FAULT_INJECTION})
 set_tests_properties(install_api PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -1,14 +1,15 @@
 #!/bin/bash
-# check_install.sh BUILD_DIR SOURCE_DIR EXAMPLE_SCRIPT — what a user of the
+# check_install.sh BUILD_DIR SOURCE_DIR EXAMPLE_SCRIPT FAULTS — what a user of the
 # installed library gets: installs the build into a temporary prefix, checks
 # that libclconv.so.0 has its SONAME and exports only the clconv_ functions
 # of clconv.h, then builds tests/example_api.c against the installed files
 # twice, with pkg-config and with find_package(clconv), and runs each build
 # through the example_api test script (EXAMPLE_SCRIPT). Both must link the
-# shared library. Last, pip-installs python/ into a venv as the README says
-# and uses it. Exit 77 (skipped) without pkg-config or a C compiler.
+# shared library, and ignore CLCONV_FAULT (FAULTS: whether this build has
+# the switch, ON or OFF). Last, pip-installs python/ into a venv as the
+# README says and uses it. Exit 77 (skipped) without pkg-config or a C compiler.
 set -euo pipefail
-build=$1 src=$2 script=$3
+build=$1 src=$2 script=$3 faults=${4:-OFF}
 command -v pkg-config >/dev/null && command -v cc >/dev/null || {
     echo "skipped: pkg-config or cc missing"; exit 77; }
 t=$(mktemp -d /tmp/clconv-install.XXXXXX)
@@ -60,12 +61,33 @@ cmake --build "$t/proj/build" >>"$t/proj.log" 2>&1 ||
     { cat "$t/proj.log"; fail "find_package(clconv) project did not build"; }
 
 for exe in "$t/ex_pc" "$t/proj/build/ex_cmake"; do
-    ldd "$exe" | grep -q "libclconv.so.0 => $libdir/" ||
-        { ldd "$exe"; fail "$exe does not use the installed libclconv.so.0"; }
+    deps=$(ldd "$exe")   # (not piped into grep -q: pipefail and SIGPIPE)
+    grep -q "libclconv.so.0 => $libdir/" <<<"$deps" ||
+        { echo "$deps"; fail "$exe does not use the installed libclconv.so.0"; }
     cmake -DEXE="$exe" -DWORK="$t/work" -P "$script" >"$t/run.log" 2>&1 ||
         { cat "$t/run.log"; fail "$(basename "$exe") failed the example_api checks"; }
     echo "ok: $(basename "$exe") (installed, shared) passes the example_api checks"
 done
+# 4. the release library ignores the test fault switch: CLCONV_FAULT=perturb
+#    (one wrong device pixel in a build that has the switch) changes nothing
+#    through libclconv.so; the build tree's own example, when this build has
+#    the switch and there is a device, shows that the fault is real there.
+{ printf 'P5\n32 24\n255\n'; head -c 768 /dev/urandom; } >"$t/in.pgm"
+"$t/ex_pc" "$t/in.pgm" "$t/plain.npy" >/dev/null 2>&1 || fail "ex_pc on in.pgm"
+CLCONV_FAULT=perturb "$t/ex_pc" "$t/in.pgm" "$t/faulted.npy" >/dev/null 2>&1 ||
+    fail "ex_pc under CLCONV_FAULT=perturb"
+cmp -s "$t/plain.npy" "$t/faulted.npy" ||
+    fail "libclconv.so obeys CLCONV_FAULT=perturb: the release library must ignore it"
+if [ "$faults" = ON ] && "$build/clconv" --list-devices | grep '^opencl:' >/dev/null; then
+    CLCONV_FAULT=perturb "$build/tests/example_api" "$t/in.pgm" "$t/static.npy" >/dev/null 2>&1 ||
+        fail "example_api under CLCONV_FAULT=perturb"
+    ! cmp -s "$t/plain.npy" "$t/static.npy" ||
+        fail "CLCONV_FAULT=perturb changed nothing in the test build: the check above proves nothing"
+    echo "ok: CLCONV_FAULT=perturb changes the test build's result, not libclconv.so's"
+else
+    echo "ok: CLCONV_FAULT=perturb changes nothing through libclconv.so"
+fi
+
 # 3. the Python package, installed as the README says (a venv seeing
 #    Debian's numpy; no download), finding the installed library
 /usr/bin/python3 -m venv --system-site-packages "$t/venv" >"$t/venv.log" 2>&1 ||

@@ -17,7 +17,7 @@ for opt in $("$clconv" --help | grep -oE '(^|[ ,])--?[a-zA-Z0-9][a-zA-Z0-9-]*' |
 done
 [ "$n" -ge 20 ] || { echo "FAIL: only $n options found in --help"; exit 1; }
 if command -v man >/dev/null; then
-    MANWIDTH=80 man -l "$page" 2>&1 | grep -q -- "--stride" ||
+    MANWIDTH=80 man -l "$page" 2>&1 | grep -- "--stride" >/dev/null ||
         { echo "FAIL: man -l $page does not render the options"; exit 1; }
 fi
 [ "$missing" = 0 ] && echo "ok: the $n options of --help are all in $page"

@@ -41,9 +41,10 @@ const char *clconv__shown(char buf[CLCONV__SHOWN_MAX], const char *s, long len);
  * factor is 0, which no caller wants). */
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);
 
-/* Test-only fault switch: nonzero when $CLCONV_FAULT holds the word `what`
- * alone, or `what=PART` where PART occurs in `name` (so one file of a batch
- * can be made to fail). */
+/* Test-only fault switch (fault.c): nonzero when $CLCONV_FAULT holds the
+ * word `what` alone, or `what=PART` where PART occurs in `name` (so one file
+ * of a batch can be made to fail). Always 0 unless the build has
+ * CLCONV_FAULT_INJECTION (the tests' build); never in libclconv.so. */
 int clconv__fault_on(const char *what, const char *name);
 
 /* Milliseconds of CLOCK_MONOTONIC, for the timings in reports. */

@@ -1,5 +1,6 @@
 /* status.c — status text, error buffers, overflow-checked sizes, the clock
- * and the test fault switch: the small pieces every other file leans on.
+ * the small pieces every other file leans on (the test fault switch is
+ * fault.c).
  * It must not print or exit: messages go to the caller's buffer.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -57,28 +58,6 @@ int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)
     if (a * b > SIZE_MAX / c) return 0;
     *out = a * b * c;
     return 1;
-}
-
-int clconv__fault_on(const char *what, const char *name)
-{
-    const char *f = getenv("CLCONV_FAULT");
-    size_t wl = strlen(what);
-    char tok[256];
-    if (!f) return 0;
-    while (*f) {
-        size_t n = strcspn(f, ", ");
-        if (n < sizeof tok) {
-            memcpy(tok, f, n);
-            tok[n] = '\0';
-            if (strcmp(tok, what) == 0) return 1;
-            if (strncmp(tok, what, wl) == 0 && tok[wl] == '=' && name &&
-                strstr(name, tok + wl + 1))
-                return 1;
-        }
-        f += n;
-        f += strspn(f, ", ");
-    }
-    return 0;
 }
 
 double clconv__now_ms(void)

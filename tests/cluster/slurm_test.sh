@@ -98,10 +98,10 @@ PIDS+=("$T/slurmd.pid" "$T/slurmctld.pid")
 slurmctld -c || fail "slurmctld did not start: $(tail -3 "$T/log/slurmctld.log")"
 slurmd || fail "slurmd did not start: $(tail -3 "$T/log/slurmd.log")"
 for _ in $(seq 100); do
-    sinfo -h -o %t 2>/dev/null | grep -q idle && break
+    sinfo -h -o %t 2>/dev/null | grep idle >/dev/null && break
     sleep 0.2
 done
-sinfo -h -o %t | grep -q idle || fail "the node is not idle: $(sinfo 2>&1)"
+sinfo -h -o %t | grep idle >/dev/null || fail "the node is not idle: $(sinfo 2>&1)"
 say "cluster up: node $node, ports $port-$((port + 1))"
 
 # 60 images in 3 folders, big enough that a task runs for seconds

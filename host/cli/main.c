@@ -21,6 +21,7 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     rc = cli_parse(argc, argv, &cfg);
     if (rc >= 0) goto cleanup;
+    clconv_set_log(cli_on_log, NULL);
     if (cfg.self_test) {
         rc = cli_self_test(&cfg);
         goto cleanup;

@@ -40,6 +40,12 @@ static void show_progress(run_state *s, int final)
     if (final) fputc('\n', stderr);
 }
 
+void cli_on_log(const char *line, void *user)
+{
+    (void)user;
+    fprintf(stderr, "clconv: %s\n", line);
+}
+
 void cli_on_report(const clconv_report *r, void *user)
 {
     run_state *s = user;

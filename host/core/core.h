@@ -29,6 +29,14 @@ void clconv__err(char *err, const char *fmt, ...)
 #endif
     ;
 
+/* Formats one warning line and hands it to the clconv_set_log callback, if
+ * any (status.c). */
+void clconv__log(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* *out = a * b * c; returns 0 when that overflows size_t (and when any
  * factor is 0, which no caller wants). */
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out);

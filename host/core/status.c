@@ -1,6 +1,7 @@
-/* status.c — status text, error buffers, overflow-checked sizes, the clock
- * and the test fault switch: the small pieces every other file leans on.
- * It must not print or exit: messages go to the caller's buffer.
+/* status.c — status text, error buffers, overflow-checked sizes, the clock,
+ * the test fault switch and the warning hook (clconv_set_log): the small
+ * pieces every other file leans on.
+ * It must not print or exit: messages go to the caller's buffer or hook.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
@@ -37,6 +38,27 @@ void clconv__err(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, CLCONV_ERR_MAX, fmt, ap);
     va_end(ap);
+}
+
+static clconv_log_fn log_fn;
+static void *log_user;
+
+void clconv_set_log(clconv_log_fn fn, void *user)
+{
+    log_fn = fn;
+    log_user = user;
+}
+
+void clconv__log(const char *fmt, ...)
+{
+    char line[CLCONV_ERR_MAX];
+    va_list ap;
+    clconv_log_fn fn = log_fn;
+    if (!fn) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(line, log_user);
 }
 
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)

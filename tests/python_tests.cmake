@@ -16,3 +16,7 @@ set_tests_properties(py_selftest PROPERTIES TIMEOUT 300 LABELS "python;device")
 # PoCL and Intel's runtime together (CLCONV_REQUIRE_DEVICES=2).
 clconv_py_test(py_devices test_devices.py)
 set_tests_properties(py_devices PROPERTIES TIMEOUT 300 LABELS "python;device")
+# The kernel binary cache: entries bound to their key, unsafe directories and
+# entries refused, FIFOs never waited on, the ICD library in the key.
+clconv_py_test(py_cache test_cache.py)
+set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")

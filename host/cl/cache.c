@@ -64,6 +64,12 @@ static void put64(unsigned char *p, uint64_t v)
     for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Who besides the owner may write a file of this mode. */
+static const char *writers(mode_t m)
+{
+    return (m & 022) == 022 ? "its group and others" : (m & 020) ? "its group" : "others";
+}
+
 static uint64_t get64(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -130,8 +136,8 @@ int clconv__open_file(int dfd, const char *name, const char *shown, int owned,
         snprintf(why, why_len, "%s: owned by uid %ld, not by us (uid %ld), refused",
                  shown, (long)st.st_uid, (long)geteuid());
     } else if (owned && (st.st_mode & 022)) {
-        snprintf(why, why_len, "%s: writable by %s, refused", shown,
-                 (st.st_mode & 020) ? "its group" : "others");
+        snprintf(why, why_len, "%s: writable by %s (mode %03o), refused", shown,
+                 writers(st.st_mode), (unsigned)(st.st_mode & 0777));
     } else if ((fl = fcntl(fd, F_GETFL)) == -1 ||
                fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
         snprintf(why, why_len, "%s: cannot read: %s", shown, strerror(errno));
@@ -209,7 +215,7 @@ static int cache_dir(char *dir, size_t n)
              "without the cache", dir, (long)st.st_uid, (long)geteuid());
     } else if (st.st_mode & 022) {
         warn("kernel cache %s: writable by %s (mode %03o), refused; building without the "
-             "cache", dir, (st.st_mode & 020) ? "its group" : "others",
+             "cache", dir, writers(st.st_mode),
              (unsigned)(st.st_mode & 0777));
     } else {
         return fd;

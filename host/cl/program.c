@@ -1,5 +1,6 @@
 /* program.c — OpenCL programs: the kernel sources (embedded at build time,
- * or read from $CLCONV_KERNEL_DIR for kernel work), common.cl joined before
+ * or read from $CLCONV_KERNEL_DIR for kernel work, regular files only:
+ * never through a symlink, never blocking on a FIFO), common.cl joined before
  * each program's files, builds with the whole log kept on failure, the
  * binary cache consulted first (cache.c), kernel creation, and OpenCL
  * errors by name.

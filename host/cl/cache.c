@@ -226,18 +226,44 @@ static int cache_dir(char *dir, size_t n)
 
 /* ------------------------------------------------------------ the key */
 
-/* The ICD library that implements platform pl: the library holding the
- * function the platform hands out for clIcdGetPlatformIDsKHR (every ICD
- * exports it), else the one holding clGetPlatformInfo (linked directly).
- * dladdr names the file the dynamic loader mapped. */
+/* Nonzero when pl lists the extension `ext` (a whole word). */
+static int has_ext(cl_platform_id pl, const char *ext)
+{
+    char buf[4096], *p;
+    size_t n = strlen(ext);
+    if (clGetPlatformInfo(pl, CL_PLATFORM_EXTENSIONS, sizeof buf, buf, NULL) != CL_SUCCESS)
+        return 0;
+    buf[sizeof buf - 1] = '\0';
+    for (p = buf; (p = strstr(p, ext)) != NULL; p += n)
+        if ((p == buf || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+/* The ICD library that implements platform pl, as the file the dynamic
+ * loader mapped (dladdr): the one holding the platform's own
+ * clIcdGetPlatformIDsKHR (every ICD exports it); where the platform does
+ * not hand that out, the one holding the platform's clGetPlatformInfo from
+ * its dispatch table (cl_khr_icd: every object starts with a pointer to
+ * it); else the OpenCL library clconv is linked with. */
 static void icd_identity(cl_platform_id pl, clconv__cache_id *id)
 {
     void *f = pl ? clGetExtensionFunctionAddressForPlatform(pl, "clIcdGetPlatformIDsKHR")
                  : NULL;
-    Dl_info di;
+    Dl_info di, loader;
     struct stat st;
-    if (!f) f = (void *)(uintptr_t)&clGetPlatformInfo;
-    if (!dladdr(f, &di) || !di.dli_fname) return;
+    const int own = dladdr((void *)(uintptr_t)&clGetPlatformInfo, &loader) != 0;
+    if (!f || !dladdr(f, &di) || (own && di.dli_fbase == loader.dli_fbase)) {
+        f = NULL;
+        if (pl && has_ext(pl, "cl_khr_icd")) {
+            void *const *dispatch = *(void *const *const *)pl;
+            f = dispatch ? dispatch[1] : NULL; /* clGetPlatformInfo */
+        }
+        if (!f || !dladdr(f, &di)) {
+            if (!own) return;
+            di = loader;
+        }
+    }
+    if (!di.dli_fname) return;
     snprintf(id->icd_path, sizeof id->icd_path, "%s", di.dli_fname);
     if (stat(di.dli_fname, &st) != 0) return;
     id->icd_size = (long long)st.st_size;

@@ -131,7 +131,9 @@ int clconv__open_file(int dfd, const char *name, const char *shown, int owned,
         snprintf(why, why_len, "%s: cannot read: %s", shown, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         snprintf(why, why_len, "%s: not a regular file%s, refused", shown,
-                 S_ISFIFO(st.st_mode) ? " (a FIFO)" : S_ISDIR(st.st_mode) ? " (a directory)" : "");
+                 S_ISFIFO(st.st_mode)  ? " (a FIFO)"
+                 : S_ISDIR(st.st_mode) ? " (a directory)"
+                                       : "");
     } else if (owned && st.st_uid != geteuid()) {
         snprintf(why, why_len, "%s: owned by uid %ld, not by us (uid %ld), refused",
                  shown, (long)st.st_uid, (long)geteuid());

@@ -202,9 +202,10 @@ static int cache_dir(char *dir, size_t n)
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
+        const int e = errno;
         if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
             warn("kernel cache %s: a symbolic link, refused; building without the cache", dir);
-        else if (errno == ENOTDIR)
+        else if (e == ENOTDIR)
             warn("kernel cache %s: not a directory; building without the cache", dir);
         return -1;
     }

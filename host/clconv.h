@@ -50,6 +50,13 @@ typedef enum clconv_status {
 /* Fixed English text for a status ("out of memory", ...). Never NULL. */
 const char *clconv_status_str(clconv_status s);
 
+/* Warnings the library goes on after (a kernel cache it refused as unsafe,
+ * ...): one line each, without a "clconv: " prefix or a newline, passed to
+ * fn, which may be called from any thread. Process-wide; NULL (the
+ * default) drops them. */
+typedef void (*clconv_log_fn)(const char *line, void *user);
+void clconv_set_log(clconv_log_fn fn, void *user);
+
 /* ---------------------------------------------------------------- planes */
 
 /* A float32 plane. `data` holds width*height floats, row-major, owned by

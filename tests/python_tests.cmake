@@ -29,3 +29,7 @@ set_tests_properties(py_package PROPERTIES TIMEOUT 300 LABELS "python;device"
 # mkdir -p by 32 processes at once.
 clconv_py_test(py_outputs test_outputs.py)
 set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")
+# The kernel binary cache: entries bound to their key, unsafe directories and
+# entries refused, FIFOs never waited on, the ICD library in the key.
+clconv_py_test(py_cache test_cache.py)
+set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")

@@ -10,6 +10,12 @@
 
 #include <dirent.h>
 #include <float.h>
+
+#include "cl/cl.h" /* the kernel cache section */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1094,6 +1100,134 @@ static void test_misc(void)
 
 static void test_outputs_and_verify(void);
 
+/* ------------------------------------------------------------------
+ * The kernel binary cache (host/cl/cache.c): its key and how it opens
+ * files. Every field of the device's identity and of the ICD library's
+ * (path, size, mtime) must change the key and the entry's name; a FIFO, a
+ * symlink, a file of others' mode is refused without blocking.
+ * ------------------------------------------------------------------ */
+
+static int key_differs(const clconv__cache_id *a, const clconv__cache_id *b,
+                       const char *src_b, const char *opts_b)
+{
+    size_t la = 0, lb = 0;
+    char na[32], nb[32];
+    char *ka = clconv__cache_key(a, "src", "-DX=1", &la);
+    char *kb = clconv__cache_key(b, src_b, opts_b, &lb);
+    int differ = -1;
+    if (ka && kb) {
+        clconv__cache_name(ka, la, na);
+        clconv__cache_name(kb, lb, nb);
+        differ = (la != lb || memcmp(ka, kb, la) != 0) + 2 * (strcmp(na, nb) != 0);
+    }
+    free(ka);
+    free(kb);
+    return differ; /* 3: key and name differ, 0: both equal */
+}
+
+static void test_cache_key(void)
+{
+    clconv__cache_id a, b;
+    size_t len = 0;
+    char *key, name[32];
+    memset(&a, 0, sizeof a);
+    strcpy(a.device, "pthread-skylake");
+    strcpy(a.vendor, "AuthenticAMD");
+    strcpy(a.platform, "Portable Computing Language");
+    strcpy(a.platform_version, "OpenCL 3.0 PoCL 3.1");
+    strcpy(a.driver_version, "3.1");
+    strcpy(a.device_version, "OpenCL 3.0 PoCL HSTR");
+    strcpy(a.icd_path, "/usr/lib/x86_64-linux-gnu/libpocl.so.2.10.0");
+    a.icd_size = 1045528;
+    a.icd_mtime_ns = 1680393600000000000LL;
+    b = a;
+    CHECK_INT(key_differs(&a, &b, "src", "-DX=1"), 0);
+/* One field changed at a time, by the statement `change`. */
+#define DIFFERS(change)                                                     \
+    do {                                                                    \
+        b = a;                                                              \
+        change;                                                             \
+        CHECK_INT(key_differs(&a, &b, "src", "-DX=1"), 3);                  \
+    } while (0)
+    DIFFERS(strcpy(b.driver_version, "3.2"));
+    DIFFERS(strcpy(b.device_version, "OpenCL 3.0 PoCL HSTR2"));
+    DIFFERS(strcpy(b.platform_version, "OpenCL 3.0 PoCL 3.2"));
+    DIFFERS(strcpy(b.icd_path, "/tmp/libpocl.so.2.10.0"));
+    DIFFERS(b.icd_size = 1045529);
+    DIFFERS(b.icd_mtime_ns = a.icd_mtime_ns + 1);
+    DIFFERS(strcpy(b.device, "pthread-haswell"));
+    DIFFERS(strcpy(b.vendor, "GenuineIntel"));
+    DIFFERS(strcpy(b.platform, "Intel(R) OpenCL"));
+    DIFFERS(b.is_gpu = 1);
+#undef DIFFERS
+    b = a;
+    CHECK_INT(key_differs(&a, &b, "src ", "-DX=1"), 3);
+    CHECK_INT(key_differs(&a, &b, "src", "-DX=2"), 3);
+    /* Fields cannot run into each other: moving text from the options to
+     * the source is another key. */
+    CHECK_INT(key_differs(&a, &b, "=1src", "-DX"), 3);
+    /* The whole key is kept, not only its hash: the source and options are
+     * in it as they are. */
+    key = clconv__cache_key(&a, "__kernel void k(void) {}", "-DN=128", &len);
+    CHECK(key && len == strlen(key));
+    CHECK(key && strstr(key, "__kernel void k(void) {}") && strstr(key, "-DN=128") &&
+          strstr(key, a.icd_path) && strstr(key, "1045528") &&
+          strstr(key, "1680393600000000000") && strstr(key, CLCONV_VERSION));
+    if (key) {
+        clconv__cache_name(key, len, name);
+        CHECK_INT((long long)strlen(name), 20);
+        CHECK(strcmp(name + 16, ".bin") == 0);
+    }
+    free(key);
+}
+
+static void test_cache_open(const char *dir)
+{
+    char path[512], link[512], fifo[512], why[1024];
+    int fd;
+    FILE *fp;
+    snprintf(path, sizeof path, "%s/entry.bin", dir);
+    snprintf(link, sizeof link, "%s/link.bin", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.bin", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    fputs("data", fp);
+    fclose(fp);
+    CHECK(chmod(path, 0600) == 0);
+    fd = clconv__open_file(AT_FDCWD, path, "E", 1, why, sizeof why);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        unsigned char *d = NULL;
+        size_t n = 0;
+        /* The descriptor reads normally: O_NONBLOCK was cleared. */
+        CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
+        CHECK(clconv__read_fd(fd, 100, &d, &n) && n == 4 && memcmp(d, "data", 4) == 0);
+        free(d);
+        close(fd);
+    }
+    CHECK(chmod(path, 0666) == 0);
+    CHECK(clconv__open_file(AT_FDCWD, path, "E", 1, why, sizeof why) < 0 &&
+          strstr(why, "E: writable by"));
+    fd = clconv__open_file(AT_FDCWD, path, "E", 0, why, sizeof why);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(symlink(path, link) == 0);
+    CHECK(clconv__open_file(AT_FDCWD, link, "L", 0, why, sizeof why) < 0 &&
+          strstr(why, "L: a symbolic link"));
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(clconv__open_file(AT_FDCWD, fifo, "F", 0, why, sizeof why) < 0 &&
+          strstr(why, "F: not a regular file (a FIFO)"));
+    CHECK(clconv__open_file(AT_FDCWD, dir, "D", 0, why, sizeof why) < 0 &&
+          strstr(why, "not a regular file"));
+    errno = 0;
+    CHECK(clconv__open_file(AT_FDCWD, "/nonexistent/x", "N", 0, why, sizeof why) < 0 &&
+          errno == ENOENT);
+    unlink(fifo);
+    unlink(link);
+    unlink(path);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/clconv-unit-XXXXXX";
@@ -1111,6 +1245,9 @@ int main(void)
     test_files(dir);
     test_misc();
     test_outputs_and_verify();
+
+    test_cache_key();
+    test_cache_open(dir);
     if (rmdir(dir) != 0) fprintf(stderr, "note: %s not empty\n", dir);
     printf("test_unit: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;

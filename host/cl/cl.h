@@ -152,12 +152,46 @@ clconv_status clconv__create_kernels(cl_program prog, const clconv__kernel_ref *
 clconv_status clconv__registry_build(clconv_cl *cl, char *err);
 
 /* The program built from `src` with `opts` for cl's device, from the binary
- * cache (cache.c); NULL when there is none or it is unusable. */
+ * cache (cache.c); NULL when there is none, it is refused (not ours, a
+ * symlink, a FIFO: one warning through clconv__log) or it does not hold
+ * this very build (its key, hash or kernels differ; such an entry of ours
+ * is removed). */
 cl_program clconv__cache_load(clconv_cl *cl, const char *src, const char *opts);
 /* Keeps a successfully built program's binary for clconv__cache_load;
  * failures are silent (the cache is an optimisation). */
 void clconv__cache_store(clconv_cl *cl, cl_program prog, const char *src,
                          const char *opts);
+
+/* What a cached binary depends on besides its source and options: the
+ * device, its driver, and the ICD library that implements it (the file the
+ * dynamic loader mapped, its size and mtime), so a driver upgrade that keeps
+ * its version strings still misses the cache. */
+typedef struct clconv__cache_id {
+    char device[256], vendor[256], platform[256];
+    char driver_version[128], device_version[128], platform_version[512];
+    int is_gpu;
+    char icd_path[1024];
+    long long icd_size, icd_mtime_ns;
+} clconv__cache_id;
+void clconv__cache_identify(const clconv_cl *cl, clconv__cache_id *id);
+/* The whole key of a build (malloc'd, *len bytes and a NUL): every field of id,
+ * clconv's version, the options and the source. Stored in the entry and
+ * compared byte for byte on load. */
+char *clconv__cache_key(const clconv__cache_id *id, const char *src, const char *opts,
+                        size_t *len);
+/* The entry's file name for a key: 16 hex digits of its hash and ".bin". */
+void clconv__cache_name(const char *key, size_t len, char name[32]);
+
+/* Opens `name` under the directory dfd (or AT_FDCWD) for reading without
+ * following a final symlink and without blocking on a FIFO, and returns
+ * the descriptor only for a regular file; with `owned`, only for one owned
+ * by the effective user that group and others cannot write. Else -1, with
+ * why = "<shown>: <cause>" and errno ENOENT when the file does not exist. */
+int clconv__open_file(int dfd, const char *name, const char *shown, int owned,
+                      char *why, size_t why_len);
+/* Reads all of fd (at most max bytes) into *out (malloc'd, NUL ended);
+ * 0 when it is larger or a read fails. */
+int clconv__read_fd(int fd, size_t max, unsigned char **out, size_t *len);
 
 /* ------------------------------------------------------------ buffers */
 

@@ -1,5 +1,6 @@
 /* program.c — OpenCL programs: the kernel sources (embedded at build time,
- * or read from $CLCONV_KERNEL_DIR for kernel work), common.cl joined before
+ * or read from $CLCONV_KERNEL_DIR for kernel work, regular files only:
+ * never through a symlink, never blocking on a FIFO), common.cl joined before
  * each program's files, builds with the whole log kept on failure, the
  * binary cache consulted first (cache.c), kernel creation, and OpenCL
  * errors by name.
@@ -8,9 +9,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cl/cl.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Generated at build time from the kernels directory (cmake/embed.cmake):
  * clconv_kernel_files[], each file's name, bytes and size. */
@@ -73,6 +76,31 @@ int clconv__fault(const char *what)
     return clconv__fault_on(what, NULL);
 }
 
+/* kernels/<file> from $CLCONV_KERNEL_DIR (malloc'd, NUL ended). Opened as
+ * a regular file only: a FIFO there would block the process for ever, a
+ * symlink is refused like the cache's (cache.c, clconv__open_file). */
+static clconv_status kernel_file(const char *dir, const char *file, char **src, char *err)
+{
+    char path[4096], why[4200];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int fd, ok;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    fd = clconv__open_file(AT_FDCWD, path, path, 0, why, sizeof why);
+    if (fd < 0) {
+        clconv__err(err, "%s (CLCONV_KERNEL_DIR)", why);
+        return CLCONV_E_IO;
+    }
+    ok = clconv__read_fd(fd, (size_t)64 << 20, &data, &len);
+    close(fd);
+    if (!ok) {
+        clconv__err(err, "%s: cannot read the kernel source (CLCONV_KERNEL_DIR)", path);
+        return CLCONV_E_IO;
+    }
+    *src = (char *)data;
+    return CLCONV_OK;
+}
+
 /* The source of kernels/<file>: embedded, or from $CLCONV_KERNEL_DIR for
  * kernel work. */
 static clconv_status kernel_source(const char *file, char **src, char *err)
@@ -82,29 +110,7 @@ static clconv_status kernel_source(const char *file, char **src, char *err)
     size_t emb_len;
     int i;
     *src = NULL;
-    if (dir && *dir) {
-        char path[4096];
-        FILE *fp;
-        long n;
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        fp = fopen(path, "rb");
-        if (!fp) {
-            clconv__err(err, "%s: cannot open the kernel source (CLCONV_KERNEL_DIR)", path);
-            return CLCONV_E_IO;
-        }
-        if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
-            fseek(fp, 0, SEEK_SET) != 0 || !(*src = malloc((size_t)n + 1)) ||
-            fread(*src, 1, (size_t)n, fp) != (size_t)n) {
-            fclose(fp);
-            free(*src);
-            *src = NULL;
-            clconv__err(err, "%s: cannot read the kernel source", path);
-            return CLCONV_E_IO;
-        }
-        fclose(fp);
-        (*src)[n] = '\0';
-        return CLCONV_OK;
-    }
+    if (dir && *dir) return kernel_file(dir, file, src, err);
     for (i = 0; clconv_kernel_files[i].name; i++)
         if (strcmp(clconv_kernel_files[i].name, file) == 0) break;
     if (!clconv_kernel_files[i].name) {

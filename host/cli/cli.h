@@ -123,6 +123,9 @@ void cli_escape(FILE *fp, const char *s);
 void cli_json_str(const char *s);
 /* Called for every finished image (clconv_report_fn). */
 void cli_on_report(const clconv_report *r, void *user);
+/* The library's warnings (clconv_set_log): one line on stderr, even under
+ * --quiet, since they name something unsafe the user must fix. */
+void cli_on_log(const char *line, void *user);
 /* The JSON report's head (and the inputs dropped before the run), and its
  * tail; the progress line's last state; the summary and the exit status. */
 void cli_report_begin(run_state *s, const clconv_filter *f, const cli_inputs *in);

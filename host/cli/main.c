@@ -25,6 +25,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rc = cli_parse(argc, argv, &cfg);
     if (rc >= 0) goto cleanup;
+    clconv_set_log(cli_on_log, NULL);
     if (cfg.self_test) {
         rc = cli_self_test(&cfg);
         goto cleanup;

@@ -128,6 +128,12 @@ static void nan_summary(long long zeroed, long long kept)
                 "%lld kept as NaN in float outputs\n", all, zeroed, kept);
 }
 
+void cli_on_log(const char *line, void *user)
+{
+    (void)user;
+    cli_err("%s", line);
+}
+
 void cli_on_report(const clconv_report *r, void *user)
 {
     run_state *s = user;

@@ -36,6 +36,13 @@ void clconv__err(char *err, const char *fmt, ...)
 #define CLCONV__SHOWN_HEAD 40
 #define CLCONV__SHOWN_MAX (CLCONV__SHOWN_HEAD + 32)
 const char *clconv__shown(char buf[CLCONV__SHOWN_MAX], const char *s, long len);
+/* Formats one warning line and hands it to the clconv_set_log callback, if
+ * any (status.c). */
+void clconv__log(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* *out = a * b * c; returns 0 when that overflows size_t (and when any
  * factor is 0, which no caller wants). */

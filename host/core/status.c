@@ -1,7 +1,7 @@
 /* status.c — status text, error buffers, overflow-checked sizes, the clock
- * the small pieces every other file leans on (the test fault switch is
- * fault.c).
- * It must not print or exit: messages go to the caller's buffer.
+ * and the warning hook (clconv_set_log): the small pieces every other file
+ * leans on (the test fault switch is fault.c).
+ * It must not print or exit: messages go to the caller's buffer or hook.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
@@ -49,6 +49,27 @@ const char *clconv__shown(char buf[CLCONV__SHOWN_MAX], const char *s, long len)
     if (n > CLCONV__SHOWN_HEAD)
         snprintf(buf + k, CLCONV__SHOWN_MAX - k, "... (%zu bytes)", n);
     return buf;
+}
+
+static clconv_log_fn log_fn;
+static void *log_user;
+
+void clconv_set_log(clconv_log_fn fn, void *user)
+{
+    log_fn = fn;
+    log_user = user;
+}
+
+void clconv__log(const char *fmt, ...)
+{
+    char line[CLCONV_ERR_MAX];
+    va_list ap;
+    clconv_log_fn fn = log_fn;
+    if (!fn) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(line, log_user);
 }
 
 int clconv__mul_ok(size_t a, size_t b, size_t c, size_t *out)

@@ -4,14 +4,24 @@
  *
  * Conventions, for every function below:
  *  - Every call returns a clconv_status; CLCONV_OK is 0. clconv_status_str()
- *    gives fixed text for a status; functions that take an `err` buffer write a
- *    one-line detailed message there (at most CLCONV_ERR_MAX bytes, NUL ended).
+ *    gives fixed text for a status; functions that take an `err` buffer
+ *    (declared `char err[CLCONV_ERR_MAX]`: give them that many bytes) write a
+ *    one-line detailed message there, NUL ended.
  *  - Planes are row-major, top-left pixel first, with no padding between rows:
  *    the stride of a plane is its width, in elements.
  *  - Whatever the library allocates, the caller frees with the matching
  *    _free/_destroy function; every one of them accepts NULL.
  *  - The library never exits and never writes to stdout or stderr; messages go
  *    to the caller through `err` buffers and the optional log callback.
+ *  - Threads: every function is safe to call from several threads at once
+ *    on different objects, and on the same object when it only reads it
+ *    (a filter, a plane, a geometry are read-only once made). What a
+ *    function allows on one shared object beyond that, in particular on one
+ *    clconv_cl, its comment says ("Thread-safe on one ..."); where it says
+ *    nothing about a shared object it is being written, so do not share it.
+ *  - The test fault switch CLCONV_FAULT exists only in builds configured
+ *    with -DCLCONV_FAULT_INJECTION=ON (the test suite's); libclconv.so and
+ *    the default build ignore it.
  */
 #ifndef CLCONV_H
 #define CLCONV_H
@@ -52,8 +62,9 @@ const char *clconv_status_str(clconv_status s);
 
 /* Warnings the library goes on after (a kernel cache it refused as unsafe,
  * ...): one line each, without a "clconv: " prefix or a newline, passed to
- * fn, which may be called from any thread. Process-wide; NULL (the
- * default) drops them. */
+ * fn, which may be called from any thread (so fn must be thread-safe).
+ * Process-wide; NULL (the default) drops them. Not thread-safe itself: set
+ * it before other threads call the library. */
 typedef void (*clconv_log_fn)(const char *line, void *user);
 void clconv_set_log(clconv_log_fn fn, void *user);
 
@@ -93,12 +104,12 @@ void clconv_image8_free(clconv_image8 *p);
  * header before any pixel is decoded. On failure `err` says why, naming
  * `path`. */
 clconv_status clconv_image_load(const char *path, long long max_pixels,
-                                clconv_plane *out, char *err);
+                                clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
 /* Same, from memory; `name` is used in messages only. */
 clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                                        const char *name, long long max_pixels,
-                                       clconv_plane *out, char *err);
+                                       clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
 /* Same, but an 8-bit image comes back as bytes in *out8, leaving *out
  * empty, so it can go to clconv_conv_cl_image without a float pass; a .npy
@@ -106,13 +117,13 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
  * floats, leaving *out8 empty. */
 clconv_status clconv_image_load8(const char *path, long long max_pixels,
                                  clconv_image8 *out8, clconv_plane *out,
-                                 char *err);
+                                 char err[CLCONV_ERR_MAX]);
 
 /* Resizes a plane to width x height (stb_image_resize on float data:
  * Mitchell filter when shrinking, Catmull-Rom when enlarging, clamped edges).
  * Allocates `out`. */
 clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
-                                  clconv_plane *out, char *err);
+                                  clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
 typedef enum clconv_map {
     CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (default) */
@@ -138,7 +149,7 @@ int clconv_format_supported(const char *path);
  * `quality` is the JPEG quality (1..100). */
 clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
-                                long long *nan_count, char *err);
+                                long long *nan_count, char err[CLCONV_ERR_MAX]);
 
 /* ---------------------------------------------------------------- filters */
 
@@ -151,11 +162,11 @@ typedef struct clconv_filter clconv_filter;
  * CLCONV_FILTER_MAX taps a side. Allocates *out (free: clconv_filter_destroy). */
 #define CLCONV_FILTER_MAX 255
 clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
-                                  char *err);
+                                  char err[CLCONV_ERR_MAX]);
 /* Makes a filter from kh x kw row-major taps (copied). */
 clconv_status clconv_filter_create(int kh, int kw, const double *taps,
                                    const char *name, clconv_filter **out,
-                                   char *err);
+                                   char err[CLCONV_ERR_MAX]);
 void clconv_filter_destroy(clconv_filter *f);
 int clconv_filter_width(const clconv_filter *f);
 int clconv_filter_height(const clconv_filter *f);
@@ -167,7 +178,7 @@ const char *clconv_filter_name(const clconv_filter *f);
 int clconv_filter_is_integer(const clconv_filter *f);
 /* A new filter rotated by 180 degrees (true convolution). */
 clconv_status clconv_filter_flip(const clconv_filter *f, clconv_filter **out,
-                                 char *err);
+                                 char err[CLCONV_ERR_MAX]);
 
 /* Preset list for --list-filters: the i-th preset's name and description, or
  * NULL past the end. Parametric presets are listed with an example. */
@@ -222,13 +233,13 @@ typedef struct clconv_geometry {
  * empty (err names both sizes), CLCONV_E_TOO_LARGE on overflow. */
 clconv_status clconv_geometry_compute(int in_w, int in_h, int kw, int kh,
                                       const clconv_params *prm,
-                                      clconv_geometry *g, char *err);
+                                      clconv_geometry *g, char err[CLCONV_ERR_MAX]);
 
 /* Pads `in` into a new plane `out` of the geometry's padded size with the
  * border mode of `prm` (numpy.pad semantics, any width). */
 clconv_status clconv_pad(const clconv_plane *in, const clconv_geometry *g,
                          const clconv_params *prm, clconv_plane *out,
-                         char *err);
+                         char err[CLCONV_ERR_MAX]);
 
 /* ---------------------------------------------------------------- compute */
 
@@ -270,10 +281,12 @@ typedef struct clconv_device_info {
 } clconv_device_info;
 
 /* Lists every OpenCL device. No platform or no device is not an error: it
- * gives *count = 0. *out is allocated (free with free()). When the ICD
- * loader itself fails, `err` explains and *count is 0. */
+ * gives *count = 0. *out is allocated: free it with clconv_devices_free.
+ * When the ICD loader itself fails, `err` explains and *count is 0.
+ * Thread-safe. */
 clconv_status clconv_devices_list(clconv_device_info **out, int *count,
-                                  char *err);
+                                  char err[CLCONV_ERR_MAX]);
+void clconv_devices_free(clconv_device_info *list);
 
 typedef struct clconv_cl clconv_cl;
 
@@ -283,14 +296,19 @@ typedef struct clconv_cl clconv_cl;
  * ones embedded at build time, or read from the directory named by the
  * environment variable CLCONV_KERNEL_DIR. Returns CLCONV_E_NO_DEVICE when no
  * such device exists, CLCONV_E_OPENCL when it cannot be opened (err holds the
- * OpenCL error's name and, for a build failure, the build log). */
+ * OpenCL error's name and, for a build failure, the build log). Thread-safe
+ * (each call opens its own handle). clconv_cl_close frees the handle: not
+ * while another thread uses it. clconv_cl_info's result lives as long as the
+ * handle; thread-safe. */
 clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
-                             char *why, size_t why_len, char *err);
+                             char *why, size_t why_len, char err[CLCONV_ERR_MAX]);
 void clconv_cl_close(clconv_cl *cl);
 const clconv_device_info *clconv_cl_info(const clconv_cl *cl);
 
 /* Caps the rows of the output computed per device band (0: no cap beyond the
- * device's memory). The result does not depend on the band size. */
+ * device's memory). The result does not depend on the band size.
+ * Thread-safe on one clconv_cl (taken under its lock): calls that start
+ * after it use the new cap. */
 void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
 
 /* Forces a kernel: "naive" (one work-item per pixel), "tiled" (a block of
@@ -304,7 +322,8 @@ void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
  * the default), or "auto" (the default: tiled for stride 1, separable for
  * rank-1 filters of 36 taps or more, fft for other filters the FFT may take
  * with enough taps (host/conv_fft.c's FFT_MIN_TAPS), naive for strides).
- * CLCONV_E_INVALID for other names. */
+ * CLCONV_E_INVALID for other names. Thread-safe on one clconv_cl (taken
+ * under its lock): calls that start after it use the new choice. */
 clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name);
 
 /* Timing of the last clconv_conv_cl call, in milliseconds. */
@@ -320,11 +339,12 @@ typedef struct clconv_cl_timing {
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the
  * padded plane uploaded in horizontal bands with their halo when it does not
- * fit one allocation. Sums in float32. Not thread-safe on one clconv_cl. */
+ * fit one allocation. Sums in float32. Thread-safe on one clconv_cl: calls
+ * from several threads are serialised by the handle's lock. */
 clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                              const clconv_filter *f, const clconv_geometry *g,
                              clconv_plane *out, clconv_cl_timing *timing,
-                             char *err);
+                             char err[CLCONV_ERR_MAX]);
 
 /* The device path from the unpadded image: the device reads the border
  * through index maps built with numpy.pad's algorithm (prm's border and
@@ -334,13 +354,14 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
  * clconv_pad followed by clconv_conv_cl. When the device cannot hold the
  * whole source at once, or the filter takes the separable kernel, the call
  * pads on the host itself and runs clconv_conv_cl; timing->pad says which
- * happened. Not thread-safe on one clconv_cl. */
+ * happened. Thread-safe on one clconv_cl: calls from several threads are
+ * serialised by the handle's lock. */
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_image8 *in8,
                                    const clconv_params *prm,
                                    const clconv_filter *f,
                                    const clconv_geometry *g, clconv_plane *out,
-                                   clconv_cl_timing *timing, char *err);
+                                   clconv_cl_timing *timing, char err[CLCONV_ERR_MAX]);
 
 /* ---------------------------------------------------------------- self-test */
 
@@ -367,7 +388,9 @@ typedef void (*clconv_self_test_fn)(const clconv_self_test_line *line, void *use
  * bit, the others within DESIGN.md's tolerance. Calls fn once per path.
  * Returns CLCONV_OK when every path passed, else CLCONV_E_MISMATCH (an
  * OpenCL failure counts as a failed path). Takes about a second. Leaves the
- * device's kernel choice and band cap as it found them (auto, none). */
+ * device's kernel choice and band cap as it found them (auto, none). It
+ * sets both while it runs, so no other thread may use the same clconv_cl
+ * meanwhile. */
 clconv_status clconv_self_test(clconv_cl *cl, clconv_self_test_fn fn, void *user);
 
 /* ---------------------------------------------------------------- pipeline */
@@ -433,7 +456,9 @@ void clconv_job_init(clconv_job *job);
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never
- * taken for a finished output). */
+ * taken for a finished output). Thread-safe: any number of threads may run
+ * it at once with one job (its devices serialise their own calls), on
+ * different outputs. */
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r);
 
@@ -448,7 +473,8 @@ typedef void (*clconv_report_fn)(const clconv_report *r, void *user);
  * devices, worker w uses device w % ndevices, and a faster device simply
  * comes back for more. Returns CLCONV_OK when every image succeeded, else
  * the status of the first failure by input order. Images not started
- * because *job->stop was set are not reported. */
+ * because *job->stop was set are not reported. Thread-safe as
+ * clconv_process_file is. */
 clconv_status clconv_batch_run(const clconv_job *job, int n,
                                const char *const *inputs,
                                const char *const *outputs, int jobs,

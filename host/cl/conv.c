@@ -19,7 +19,9 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 {
     int v = clconv__variant_of(name);
     if (v < 0 && strcmp(name, "auto") != 0) return CLCONV_E_INVALID;
+    if (pthread_mutex_lock(&cl->lock) != 0) return CLCONV_E_OPENCL;
     cl->kernel = v;
+    pthread_mutex_unlock(&cl->lock);
     return CLCONV_OK;
 }
 
@@ -137,7 +139,7 @@ static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
 clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                              const clconv_filter *f, const clconv_geometry *g,
                              clconv_plane *out, clconv_cl_timing *timing,
-                             char *err)
+                             char err[CLCONV_ERR_MAX])
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
@@ -331,7 +333,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_params *prm,
                                    const clconv_filter *f,
                                    const clconv_geometry *g, clconv_plane *out,
-                                   clconv_cl_timing *timing, char *err)
+                                   clconv_cl_timing *timing, char err[CLCONV_ERR_MAX])
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const int u8 = in8 != NULL;

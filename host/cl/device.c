@@ -150,7 +150,7 @@ cleanup:
 }
 
 clconv_status clconv_devices_list(clconv_device_info **out, int *count,
-                                  char *err)
+                                  char err[CLCONV_ERR_MAX])
 {
     cl_platform_id *pl = NULL;
     cl_device_id *dv = NULL;
@@ -160,8 +160,13 @@ clconv_status clconv_devices_list(clconv_device_info **out, int *count,
     return st;
 }
 
+void clconv_devices_free(clconv_device_info *list)
+{
+    free(list);
+}
+
 clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
-                             char *why, size_t why_len, char *err)
+                             char *why, size_t why_len, char err[CLCONV_ERR_MAX])
 {
     clconv_status st = CLCONV_OK;
     cl_platform_id *pl = NULL;
@@ -285,7 +290,10 @@ const clconv_device_info *clconv_cl_info(const clconv_cl *cl)
 
 void clconv_cl_set_band_rows(clconv_cl *cl, int rows)
 {
+    /* A lock that cannot be taken is a broken handle; its next call fails. */
+    if (pthread_mutex_lock(&cl->lock) != 0) return;
     cl->band_rows = rows > 0 ? rows : 0;
+    pthread_mutex_unlock(&cl->lock);
 }
 
 clconv__limits clconv__limits_of(const clconv_cl *cl)

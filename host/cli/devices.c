@@ -115,7 +115,7 @@ static int open_next(int quiet, const char *first_err, clconv_cl **slot, int *nc
     if (*ncl == 0 && !quiet)
         cli_err("using the CPU reference path (%s)",
                 tried > 1 ? "no OpenCL device could be opened" : first_err);
-    free(info);
+    clconv_devices_free(info);
     return EXIT_DONE;
 }
 
@@ -134,7 +134,7 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
             cli_err("%s", err);
         *cls = calloc(n > 0 ? (size_t)n : 1, sizeof **cls);
         if (!*cls) {
-            free(info);
+            clconv_devices_free(info);
             return EXIT_SOME_FAILED;
         }
         for (i = 0; i < n; i++) {
@@ -150,7 +150,7 @@ static int open_devices(int kind, int p, int d, const char *spec, int quiet,
                         info[i].platform, info[i].device, info[i].name, err);
             }
         }
-        free(info);
+        clconv_devices_free(info);
         if (*ncl == 0 && !quiet)
             cli_err("using the CPU reference path (no usable "
                     "OpenCL device)");

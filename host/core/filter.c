@@ -67,7 +67,7 @@ const char *clconv_preset_help(int i)
 
 clconv_status clconv_filter_create(int kh, int kw, const double *taps,
                                    const char *name, clconv_filter **out,
-                                   char *err)
+                                   char err[CLCONV_ERR_MAX])
 {
     clconv_filter *f;
     size_t n;
@@ -124,7 +124,7 @@ int clconv_filter_is_integer(const clconv_filter *f)
 }
 
 clconv_status clconv_filter_flip(const clconv_filter *f, clconv_filter **out,
-                                 char *err)
+                                 char err[CLCONV_ERR_MAX])
 {
     clconv_status st;
     int i, n = f->kh * f->kw;
@@ -403,7 +403,7 @@ static clconv_status from_file(const char *path, clconv_filter **out,
 }
 
 clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
-                                  char *err)
+                                  char err[CLCONV_ERR_MAX])
 {
     int i;
     *out = NULL;

@@ -69,7 +69,7 @@ static clconv_status axis_geometry(long long n, long long k, long long s,
 
 clconv_status clconv_geometry_compute(int in_w, int in_h, int kw, int kh,
                                       const clconv_params *prm,
-                                      clconv_geometry *g, char *err)
+                                      clconv_geometry *g, char err[CLCONV_ERR_MAX])
 {
     clconv_status st;
     size_t bytes;
@@ -180,7 +180,7 @@ int *clconv__axis_map(int n, int before, int after, clconv_border mode)
 
 clconv_status clconv_pad(const clconv_plane *in, const clconv_geometry *g,
                          const clconv_params *prm, clconv_plane *out,
-                         char *err)
+                         char err[CLCONV_ERR_MAX])
 {
     clconv_status st;
     int *my = NULL, *mx = NULL;

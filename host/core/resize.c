@@ -8,7 +8,7 @@
 #include <stb_image_resize.h>
 
 clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
-                                  clconv_plane *out, char *err)
+                                  clconv_plane *out, char err[CLCONV_ERR_MAX])
 {
     clconv_status st = clconv_plane_alloc(out, width, height);
     if (st != CLCONV_OK) {

@@ -239,7 +239,7 @@ cleanup:
 }
 
 clconv_status clconv_image_load(const char *path, long long max_pixels,
-                                clconv_plane *out, char *err)
+                                clconv_plane *out, char err[CLCONV_ERR_MAX])
 {
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -286,7 +286,7 @@ static clconv_status decode(const unsigned char *buf, size_t len,
 
 clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                                        const char *name, long long max_pixels,
-                                       clconv_plane *out, char *err)
+                                       clconv_plane *out, char err[CLCONV_ERR_MAX])
 {
     clconv__gray g = {out, NULL};
     out->data = NULL;
@@ -296,7 +296,7 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
 
 clconv_status clconv_image_load8(const char *path, long long max_pixels,
                                  clconv_image8 *out8, clconv_plane *out,
-                                 char *err)
+                                 char err[CLCONV_ERR_MAX])
 {
     unsigned char *buf = NULL;
     size_t len = 0;

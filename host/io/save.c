@@ -236,7 +236,7 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
 
 clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
-                                long long *nan_count, char *err)
+                                long long *nan_count, char err[CLCONV_ERR_MAX])
 {
     return clconv__image_save(path, NULL, NULL, 0, p, map, quality, nan_count, err);
 }

@@ -207,10 +207,7 @@ _conv_cl_image = _fn("clconv_conv_cl_image", _c_int, ctypes.c_void_p,
                      ctypes.c_char_p)
 _self_test = _fn("clconv_self_test", _c_int, ctypes.c_void_p, _SELF_TEST_FN,
                  ctypes.c_void_p)
-# libc's free, for the device list (clconv_devices_list documents free()).
-_libc_free = ctypes.CDLL(None).free
-_libc_free.argtypes = [ctypes.c_void_p]
-_libc_free.restype = None
+_devices_free = _fn("clconv_devices_free", None, _P(_DeviceInfo))
 
 
 def _check(status, err=None):
@@ -349,8 +346,7 @@ def devices():
                             if isinstance(getattr(d, f), bytes)
                             else getattr(d, f)) for f, _ in d._fields_})
     finally:
-        if arr:
-            _libc_free(ctypes.cast(arr, ctypes.c_void_p))
+        _devices_free(arr)
     return out
 
 

@@ -103,3 +103,7 @@ add_test(NAME install_api
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_install.sh ${CMAKE_BINARY_DIR}
                  ${CMAKE_SOURCE_DIR} ${CLCONV_EXAMPLE_SCRIPT} ${CLCONV_FAULT_INJECTION})
 set_tests_properties(install_api PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+if(CLCONV_ASAN_RT)
+  set_property(TEST install_api APPEND PROPERTY ENVIRONMENT
+               "CLCONV_TEST_PRELOAD=${CLCONV_ASAN_RT}")
+endif()

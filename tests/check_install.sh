@@ -15,6 +15,15 @@ command -v pkg-config >/dev/null && command -v cc >/dev/null || {
 t=$(mktemp -d /tmp/clconv-install.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# A sanitizer build's library needs its runtime first in the process:
+# CLCONV_TEST_PRELOAD names it (CMake sets it under CLCONV_SANITIZE), and
+# only the programs that load libclconv get it, through `with_rt`.
+with_rt() { if [ -n "${CLCONV_TEST_PRELOAD:-}" ]; then LD_PRELOAD=$CLCONV_TEST_PRELOAD "$@"; else "$@"; fi; }
+wrap() { # wrap EXE: a script that runs EXE with the runtime, for cmake -P
+    if [ -z "${CLCONV_TEST_PRELOAD:-}" ]; then echo "$1"; return; fi
+    printf '#!/bin/sh\nLD_PRELOAD=%s exec "%s" "$@"\n' "$CLCONV_TEST_PRELOAD" "$1" >"$1.sh"
+    chmod +x "$1.sh"; echo "$1.sh"
+}
 
 cmake --install "$build" --prefix "$t/prefix" >"$t/install.log" ||
     { cat "$t/install.log"; fail "cmake --install"; }
@@ -64,7 +73,7 @@ for exe in "$t/ex_pc" "$t/proj/build/ex_cmake"; do
     deps=$(ldd "$exe")   # (not piped into grep -q: pipefail and SIGPIPE)
     grep -q "libclconv.so.0 => $libdir/" <<<"$deps" ||
         { echo "$deps"; fail "$exe does not use the installed libclconv.so.0"; }
-    cmake -DEXE="$exe" -DWORK="$t/work" -P "$script" >"$t/run.log" 2>&1 ||
+    cmake -DEXE="$(wrap "$exe")" -DWORK="$t/work" -P "$script" >"$t/run.log" 2>&1 ||
         { cat "$t/run.log"; fail "$(basename "$exe") failed the example_api checks"; }
     echo "ok: $(basename "$exe") (installed, shared) passes the example_api checks"
 done
@@ -73,8 +82,8 @@ done
 #    through libclconv.so; the build tree's own example, when this build has
 #    the switch and there is a device, shows that the fault is real there.
 { printf 'P5\n32 24\n255\n'; head -c 768 /dev/urandom; } >"$t/in.pgm"
-"$t/ex_pc" "$t/in.pgm" "$t/plain.npy" >/dev/null 2>&1 || fail "ex_pc on in.pgm"
-CLCONV_FAULT=perturb "$t/ex_pc" "$t/in.pgm" "$t/faulted.npy" >/dev/null 2>&1 ||
+with_rt "$t/ex_pc" "$t/in.pgm" "$t/plain.npy" >/dev/null 2>&1 || fail "ex_pc on in.pgm"
+CLCONV_FAULT=perturb with_rt "$t/ex_pc" "$t/in.pgm" "$t/faulted.npy" >/dev/null 2>&1 ||
     fail "ex_pc under CLCONV_FAULT=perturb"
 cmp -s "$t/plain.npy" "$t/faulted.npy" ||
     fail "libclconv.so obeys CLCONV_FAULT=perturb: the release library must ignore it"
@@ -96,7 +105,7 @@ fi
 cp -r "$src/python" "$t/python"
 "$t/venv/bin/pip" install -q --no-build-isolation "$t/python" >"$t/pip.log" 2>&1 ||
     { cat "$t/pip.log"; fail "pip install ./python"; }
-(cd "$t" && LD_LIBRARY_PATH="$libdir" "$t/venv/bin/python" -c '
+(cd "$t" && LD_LIBRARY_PATH="$libdir" with_rt "$t/venv/bin/python" -c '
 import clconv, numpy as np
 assert clconv.__file__.startswith("'"$t"'/venv/"), clconv.__file__
 assert clconv.library_path.endswith("libclconv.so.0"), clconv.library_path

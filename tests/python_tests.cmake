@@ -24,6 +24,9 @@ set_tests_properties(py_inputs PROPERTIES TIMEOUT 300 LABELS "python")
 clconv_py_test(py_package test_python.py)
 set_tests_properties(py_package PROPERTIES TIMEOUT 300 LABELS "python;device"
   ENVIRONMENT "CLCONV_LIBRARY=$<TARGET_FILE:clconv_shared>;PYTHONPATH=${CMAKE_SOURCE_DIR}/python:${CMAKE_CURRENT_SOURCE_DIR}")
+if(CLCONV_ASAN_RT)  # Python loads the instrumented library: runtime first
+  set_property(TEST py_package APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
+endif()
 # Outputs: never an input or another output, .mismatch and --skip-existing,
 # --max-pixels on every plane, modes under the umask, stale temp files,
 # mkdir -p by 32 processes at once.

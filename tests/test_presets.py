@@ -153,7 +153,8 @@ def test_log(tmp, images):
     4*taps*FLT_EPSILON*sum|K*P| + FLT_MIN."""
     for spec, n, sigma in [("log:3", 3, None), ("log:5", 5, None),
                            ("log:7:1.4", 7, 1.4), ("log:9:0.8", 9, 0.8),
-                           ("log:5:0.5", 5, 0.5)]:
+                           ("log:5:0.5", 5, 0.5), ("log:15", 15, None),
+                           ("log:31:4", 31, 4.0)]:
         K = log_kernel(n, sigma)
         check(abs(K.sum()) < 1e-12, f"reference {spec} sums to {K.sum()}")
         for dev in DEVICES:

@@ -36,3 +36,8 @@ set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")
 # entries refused, FIFOs never waited on, the ICD library in the key.
 clconv_py_test(py_cache test_cache.py)
 set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")
+# Issue 13's presets (scharr-*, prewitt-*, laplacian, laplacian8, log:N) on
+# the CPU path and the default device against numpy, cv2.Scharr/Laplacian
+# and MATLAB's fspecial('log'); --list-filters; bad specs.
+clconv_py_test(py_presets test_presets.py)
+set_tests_properties(py_presets PROPERTIES TIMEOUT 300 LABELS "python")

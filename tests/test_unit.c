@@ -1099,6 +1099,7 @@ static void test_misc(void)
 }
 
 static void test_outputs_and_verify(void);
+static void test_presets_issue13(void);
 
 /* ------------------------------------------------------------------
  * The kernel binary cache (host/cl/cache.c): its key and how it opens
@@ -1245,6 +1246,7 @@ int main(void)
     test_files(dir);
     test_misc();
     test_outputs_and_verify();
+    test_presets_issue13();
 
     test_cache_key();
     test_cache_open(dir);
@@ -1424,4 +1426,179 @@ static void test_outputs_and_verify(void)
     }
     test_writer_guards(dir);
     if (rmdir(dir) != 0) fprintf(stderr, "note: %s not empty\n", dir);
+}
+
+/* ------------------------------------------------------------ presets
+ * (issue 13): scharr-*, prewitt-*, laplacian, laplacian8, log:N[:SIGMA].
+ * Kept apart, at the end, so other sections merge cleanly. */
+
+/* The taps of `spec` are exactly want[9] (3x3) and integers. */
+static void check_taps3(const char *spec, const double want[9])
+{
+    char err[CLCONV_ERR_MAX] = "";
+    clconv_filter *f = NULL;
+    int i;
+    CHECK_INT(clconv_filter_parse(spec, &f, err), CLCONV_OK);
+    if (!f) {
+        fprintf(stderr, "preset %s: %s\n", spec, err);
+        return;
+    }
+    CHECK_INT(clconv_filter_width(f), 3);
+    CHECK_INT(clconv_filter_height(f), 3);
+    for (i = 0; i < 9; i++)
+        if (clconv_filter_taps(f)[i] != want[i]) {
+            fprintf(stderr, "preset %s: tap %d is %g, want %g\n", spec, i,
+                    clconv_filter_taps(f)[i], want[i]);
+            CHECK(0);
+        }
+    CHECK(clconv_filter_is_integer(f));
+    clconv_filter_destroy(f);
+}
+
+static void test_presets_fixed13(void)
+{
+    static const struct { const char *name; double t[9]; } want[] = {
+        {"scharr-left", {3, 0, -3, 10, 0, -10, 3, 0, -3}},
+        {"scharr-right", {-3, 0, 3, -10, 0, 10, -3, 0, 3}},
+        {"scharr-top", {3, 10, 3, 0, 0, 0, -3, -10, -3}},
+        {"scharr-bottom", {-3, -10, -3, 0, 0, 0, 3, 10, 3}},
+        {"prewitt-left", {1, 0, -1, 1, 0, -1, 1, 0, -1}},
+        {"prewitt-right", {-1, 0, 1, -1, 0, 1, -1, 0, 1}},
+        {"prewitt-top", {1, 1, 1, 0, 0, 0, -1, -1, -1}},
+        {"prewitt-bottom", {-1, -1, -1, 0, 0, 0, 1, 1, 1}},
+        {"laplacian", {0, 1, 0, 1, -4, 1, 0, 1, 0}},
+        {"laplacian8", {1, 1, 1, 1, -8, 1, 1, 1, 1}},
+        /* laplacian8 is outline negated; sobel-* keep their signs */
+        {"outline", {-1, -1, -1, -1, 8, -1, -1, -1, -1}},
+        {"sobel-right", {-1, 0, 1, -2, 0, 2, -1, 0, 1}},
+    };
+    size_t k;
+    int i, listed;
+    for (k = 0; k < sizeof want / sizeof want[0]; k++) {
+        check_taps3(want[k].name, want[k].t);
+        /* --list-filters (and Python's presets) see it */
+        for (listed = 0, i = 0; clconv_preset_name(i); i++)
+            if (strcmp(clconv_preset_name(i), want[k].name) == 0) listed = 1;
+        if (!listed) fprintf(stderr, "preset %s not listed\n", want[k].name);
+        CHECK(listed);
+    }
+    for (listed = 0, i = 0; clconv_preset_name(i); i++)
+        if (strcmp(clconv_preset_name(i), "log:N[:SIGMA]") == 0)
+            listed = clconv_preset_help(i) && strstr(clconv_preset_help(i), "log:5");
+    CHECK(listed);
+}
+
+/* log:N[:SIGMA]: n x n, sums to 0, symmetric both ways and across the
+ * diagonal (exactly), centre the most negative tap, corners positive. */
+static void check_log(const char *spec, int n)
+{
+    char err[CLCONV_ERR_MAX] = "";
+    clconv_filter *f = NULL;
+    const double *t;
+    double sum = 0;
+    int i, j, c = (n - 1) / 2;
+    CHECK_INT(clconv_filter_parse(spec, &f, err), CLCONV_OK);
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", spec, err);
+        return;
+    }
+    CHECK_INT(clconv_filter_width(f), n);
+    CHECK_INT(clconv_filter_height(f), n);
+    t = clconv_filter_taps(f);
+    for (i = 0; i < n * n; i++) sum += t[i];
+    if (fabs(sum) > 1e-12) fprintf(stderr, "%s sums to %g\n", spec, sum);
+    CHECK(fabs(sum) <= 1e-12);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++) {
+            CHECK(t[i * n + j] == t[j * n + i]);
+            CHECK(t[i * n + j] == t[(n - 1 - i) * n + j]);
+            CHECK(t[i * n + j] == t[i * n + (n - 1 - j)]);
+            CHECK(t[i * n + j] >= t[c * n + c]);
+        }
+    CHECK(t[c * n + c] < 0);
+    CHECK(t[0] > 0);
+    CHECK(!clconv_filter_is_integer(f));
+    clconv_filter_destroy(f);
+}
+
+static void test_presets_log(void)
+{
+    /* MATLAB's documented fspecial('log') (5x5, sigma 0.5), to its 4 digits */
+    static const double matlab[25] = {
+        0.0448, 0.0468, 0.0564, 0.0468, 0.0448,
+        0.0468, 0.3167, 0.7146, 0.3167, 0.0468,
+        0.0564, 0.7146, -4.9048, 0.7146, 0.0564,
+        0.0468, 0.3167, 0.7146, 0.3167, 0.0468,
+        0.0448, 0.0468, 0.0564, 0.0468, 0.0448};
+    char err[CLCONV_ERR_MAX] = "";
+    clconv_filter *f = NULL, *g = NULL;
+    int i;
+    check_log("log:3", 3);
+    check_log("log:5", 5);
+    check_log("log:9", 9);
+    check_log("log:31", 31);
+    check_log("log:5:0.5", 5);
+    check_log("log:7:3", 7);
+    check_log("log:255", 255);
+    check_log("log:3:1e-7", 3);
+    CHECK_INT(clconv_filter_parse("log:5:0.5", &f, err), CLCONV_OK);
+    for (i = 0; f && i < 25; i++)
+        CHECK_FLOAT(clconv_filter_taps(f)[i], matlab[i], 5e-5);
+    clconv_filter_destroy(f);
+    /* Without SIGMA: gaussian:N's default 0.3*((N-1)/2-1)+0.8 (1.1 at N=5,
+     * 2.6 at N=15); a given SIGMA changes the taps. */
+    CHECK_INT(clconv_filter_parse("log:5", &f, err), CLCONV_OK);
+    CHECK_INT(clconv_filter_parse("log:5:1.1", &g, err), CLCONV_OK);
+    for (i = 0; f && g && i < 25; i++)
+        CHECK_FLOAT(clconv_filter_taps(f)[i], clconv_filter_taps(g)[i], 1e-12);
+    clconv_filter_destroy(g);
+    CHECK_INT(clconv_filter_parse("log:5:2", &g, err), CLCONV_OK);
+    if (f && g) CHECK(fabs(clconv_filter_taps(f)[12] - clconv_filter_taps(g)[12]) > 1e-3);
+    clconv_filter_destroy(f);
+    clconv_filter_destroy(g);
+    CHECK_INT(clconv_filter_parse("log:15", &f, err), CLCONV_OK);
+    CHECK_INT(clconv_filter_parse("log:15:2.6", &g, err), CLCONV_OK);
+    for (i = 0; f && g && i < 225; i++)
+        CHECK_FLOAT(clconv_filter_taps(f)[i], clconv_filter_taps(g)[i], 1e-12);
+    clconv_filter_destroy(f);
+    clconv_filter_destroy(g);
+}
+
+/* Bad specs of the new presets: refused, no filter, one line naming the
+ * spec and what is wrong. */
+static void test_presets_bad13(void)
+{
+    static const struct { const char *spec, *says; } bad[] = {
+        {"log:4", "odd"}, {"log:2", "odd"}, {"log:1", "odd"},
+        {"log:0", "odd"}, {"log:-3", "odd"}, {"log:256", "odd"},
+        {"log:257", "255"}, {"log:", "N must"}, {"log:5x", "N must"},
+        {"log:3:0", "SIGMA"}, {"log:3:-1", "SIGMA"}, {"log:3:abc", "SIGMA"},
+        {"log:3:", "SIGMA"}, {"log:3:nan", "SIGMA"}, {"log:3:inf", "SIGMA"},
+        {"log:5:1:2", "SIGMA"}, {"log:3:1e-20", "too small"},
+        {"log:3:1e100", "too large"}, {"log:3:1e200", "too large"},
+        {"log", "unknown filter"}, {"scharr", "unknown filter"},
+        {"prewitt-up", "unknown filter"}, {"laplacian4", "unknown filter"},
+        {"Laplacian", "unknown filter"},
+    };
+    size_t k;
+    for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char err[CLCONV_ERR_MAX] = "";
+        clconv_filter *b = (clconv_filter *)err; /* must be reset */
+        clconv_status st = clconv_filter_parse(bad[k].spec, &b, err);
+        if (st != CLCONV_E_FILTER)
+            fprintf(stderr, "bad spec '%s' gave status %d\n", bad[k].spec, st);
+        CHECK_INT(st, CLCONV_E_FILTER);
+        CHECK(b == NULL);
+        if (st == CLCONV_OK) clconv_filter_destroy(b);
+        CHECK_HAS(err, bad[k].spec);
+        CHECK_HAS(err, bad[k].says);
+        CHECK(strchr(err, '\n') == NULL);
+    }
+}
+
+static void test_presets_issue13(void)
+{
+    test_presets_fixed13();
+    test_presets_log();
+    test_presets_bad13();
 }

@@ -27,24 +27,38 @@ static void on_signal(int sig)
     cli_stop_signal = sig;
 }
 
+/* One filter's matrix, indented under its name. */
+static void print_matrix(const char *spec)
+{
+    clconv_filter *f = NULL;
+    if (clconv_filter_parse(spec, &f, NULL) == CLCONV_OK) {
+        int y, x, w = clconv_filter_width(f), h = clconv_filter_height(f);
+        const double *t = clconv_filter_taps(f);
+        for (y = 0; y < h; y++) {
+            printf("%20s", "");
+            for (x = 0; x < w; x++) printf(" %8.5g", t[y * w + x]);
+            printf("\n");
+        }
+    }
+    clconv_filter_destroy(f);
+}
+
+/* Every preset with its matrix; a parametric one ("log:N[:SIGMA]") with its
+ * rule and the matrix of its N = 5 example. */
 int cli_list_filters(void)
 {
     int i;
     for (i = 0; clconv_preset_name(i); i++) {
-        const char *name = clconv_preset_name(i);
-        clconv_filter *f = NULL;
+        const char *name = clconv_preset_name(i), *colon = strchr(name, ':');
+        char example[64];
         printf("%-20s %s\n", name, clconv_preset_help(i));
-        if (strchr(name, ':')) continue;
-        if (clconv_filter_parse(name, &f, NULL) == CLCONV_OK) {
-            int y, x, w = clconv_filter_width(f), h = clconv_filter_height(f);
-            const double *t = clconv_filter_taps(f);
-            for (y = 0; y < h; y++) {
-                printf("%20s", "");
-                for (x = 0; x < w; x++) printf(" %8.5g", t[y * w + x]);
-                printf("\n");
-            }
+        if (!colon) {
+            print_matrix(name);
+            continue;
         }
-        clconv_filter_destroy(f);
+        snprintf(example, sizeof example, "%.*s:5", (int)(colon - name), name);
+        printf("%20s e.g. %s:\n", "", example);
+        print_matrix(example);
     }
     return EXIT_DONE;
 }

@@ -1,4 +1,5 @@
-/* filter.c — filters: the presets of DESIGN.md §2, parametric box/gaussian,
+/* filter.c — filters: the presets of DESIGN.md §2 and issue 13 (scharr-*,
+ * prewitt-*, laplacian, laplacian8), parametric box/gaussian/log,
  * text matrices from @FILE or inline specs, with every malformed input
  * refused before any image is read.
  * It must not read images or know about devices.
@@ -7,6 +8,7 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,30 @@ static const preset presets[] = {
      {1, 2, 1, 0, 0, 0, -1, -2, -1}},
     {"sobel-bottom", "vertical gradient, bright where the bottom is brighter", 3, 1,
      {-1, -2, -1, 0, 0, 0, 1, 2, 1}},
+    /* Scharr and Prewitt mirror sobel-*: "-right" and "-bottom" are
+     * OpenCV's Scharr(dx=1) and Scharr(dy=1) as correlation. */
+    {"scharr-left", "Scharr horizontal gradient, bright where the left is brighter",
+     3, 1, {3, 0, -3, 10, 0, -10, 3, 0, -3}},
+    {"scharr-right", "Scharr horizontal gradient, bright where the right is "
+     "brighter (cv2.Scharr dx=1)", 3, 1, {-3, 0, 3, -10, 0, 10, -3, 0, 3}},
+    {"scharr-top", "Scharr vertical gradient, bright where the top is brighter",
+     3, 1, {3, 10, 3, 0, 0, 0, -3, -10, -3}},
+    {"scharr-bottom", "Scharr vertical gradient, bright where the bottom is "
+     "brighter (cv2.Scharr dy=1)", 3, 1, {-3, -10, -3, 0, 0, 0, 3, 10, 3}},
+    {"prewitt-left", "Prewitt horizontal gradient, bright where the left is "
+     "brighter", 3, 1, {1, 0, -1, 1, 0, -1, 1, 0, -1}},
+    {"prewitt-right", "Prewitt horizontal gradient, bright where the right is "
+     "brighter", 3, 1, {-1, 0, 1, -1, 0, 1, -1, 0, 1}},
+    {"prewitt-top", "Prewitt vertical gradient, bright where the top is brighter",
+     3, 1, {1, 1, 1, 0, 0, 0, -1, -1, -1}},
+    {"prewitt-bottom", "Prewitt vertical gradient, bright where the bottom is "
+     "brighter", 3, 1, {-1, -1, -1, 0, 0, 0, 1, 1, 1}},
+    /* OpenCV's sign: cv2.Laplacian(ksize=1) is this 4-neighbour kernel;
+     * laplacian8 is its 8-neighbour form (outline is its negative). */
+    {"laplacian", "4-neighbour Laplacian, as cv2.Laplacian(ksize=1)", 3, 1,
+     {0, 1, 0, 1, -4, 1, 0, 1, 0}},
+    {"laplacian8", "8-neighbour Laplacian (the negative of outline)", 3, 1,
+     {1, 1, 1, 1, -8, 1, 1, 1, 1}},
 };
 #define NPRESETS ((int)(sizeof presets / sizeof presets[0]))
 
@@ -51,6 +77,7 @@ const char *clconv_preset_name(int i)
     if (i >= 0 && i < NPRESETS) return presets[i].name;
     if (i == NPRESETS) return "box:N";
     if (i == NPRESETS + 1) return "gaussian:N[:SIGMA]";
+    if (i == NPRESETS + 2) return "log:N[:SIGMA]";
     return NULL;
 }
 
@@ -62,6 +89,11 @@ const char *clconv_preset_help(int i)
         return "NxN Gaussian, sum 1, taps as OpenCV's getGaussianKernel: "
                "without SIGMA its fixed tables for odd N <= 9, else SIGMA "
                "0.3*((N-1)/2-1)+0.8 (e.g. gaussian:5, gaussian:9:2.5)";
+    if (i == NPRESETS + 2)
+        return "NxN Laplacian of Gaussian, sum 0, as MATLAB's fspecial('log'): "
+               "g=exp(-r^2/(2 SIGMA^2)) over its sum, "
+               "g*(r^2-2 SIGMA^2)/SIGMA^4, minus its mean; odd N >= 3, SIGMA "
+               "default 0.3*((N-1)/2-1)+0.8 as gaussian:N (e.g. log:5, log:9:1.4)";
     return NULL;
 }
 
@@ -169,41 +201,56 @@ static double small_gaussian(long n, int i)
     return (n == 1 ? t1 : n == 3 ? t3 : n == 5 ? t5 : t7)[i];
 }
 
-static clconv_status parametric(const char *spec, clconv_filter **out,
-                                char *err)
+/* N and the optional SIGMA of "box:N", "gaussian:N[:SIGMA]" or
+ * "log:N[:SIGMA]". *sigma stays 0 when SIGMA is not given. log needs an
+ * odd N of at least 3: a Laplacian is centred on a tap, and log:1 is 0. */
+static clconv_status parse_params(const char *spec, long *n, double *sigma,
+                                  char *err)
 {
     const char *c1 = strchr(spec, ':');
     const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     const char *nend = c2 ? c2 : spec + strlen(spec);
-    int gauss = strncmp(spec, "gaussian:", 9) == 0;
+    int lap = strncmp(spec, "log:", 4) == 0;
     char sh[CLCONV__SHOWN_MAX];
-    long n;
-    double sigma = 0, *t = NULL, *g = NULL, sum = 0;
-    int i, j;
-    clconv_status st;
 
-    if (!parse_int(c1 + 1, nend, &n) || n < 1 || n > CLCONV_FILTER_MAX) {
-        clconv__err(err, "filter '%s': N must be an integer from 1 to %d",
-                    clconv__shown(sh, spec, -1), CLCONV_FILTER_MAX);
+    *sigma = 0;
+    if (!parse_int(c1 + 1, nend, n) || *n < 1 || *n > CLCONV_FILTER_MAX ||
+        (lap && (*n < 3 || *n % 2 == 0))) {
+        clconv__err(err, "filter '%s': N must be an%s integer from %d to %d%s",
+                    clconv__shown(sh, spec, -1), lap ? " odd" : "", lap ? 3 : 1,
+                    CLCONV_FILTER_MAX,
+                    lap ? " (a Laplacian of Gaussian needs a centre tap)" : "");
         return CLCONV_E_FILTER;
     }
     if (c2) {
         char *e;
-        if (!gauss) {
+        if (strncmp(spec, "box:", 4) == 0) {
             clconv__err(err, "filter '%s': box takes one parameter (box:N)",
                         clconv__shown(sh, spec, -1));
             return CLCONV_E_FILTER;
         }
         errno = 0;
-        sigma = strtod(c2 + 1, &e);
-        if (errno || e == c2 + 1 || *e || !(sigma > 0) || !isfinite(sigma)) {
+        *sigma = strtod(c2 + 1, &e);
+        if (errno || e == c2 + 1 || *e || !(*sigma > 0) || !isfinite(*sigma)) {
             clconv__err(err, "filter '%s': SIGMA must be a positive number",
                         clconv__shown(sh, spec, -1));
             return CLCONV_E_FILTER;
         }
-    } else if (gauss) {
-        sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8; /* as OpenCV's default */
     }
+    return CLCONV_OK;
+}
+
+/* box:N and gaussian:N[:SIGMA]: the outer product of a 1-D kernel. */
+static clconv_status separable(const char *spec, long n, double sigma,
+                               clconv_filter **out, char *err)
+{
+    int gauss = strncmp(spec, "gaussian:", 9) == 0, table = sigma == 0;
+    char sh[CLCONV__SHOWN_MAX];
+    double *t = NULL, *g = NULL, sum = 0;
+    int i, j;
+    clconv_status st;
+
+    if (gauss && table) sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8; /* OpenCV's */
     t = malloc((size_t)n * (size_t)n * sizeof(double));
     g = malloc((size_t)n * sizeof(double));
     if (!t || !g) {
@@ -215,7 +262,7 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
     for (i = 0; i < n; i++) {
         double x = i - (n - 1) * 0.5;
         g[i] = gauss ? exp(-x * x / (2 * sigma * sigma)) : 1.0;
-        if (gauss && !c2 && n % 2 && n <= 9) g[i] = small_gaussian(n, i);
+        if (gauss && table && n % 2 && n <= 9) g[i] = small_gaussian(n, i);
         sum += g[i];
     }
     if (!(sum > 0) || !isfinite(sum)) {
@@ -235,6 +282,72 @@ static clconv_status parametric(const char *spec, clconv_filter **out,
     free(t);
     free(g);
     return st;
+}
+
+/* log:N[:SIGMA], MATLAB's fspecial('log', N, SIGMA) step for step: the
+ * Gaussian exp(-r^2 / 2s^2) at integer offsets from the centre, taps below
+ * DBL_EPSILON times the largest set to 0, normalised to sum 1; times
+ * (r^2 - 2s^2) / s^4 (the analytic Laplacian's factor); then its mean
+ * subtracted, so the filter sums to 0 (a flat image gives 0). Its sign is
+ * the Laplacian's (centre negative), as the laplacian preset's. */
+static clconv_status log_filter(const char *spec, long n, double sigma,
+                                clconv_filter **out, char *err)
+{
+    double s2, sum = 0, mean = 0, *t;
+    long i, nn = n * n, c = (n - 1) / 2;
+    int bad = 0;
+    char sh[CLCONV__SHOWN_MAX];
+    clconv_status st;
+
+    if (sigma == 0) sigma = 0.3 * ((n - 1) * 0.5 - 1) + 0.8; /* gaussian:N's */
+    s2 = sigma * sigma;
+    if (!(t = malloc((size_t)nn * sizeof(double)))) {
+        clconv__err(err, "filter: out of memory");
+        return CLCONV_E_NOMEM;
+    }
+    for (i = 0; i < nn; i++) {
+        double x = (double)(i % n - c), y = (double)(i / n - c);
+        t[i] = exp(-(x * x + y * y) / (2 * s2));
+    }
+    /* The centre is the largest tap: exp(0) = 1. */
+    for (i = 0; i < nn; i++) {
+        if (t[i] < DBL_EPSILON) t[i] = 0;
+        sum += t[i];
+    }
+    for (i = 0; i < nn; i++) {
+        double x = (double)(i % n - c), y = (double)(i / n - c);
+        t[i] = t[i] / sum * (x * x + y * y - 2 * s2) / (s2 * s2);
+        mean += t[i];
+    }
+    mean /= (double)nn;
+    for (i = 0; i < nn; i++) {
+        t[i] -= mean;
+        if (!isfinite(t[i]) || fabs(t[i]) > TAP_LIMIT) bad = 1;
+    }
+    /* A tiny SIGMA makes the centre -2/SIGMA^2 huge; a huge one makes
+     * SIGMA^4 overflow (NaN) or every tap underflow to 0. */
+    if (bad || t[c * n + c] == 0) {
+        free(t);
+        clconv__err(err, "filter '%s': SIGMA %g is too %s for %ld taps (the "
+                    "taps would be %s)", clconv__shown(sh, spec, -1), sigma,
+                    sigma < 1 ? "small" : "large", n,
+                    sigma < 1 ? "beyond 1e30" : "0 or not finite");
+        return CLCONV_E_FILTER;
+    }
+    st = clconv_filter_create((int)n, (int)n, t, spec, out, err);
+    free(t);
+    return st;
+}
+
+static clconv_status parametric(const char *spec, clconv_filter **out,
+                                char *err)
+{
+    long n;
+    double sigma;
+    clconv_status st = parse_params(spec, &n, &sigma, err);
+    if (st != CLCONV_OK) return st;
+    if (strncmp(spec, "log:", 4) == 0) return log_filter(spec, n, sigma, out, err);
+    return separable(spec, n, sigma, out, err);
 }
 
 /* Parses a text matrix: rows split by newlines or ';', numbers by spaces,
@@ -420,7 +533,8 @@ clconv_status clconv_filter_parse(const char *spec, clconv_filter **out,
             return clconv_filter_create(3, 3, t, spec, out, err);
         }
     }
-    if (strncmp(spec, "box:", 4) == 0 || strncmp(spec, "gaussian:", 9) == 0)
+    if (strncmp(spec, "box:", 4) == 0 || strncmp(spec, "gaussian:", 9) == 0 ||
+        strncmp(spec, "log:", 4) == 0)
         return parametric(spec, out, err);
     if (strspn(spec, "0123456789+-.eE,; \t") == strlen(spec)) {
         char what[CLCONV__SHOWN_MAX + 32], sh[CLCONV__SHOWN_MAX];

@@ -530,8 +530,8 @@ def _presets():
 
 presets = _presets()
 """The fixed presets as float64 arrays ("sharpen", "blur", ...); the
-parametric ones ("box:N", "gaussian:N[:SIGMA]") are spec strings that
-correlate() takes as the kernel."""
+parametric ones ("box:N", "gaussian:N[:SIGMA]", "log:N[:SIGMA]") are spec
+strings that correlate() takes as the kernel."""
 
 
 def self_test(device="auto"):

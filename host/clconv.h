@@ -151,6 +151,46 @@ clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
                                 long long *nan_count, char err[CLCONV_ERR_MAX]);
 
+/* Sample depths: of what a file stores, and of what is written. */
+typedef enum clconv_depth {
+    CLCONV_DEPTH_AUTO = 0,   /* the input's, where the output format holds it */
+    CLCONV_DEPTH_8 = 8,
+    CLCONV_DEPTH_16 = 16,
+    CLCONV_DEPTH_FLOAT = 32  /* float32, unmapped */
+} clconv_depth;
+
+/* As clconv_image_load8, and *depth (may be NULL) receives the depth the
+ * file stores: 8, 16 (16-bit PNG and PNM, values 0..65535) or FLOAT (.npy).
+ * out8 may be NULL: then every image comes back as floats in *out. */
+clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out,
+                                      clconv_depth *depth, char err[CLCONV_ERR_MAX]);
+
+/* Maps a float plane to 16 bits as clconv_plane_to_u8 does to 8 (clamp
+ * to 0..65535, abs, normalize to 0..65535). *clipped (may be NULL)
+ * receives how many pixels the clamp changed: rounded below 0 or above the
+ * maximum (never with normalize). */
+void clconv_plane_to_u16(const clconv_plane *p, clconv_map map, uint16_t *out16,
+                         long long *nan_count, long long *clipped);
+
+/* The depth `path`'s format writes for `want` when the input stored
+ * `in_depth`: `want` itself when the format holds it, and for AUTO the
+ * input's depth where the format holds it, else the nearest it holds
+ * (an 8- or 16-bit format takes 8 for a float input, so its values are
+ * never silently rescaled). Returns CLCONV_DEPTH_AUTO (0) when the format
+ * is unknown or cannot hold `want` (16 into JPEG, 8 into .npy, ...). */
+clconv_depth clconv_format_depth(const char *path, clconv_depth want,
+                                 clconv_depth in_depth);
+
+/* clconv_image_save at a depth: `depth` as clconv_format_depth resolves it
+ * (with an 8-bit input for AUTO); CLCONV_E_INVALID, naming the format,
+ * when the format cannot hold it. *clipped (may be NULL): pixels the
+ * mapping clamped. */
+clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
+                                      clconv_map map, clconv_depth depth, int quality,
+                                      long long *nan_count, long long *clipped,
+                                      char err[CLCONV_ERR_MAX]);
+
 /* ---------------------------------------------------------------- filters */
 
 typedef struct clconv_filter clconv_filter;
@@ -420,6 +460,12 @@ typedef struct clconv_job {
                                     then `cl` is ignored) */
     int ndevices;
     volatile int *stop;          /* when *stop != 0, take no new image */
+    /* Output depth and the affine step (DESIGN §6), appended: */
+    int depth;                   /* a clconv_depth: CLCONV_DEPTH_AUTO (0) keeps
+                                    the input's depth where the format holds it */
+    int affine;                  /* nonzero: out = scale * v + offset before
+                                    the mapping (and in .npy), after --verify */
+    double scale, offset;
 } clconv_job;
 
 /* How device results are checked against the CPU reference: not at all;
@@ -446,6 +492,10 @@ typedef struct clconv_report {
     int sampled;                 /* the spot check ran; sr holds its result */
     int sample_points;           /* how many pixels it checked */
     clconv_verify_result sr;
+    /* Appended: */
+    long long clipped;           /* pixels the mapping clamped (below 0 or
+                                    above the depth's maximum) */
+    int in_depth, out_depth;     /* clconv_depth of the input and the output */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */

@@ -33,3 +33,7 @@ set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")
 # entries refused, FIFOs never waited on, the ICD library in the key.
 clconv_py_test(py_cache test_cache.py)
 set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")
+# Output depth (--depth auto|8|16|float), 16-bit PNG/PGM round trips,
+# --scale/--offset and clipped counts, against numpy and Pillow (issue 13).
+clconv_py_test(py_depth test_depth.py)
+set_tests_properties(py_depth PROPERTIES TIMEOUT 300 LABELS "python")

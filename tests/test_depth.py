@@ -14,8 +14,8 @@ Checked against Pillow and numpy, on the CPU path and on the default device
   numpy correlation; .npy gets float32(S*v + O); --verify compares raw.
 - usage errors (exit 2, one line naming the format) for depths a format
   cannot hold and for non-finite --scale/--offset.
-- "clipped" per image and in total in --json equals numpy's count, and the
-  stderr summary says it.
+- "clipped" per image and in total in --json equals numpy's count; the
+  stderr summary of a batch, and a one-image run's own line, say it.
 """
 import json
 import os
@@ -326,14 +326,22 @@ def totals(dev):
     shutil.rmtree(outdir, ignore_errors=True)
     cmd, p = run("-f", "sharpen", *[n for n, _ in imgs], "-o", outdir, device=dev,
                  quiet=False)
-    lines = p.stderr.splitlines()
-    check(p.returncode == 0 and f"clconv: {want_total} pixels clipped in all" in lines,
-          f"stderr summary [{dev}]: no '{want_total} pixels clipped in all' line: "
-          f"{p.stderr!r}")
+    summary = [l for l in p.stderr.splitlines() if re.match(r"clconv: 3 done", l)]
+    check(p.returncode == 0 and len(summary) == 1 and
+          f", {want_total} pixels clipped (" in summary[0],
+          f"stderr summary [{dev}]: no '{want_total} pixels clipped': {p.stderr!r}")
+    # One image: its own line says it.
     name, n = imgs[0]
-    check(any(l.startswith("clconv: ") and name in l and f"{n} pixel" in l and
-              "clipped" in l for l in lines) or n == 0,
-          f"stderr [{dev}]: no per-image clipped line for {name}")
+    cmd, p = run("-f", "sharpen", name, "-o", path(f"{dev}-one.png"), device=dev,
+                 quiet=False)
+    check(p.returncode == 0 and any(
+        l.startswith("clconv: ") and name in l and f": {n} pixel" in l and "clipped" in l
+        for l in p.stderr.splitlines()) or n == 0,
+        f"stderr [{dev}]: no clipped line for the one image {name}: {p.stderr!r}")
+    cmd, p = run("-f", "identity", name, "-o", path(f"{dev}-none.png"), device=dev,
+                 quiet=False)
+    check("clipped" not in p.stderr, f"stderr [{dev}]: clipped said with none: "
+          f"{p.stderr!r}")
 
 
 # ------------------------------------------------------------ usage errors

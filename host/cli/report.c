@@ -150,7 +150,7 @@ void cli_on_report(const clconv_report *r, void *user)
     if (r->status == CLCONV_E_MISMATCH) s->mismatched++;
     else if (r->status != CLCONV_OK) s->failed++;
     if ((r->note[0] && loud) || r->status != CLCONV_OK || (r->verified && loud) ||
-        ((r->nan_count > 0 || r->clipped > 0) && loud))
+        ((r->nan_count > 0 || (r->clipped > 0 && s->total <= 1)) && loud))
         clear_progress(s);
     if (r->note[0] && loud) cli_err("%s", r->note);
     if (r->status != CLCONV_OK) cli_err("%s", r->err);
@@ -162,7 +162,9 @@ void cli_on_report(const clconv_report *r, void *user)
     if (r->verified && r->status == CLCONV_E_MISMATCH)
         cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);
-    if (r->clipped > 0 && loud)
+    /* Clipping is routine (sharpen on a photo): one line for a one-image
+     * run; a batch says it once, in its summary line (per image: --json). */
+    if (r->clipped > 0 && loud && s->total <= 1)
         cli_err("%s: %lld pixel%s clipped to 0..%d (%d-bit output)", r->input, r->clipped, r->clipped == 1 ? "" : "s",
                 r->out_depth == CLCONV_DEPTH_16 ? 65535 : 255, (int)r->out_depth);
     s->clipped += r->clipped;
@@ -321,15 +323,18 @@ int cli_report_end(run_state *s, int n, int interrupted)
                 s->done, s->failed, n - s->done - (s->failed - s->failed0));
         return EXIT_INTERRUPTED;
     }
-    if ((n > 1 || s->skipped) && !s->quiet)
-        fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped (%.1f s)\n",
+    if ((n > 1 || s->skipped) && !s->quiet) {
+        char clip[64] = "";
+        if (n > 1 && s->clipped > 0)
+            snprintf(clip, sizeof clip, ", %lld pixel%s clipped", s->clipped,
+                     s->clipped == 1 ? "" : "s");
+        fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped%s (%.1f s)\n",
                 s->done - s->mismatched, s->failed + s->mismatched,
-                s->mismatched ? " (verification)" : "", s->skipped, now_s() - s->t0);
+                s->mismatched ? " (verification)" : "", s->skipped, clip,
+                now_s() - s->t0);
+    }
     if (n > 1 && s->nans + s->nans_kept > 0 && !s->quiet)
         nan_summary(s->nans, s->nans_kept);
-    if (n > 1 && s->clipped > 0 && !s->quiet)
-        fprintf(stderr, "clconv: %lld pixel%s clipped in all\n", s->clipped,
-                s->clipped == 1 ? "" : "s");
     return s->mismatched ? EXIT_MISMATCH
            : s->failed || s->report_lost ? EXIT_SOME_FAILED : EXIT_DONE;
 }

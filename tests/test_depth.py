@@ -153,6 +153,15 @@ def round_trips(dev):
                 check(maxval == 65535, f"{src} -> {dst} [{dev}]: maxval {maxval}")
             check(same(got, a.astype(np.int64)), f"{src} -> {dst} [{dev}]: "
                   "samples differ from the input's (16-bit round trip)")
+    # Big enough for several IDAT chunks (random samples do not deflate).
+    big = rng.integers(0, 65536, (251, 317), dtype=np.uint16)
+    Image.fromarray(big).save(path("big16.png"))
+    out = path(f"{dev}-big.png")
+    if ok("big 16-bit", "-f", "identity", path("big16.png"), "-o", out, device=dev):
+        with open(out, "rb") as f:
+            nidat = f.read().count(b"IDAT")
+        check(nidat > 1 and same(load16(out)[0], big.astype(np.int64)),
+              f"big 16-bit PNG [{dev}]: {nidat} IDAT chunks or samples differ")
     # A 12-bit camera frame in a 16-bit PNG keeps its numbers.
     cam = rng.integers(0, 4096, (h, w), dtype=np.uint16)
     cam[0, 0] = 4095

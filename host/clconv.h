@@ -126,9 +126,10 @@ clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
                                   clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
 typedef enum clconv_map {
-    CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (default) */
+    CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (0..65535
+                             at 16 bits) (default) */
     CLCONV_MAP_ABS,       /* |v|, then as clamp */
-    CLCONV_MAP_NORMALIZE  /* min..max of the finite values to 0..255 */
+    CLCONV_MAP_NORMALIZE  /* min..max of the finite values to the full range */
 } clconv_map;
 
 /* Maps a float plane to 8 bits. `out8` holds width*height bytes, allocated by
@@ -137,12 +138,12 @@ void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
                         unsigned char *out8, long long *nan_count);
 
 /* Nonzero when `path` ends in an extension clconv_image_save can write
- * (.png .jpg .jpeg .bmp .tga .npy, any case). */
+ * (.png .jpg .jpeg .bmp .tga .pgm .pnm .npy, any case). */
 int clconv_format_supported(const char *path);
 
 /* Writes a plane to `path`; the extension picks the format: .png .jpg/.jpeg
- * .bmp .tga (8-bit gray, mapped with `map`) or .npy (raw float32, shape
- * (H, W)). The file is written to a temporary file in the same directory,
+ * .bmp .tga .pgm/.pnm (8-bit gray, mapped with `map`) or .npy (raw float32,
+ * shape (H, W)); clconv_image_save_depth below writes 16 bits too. The file is written to a temporary file in the same directory,
  * flushed to the disk and renamed into place (the directory flushed after),
  * so a failure never leaves a partial file. A new file gets the mode
  * open(2) gives under the umask; a replaced file keeps its permission bits.
@@ -475,7 +476,9 @@ typedef struct clconv_job {
  * whose failure counts as a device failure. The host path needs none. */
 enum { CLCONV_VERIFY_OFF = 0, CLCONV_VERIFY_FULL = 1, CLCONV_VERIFY_SAMPLE = 2 };
 
-/* What happened to one image. Filled by clconv_process_file. */
+/* What happened to one image. Filled by clconv_process_file. The
+ * mapping to an integer depth counts NaN (nan_count) and the pixels it
+ * clamped (clipped, appended at the end). */
 typedef struct clconv_report {
     const char *input, *output;  /* as given, not copied */
     clconv_status status;        /* CLCONV_OK, or why this image failed */
@@ -502,7 +505,8 @@ typedef struct clconv_report {
 void clconv_job_init(clconv_job *job);
 
 /* One image, start to end: decode, luma, (resize), pad, compute, (verify),
- * map, write atomically. Never overwrites `input` (nor, with side_by_side,
+ * (scale and offset: job->affine), map to the output depth (job->depth;
+ * AUTO keeps the input's where the format holds it), write atomically. Never overwrites `input` (nor, with side_by_side,
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never

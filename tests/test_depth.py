@@ -257,7 +257,7 @@ def depth_changes(dev):
               f"float .npy -> png [{dev}]: not clamped to 8 bits")
         j = json_of(p)
         check(j and j["images"][0].get("clipped") == nclip and
-              j["images"][0].get("depth") == "float" and
+              j["images"][0].get("in_depth") == "float" and
               j["images"][0].get("out_depth") == 8,
               f"float .npy -> png [{dev}]: json {j and j['images'][0]}")
 

@@ -248,7 +248,7 @@ static void json_image(run_state *s, const clconv_report *r)
     json_num(r->verify_ms);
     printf(", \"encode\": ");
     json_num(r->encode_ms);
-    printf("}, \"nan_pixels\": %lld, \"clipped\": %lld, \"depth\": ", r->nan_count,
+    printf("}, \"nan_pixels\": %lld, \"clipped\": %lld, \"in_depth\": ", r->nan_count,
            r->clipped);
     json_depth(r->in_depth);
     printf(", \"out_depth\": ");

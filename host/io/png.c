@@ -545,7 +545,8 @@ static int encode_png16(const clconv__encode_args *a)
     int ok = 0;
     if (w > 0x3fffffff || h > 0x7fffffff) return 0;
     memset(&z, 0, sizeof z);
-    if (deflateInit(&z, 6) != Z_OK) return 0;
+    /* Level 1, run-length: what the 8-bit writer uses (docs/formats.md). */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK) return 0;
     r = malloc(row);
     out = malloc(IDAT_BYTES);
     if (!r || !out) goto cleanup;

@@ -481,8 +481,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         r->verify_ms = clconv__now_ms() - t;
     }
     clconv_plane_free(&padded);
-    /* --scale/--offset: on the result of either path, after --verify
-     * compared the raw numbers, before the mapping and in .npy too. */
+    /* --scale/--offset: either path's result, after --verify, before the map. */
     if (job->affine) clconv__plane_affine(&out, job->scale, job->offset);
 
     /* An explicit device's wrong spot check, or --verify full's mismatch. */

@@ -17,6 +17,8 @@ Checked against Pillow and numpy, on the CPU path and on the default device
 - "clipped" per image and in total in --json equals numpy's count; the
   stderr summary of a batch, and a one-image run's own line, say it.
 """
+import ctypes
+import glob
 import json
 import os
 import re
@@ -386,6 +388,74 @@ def usage_errors():
               f".{ext} output: exit {p.returncode}, want 2")
 
 
+# ------------------------------------------------------------ the library API
+
+class Plane(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                ("data", ctypes.POINTER(ctypes.c_float))]
+
+
+def library_api():
+    """clconv_plane_to_u16, clconv_image_save_depth, clconv_format_depth and
+    clconv_image_load_depth through libclconv.so next to the binary (the
+    build directory's); skipped where there is none (an installed binary)."""
+    libs = sorted(glob.glob(os.path.join(os.path.dirname(CLCONV), "libclconv.so*")))
+    if not libs:
+        print("no libclconv.so next to the binary: library checks skipped")
+        return
+    lib = ctypes.CDLL(libs[0])
+    check(all(hasattr(lib, f) for f in ("clconv_plane_to_u16", "clconv_image_save_depth",
+                                        "clconv_format_depth", "clconv_image_load_depth")),
+          "libclconv.so lacks the depth functions")
+    if not hasattr(lib, "clconv_image_save_depth"):
+        return
+    v = np.concatenate([rng.uniform(-3e5, 3e5, 200), [0.5, 1.5, 2.5, -0.5, -0.6,
+                        65534.5, 65535.4, 65535.6, np.inf, -np.inf, np.nan]])
+    v = v.astype(np.float32).reshape(1, -1)
+    pl = Plane(v.shape[1], 1, v.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    out = np.zeros(v.shape, np.uint16)
+    nans, clipped = ctypes.c_longlong(-1), ctypes.c_longlong(-1)
+    lib.clconv_plane_to_u16(ctypes.byref(pl), 0, out.ctypes.data_as(
+        ctypes.POINTER(ctypes.c_uint16)), ctypes.byref(nans), ctypes.byref(clipped))
+    fin = np.nan_to_num(v.astype(np.float64), nan=0.0)
+    want, nclip = mapped(fin, 16)
+    check(same(out.astype(np.int64), want.astype(np.int64)),
+          "clconv_plane_to_u16: not rint + clip to 0..65535")
+    check(nans.value == 1 and clipped.value == nclip,
+          f"clconv_plane_to_u16: nan {nans.value}, clipped {clipped.value} (numpy {nclip})")
+    err = ctypes.create_string_buffer(4096)
+    for name, depth, st in (("lib.png", 16, 0), ("lib.pgm", 16, 0), ("lib.jpg", 16, 1),
+                            ("lib.npy", 8, 1), ("lib.png", 32, 1)):
+        clipped.value = -1
+        r = lib.clconv_image_save_depth(path(name).encode(), ctypes.byref(pl), 0, depth,
+                                        95, None, ctypes.byref(clipped), err)
+        check(r == st, f"clconv_image_save_depth {name} --depth {depth}: status {r}, "
+              f"want {st}: {err.value!r}")
+        if st:
+            check(b"cannot hold" in err.value, f"save_depth {name}: {err.value!r}")
+            continue
+        got = load16(path(name))[0] if name.endswith(".png") else read_pgm(path(name))[1]
+        check(same(got, want.astype(np.int64)) and clipped.value == nclip,
+              f"clconv_image_save_depth {name}: samples or clipped {clipped.value}")
+    check(lib.clconv_format_depth(b"x.png", 0, 16) == 16 and
+          lib.clconv_format_depth(b"x.jpg", 0, 16) == 8 and
+          lib.clconv_format_depth(b"x.jpg", 16, 8) == 0 and
+          lib.clconv_format_depth(b"x.npy", 0, 16) == 32 and
+          lib.clconv_format_depth(b"x.pgm", 0, 32) == 8,
+          "clconv_format_depth: auto or a refused depth resolved wrongly")
+    a = rng.integers(0, 65536, (7, 9), dtype=np.uint16)
+    Image.fromarray(a).save(path("lib16.png"))
+    for src, want_depth in (("lib16.png", 16), ("lib.pgm", 16), ("u8.png", 8),
+                            ("f.npy", 32)):
+        fp, depth = Plane(), ctypes.c_int(-1)
+        r = lib.clconv_image_load_depth(path(src).encode(), ctypes.c_longlong(0), None,
+                                        ctypes.byref(fp), ctypes.byref(depth), err)
+        check(r == 0 and depth.value == want_depth and fp.width > 0,
+              f"clconv_image_load_depth {src}: status {r}, depth {depth.value}")
+        if r == 0:
+            lib.clconv_plane_free(ctypes.byref(fp))
+
+
 def devices():
     devs = ["cpu"]
     p = subprocess.run([CLCONV, "--list-devices"], capture_output=True, text=True)
@@ -403,6 +473,7 @@ try:
         depth_changes(d)
         scale_offset(d)
         totals(d)
+    library_api()
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 check.finish()

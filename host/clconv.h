@@ -126,9 +126,10 @@ clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
                                   clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
 typedef enum clconv_map {
-    CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (default) */
+    CLCONV_MAP_CLAMP = 0, /* round half to even, clamp to 0..255 (0..65535
+                             at 16 bits) (default) */
     CLCONV_MAP_ABS,       /* |v|, then as clamp */
-    CLCONV_MAP_NORMALIZE  /* min..max of the finite values to 0..255 */
+    CLCONV_MAP_NORMALIZE  /* min..max of the finite values to the full range */
 } clconv_map;
 
 /* Maps a float plane to 8 bits. `out8` holds width*height bytes, allocated by
@@ -137,12 +138,12 @@ void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
                         unsigned char *out8, long long *nan_count);
 
 /* Nonzero when `path` ends in an extension clconv_image_save can write
- * (.png .jpg .jpeg .bmp .tga .npy, any case). */
+ * (.png .jpg .jpeg .bmp .tga .pgm .pnm .npy, any case). */
 int clconv_format_supported(const char *path);
 
 /* Writes a plane to `path`; the extension picks the format: .png .jpg/.jpeg
- * .bmp .tga (8-bit gray, mapped with `map`) or .npy (raw float32, shape
- * (H, W)). The file is written to a temporary file in the same directory,
+ * .bmp .tga .pgm/.pnm (8-bit gray, mapped with `map`) or .npy (raw float32,
+ * shape (H, W)); clconv_image_save_depth below writes 16 bits too. The file is written to a temporary file in the same directory,
  * flushed to the disk and renamed into place (the directory flushed after),
  * so a failure never leaves a partial file. A new file gets the mode
  * open(2) gives under the umask; a replaced file keeps its permission bits.
@@ -150,6 +151,46 @@ int clconv_format_supported(const char *path);
 clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
                                 long long *nan_count, char err[CLCONV_ERR_MAX]);
+
+/* Sample depths: of what a file stores, and of what is written. */
+typedef enum clconv_depth {
+    CLCONV_DEPTH_AUTO = 0,   /* the input's, where the output format holds it */
+    CLCONV_DEPTH_8 = 8,
+    CLCONV_DEPTH_16 = 16,
+    CLCONV_DEPTH_FLOAT = 32  /* float32, unmapped */
+} clconv_depth;
+
+/* As clconv_image_load8, and *depth (may be NULL) receives the depth the
+ * file stores: 8, 16 (16-bit PNG and PNM, values 0..65535) or FLOAT (.npy).
+ * out8 may be NULL: then every image comes back as floats in *out. */
+clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out,
+                                      clconv_depth *depth, char err[CLCONV_ERR_MAX]);
+
+/* Maps a float plane to 16 bits as clconv_plane_to_u8 does to 8 (clamp
+ * to 0..65535, abs, normalize to 0..65535). *clipped (may be NULL)
+ * receives how many pixels the clamp changed: rounded below 0 or above the
+ * maximum (never with normalize). */
+void clconv_plane_to_u16(const clconv_plane *p, clconv_map map, uint16_t *out16,
+                         long long *nan_count, long long *clipped);
+
+/* The depth `path`'s format writes for `want` when the input stored
+ * `in_depth`: `want` itself when the format holds it, and for AUTO the
+ * input's depth where the format holds it, else the nearest it holds
+ * (an 8- or 16-bit format takes 8 for a float input, so its values are
+ * never silently rescaled). Returns CLCONV_DEPTH_AUTO (0) when the format
+ * is unknown or cannot hold `want` (16 into JPEG, 8 into .npy, ...). */
+clconv_depth clconv_format_depth(const char *path, clconv_depth want,
+                                 clconv_depth in_depth);
+
+/* clconv_image_save at a depth: `depth` as clconv_format_depth resolves it
+ * (with an 8-bit input for AUTO); CLCONV_E_INVALID, naming the format,
+ * when the format cannot hold it. *clipped (may be NULL): pixels the
+ * mapping clamped. */
+clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
+                                      clconv_map map, clconv_depth depth, int quality,
+                                      long long *nan_count, long long *clipped,
+                                      char err[CLCONV_ERR_MAX]);
 
 /* ---------------------------------------------------------------- filters */
 
@@ -420,6 +461,12 @@ typedef struct clconv_job {
                                     then `cl` is ignored) */
     int ndevices;
     volatile int *stop;          /* when *stop != 0, take no new image */
+    /* Output depth and the affine step (DESIGN §6), appended: */
+    int depth;                   /* a clconv_depth: CLCONV_DEPTH_AUTO (0) keeps
+                                    the input's depth where the format holds it */
+    int affine;                  /* nonzero: out = scale * v + offset before
+                                    the mapping (and in .npy), after --verify */
+    double scale, offset;
 } clconv_job;
 
 /* How device results are checked against the CPU reference: not at all;
@@ -429,7 +476,9 @@ typedef struct clconv_job {
  * whose failure counts as a device failure. The host path needs none. */
 enum { CLCONV_VERIFY_OFF = 0, CLCONV_VERIFY_FULL = 1, CLCONV_VERIFY_SAMPLE = 2 };
 
-/* What happened to one image. Filled by clconv_process_file. */
+/* What happened to one image. Filled by clconv_process_file. The
+ * mapping to an integer depth counts NaN (nan_count) and the pixels it
+ * clamped (clipped, appended at the end). */
 typedef struct clconv_report {
     const char *input, *output;  /* as given, not copied */
     clconv_status status;        /* CLCONV_OK, or why this image failed */
@@ -446,13 +495,18 @@ typedef struct clconv_report {
     int sampled;                 /* the spot check ran; sr holds its result */
     int sample_points;           /* how many pixels it checked */
     clconv_verify_result sr;
+    /* Appended: */
+    long long clipped;           /* pixels the mapping clamped (below 0 or
+                                    above the depth's maximum) */
+    int in_depth, out_depth;     /* clconv_depth of the input and the output */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */
 void clconv_job_init(clconv_job *job);
 
 /* One image, start to end: decode, luma, (resize), pad, compute, (verify),
- * map, write atomically. Never overwrites `input` (nor, with side_by_side,
+ * (scale and offset: job->affine), map to the output depth (job->depth;
+ * AUTO keeps the input's where the format holds it), write atomically. Never overwrites `input` (nor, with side_by_side,
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never

@@ -41,3 +41,7 @@ set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")
 # and MATLAB's fspecial('log'); --list-filters; bad specs.
 clconv_py_test(py_presets test_presets.py)
 set_tests_properties(py_presets PROPERTIES TIMEOUT 300 LABELS "python")
+# Output depth (--depth auto|8|16|float), 16-bit PNG/PGM round trips,
+# --scale/--offset and clipped counts, against numpy and Pillow (issue 13).
+clconv_py_test(py_depth test_depth.py)
+set_tests_properties(py_depth PROPERTIES TIMEOUT 300 LABELS "python")

@@ -41,6 +41,10 @@ enum { DEV_AUTO, DEV_CPU, DEV_OPENCL, DEV_ALL };
  * usage errors, which it reports). */
 int cli_parse(int argc, char **argv, cli_config *cfg);
 void cli_config_free(cli_config *cfg);
+/* --depth against the output format (output_file's, or --format's when
+ * NULL: a directory output): -1 when it holds it, else the usage error's
+ * exit status, reported. */
+int cli_check_depth(const cli_config *cfg, const char *output_file);
 /* The filter cfg names, flipped for --flip; exit status, 0 when made. */
 int cli_make_filter(const cli_config *cfg, clconv_filter **out);
 
@@ -99,6 +103,7 @@ typedef struct run_state {
     char **dropped; /* per input: why it gets no output, or NULL */
     long long nans;      /* NaN pixels written as 0 (8-bit outputs) */
     long long nans_kept; /* NaN pixels kept in float outputs (.npy) */
+    long long clipped;   /* pixels the mapping clamped, all images */
     double t0, last_progress;
     const char *device_name;
     int verify;                     /* the job's mode, for the JSON report */

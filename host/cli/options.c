@@ -205,6 +205,49 @@ static int o_map(cli_config *c, const char *a)
     return -1;
 }
 
+static int o_depth(cli_config *c, const char *a)
+{
+    if (strcmp(a, "auto") == 0) c->job.depth = CLCONV_DEPTH_AUTO;
+    else if (strcmp(a, "8") == 0) c->job.depth = CLCONV_DEPTH_8;
+    else if (strcmp(a, "16") == 0) c->job.depth = CLCONV_DEPTH_16;
+    else if (strcmp(a, "float") == 0) c->job.depth = CLCONV_DEPTH_FLOAT;
+    else return usage_error("--depth: '%s' is not auto, 8, 16 or float", a);
+    return -1;
+}
+
+/* --scale and --offset: a whole-string finite number into *v. */
+static int affine_value(cli_config *c, const char *a, const char *name, double *v)
+{
+    char *e, fmt[64];
+    errno = 0;
+    *v = strtod(a, &e);
+    if (!a[0] || *e || errno || !isfinite(*v)) {
+        snprintf(fmt, sizeof fmt, "%s: '%%s' is not a finite number", name);
+        return usage_error(fmt, a);
+    }
+    c->job.affine = 1;
+    return -1;
+}
+static int o_scale(cli_config *c, const char *a) { return affine_value(c, a, "--scale", &c->job.scale); }
+static int o_offset(cli_config *c, const char *a) { return affine_value(c, a, "--offset", &c->job.offset); }
+
+int cli_check_depth(const cli_config *c, const char *output_file)
+{
+    char path[64], msg[256];
+    const char *names[] = {"auto", "8", "16", "", "float"};
+    const clconv__format *f;
+    if (c->job.depth == CLCONV_DEPTH_AUTO) return -1;
+    if (!output_file) snprintf(path, sizeof path, "x.%s", c->format);
+    f = clconv__format_by_name(output_file ? output_file : path, 1);
+    if (!f || clconv__format_depth(f, (clconv_depth)c->job.depth, CLCONV_DEPTH_8))
+        return -1;
+    snprintf(msg, sizeof msg, "--depth %s: %s output '%%s' holds %s samples only",
+             names[c->job.depth / 8], f->name,
+             f->depths == (CLCONV__D8 | CLCONV__D16) ? "8- or 16-bit"
+             : f->depths == CLCONV__DF ? "float32" : "8-bit");
+    return usage_error(msg, output_file ? output_file : path + 1);
+}
+
 static int o_quality(cli_config *c, const char *a)
 {
     long v;
@@ -305,7 +348,15 @@ static const opt_row table[] = {
     {"side-by-side", 0, "F", S_OUTPUT,
      "also write the input and the output side by side\ninto F, for one input (off)", o_side},
     {"format", 0, "EXT", S_OUTPUT, "@formats", o_format},
-    {"map", 0, "MODE", S_OUTPUT, "clamp | abs | normalize: float to 8 bits (clamp)", o_map},
+    {"map", 0, "MODE", S_OUTPUT,
+     "clamp | abs | normalize: float to the output's\ninteger depth (clamp)", o_map},
+    {"depth", 0, "D", S_OUTPUT,
+     "auto | 8 | 16 | float: the output's sample depth;\n"
+     "auto keeps the input's where the format holds it (auto)", o_depth},
+    {"scale", 0, "S", S_OUTPUT, "out = S * v + O before the mapping and in .npy (1)",
+     o_scale},
+    {"offset", 0, "O", S_OUTPUT, "O of --scale; --offset 128 shows signed results (0)",
+     o_offset},
     {"quality", 0, "N", S_OUTPUT, "JPEG quality 1..100 (95)", o_quality},
     {"device", 0, "DEV", S_DEVICE,
      "auto | all | cpu | opencl[:P[:D]] (auto; also\n$CLCONV_DEVICE)", o_device},

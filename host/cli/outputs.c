@@ -250,6 +250,7 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
                 output, exts);
         return EXIT_USAGE;
     }
+    if ((rc = cli_check_depth(cfg, dir_mode ? NULL : output)) >= 0) return rc;
     if (resize_too_large(cfg)) return EXIT_USAGE;
     if (in->n == 0) {
         if (!s->quiet) fprintf(stderr, "clconv: no images to do\n");

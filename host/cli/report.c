@@ -73,6 +73,14 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* A clconv_depth as JSON: 8, 16, "float", or null (not known: no output). */
+static void json_depth(int d)
+{
+    if (d == CLCONV_DEPTH_8 || d == CLCONV_DEPTH_16) printf("%d", d);
+    else if (d == CLCONV_DEPTH_FLOAT) printf("\"float\"");
+    else printf("null");
+}
+
 static void json_image(run_state *s, const clconv_report *r);
 
 /* Once stdout fails (its reader went away: EPIPE, SIGPIPE being ignored),
@@ -142,7 +150,7 @@ void cli_on_report(const clconv_report *r, void *user)
     if (r->status == CLCONV_E_MISMATCH) s->mismatched++;
     else if (r->status != CLCONV_OK) s->failed++;
     if ((r->note[0] && loud) || r->status != CLCONV_OK || (r->verified && loud) ||
-        (r->nan_count > 0 && loud))
+        ((r->nan_count > 0 || (r->clipped > 0 && s->total <= 1)) && loud))
         clear_progress(s);
     if (r->note[0] && loud) cli_err("%s", r->note);
     if (r->status != CLCONV_OK) cli_err("%s", r->err);
@@ -154,6 +162,12 @@ void cli_on_report(const clconv_report *r, void *user)
     if (r->verified && r->status == CLCONV_E_MISMATCH)
         cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);
+    /* Clipping is routine (sharpen on a photo): one line for a one-image
+     * run; a batch says it once, in its summary line (per image: --json). */
+    if (r->clipped > 0 && loud && s->total <= 1)
+        cli_err("%s: %lld pixel%s clipped to 0..%d (%d-bit output)", r->input, r->clipped, r->clipped == 1 ? "" : "s",
+                r->out_depth == CLCONV_DEPTH_16 ? 65535 : 255, (int)r->out_depth);
+    s->clipped += r->clipped;
     if (r->nan_count > 0 && loud)
         cli_err("%s: %lld NaN pixel%s %s", r->input, r->nan_count,
                 r->nan_count == 1 ? "" : "s",
@@ -234,7 +248,11 @@ static void json_image(run_state *s, const clconv_report *r)
     json_num(r->verify_ms);
     printf(", \"encode\": ");
     json_num(r->encode_ms);
-    printf("}, \"nan_pixels\": %lld", r->nan_count);
+    printf("}, \"nan_pixels\": %lld, \"clipped\": %lld, \"in_depth\": ", r->nan_count,
+           r->clipped);
+    json_depth(r->in_depth);
+    printf(", \"out_depth\": ");
+    json_depth(r->out_depth);
     if (r->sampled) {
         printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);
@@ -254,8 +272,8 @@ static void json_image(run_state *s, const clconv_report *r)
 static void json_end(run_state *s, int interrupted)
 {
     printf("\n], \"done\": %d, \"failed\": %d, \"mismatched\": %d, \"skipped\": %d, "
-           "\"interrupted\": %s}\n", s->done - s->mismatched, s->failed, s->mismatched,
-           s->skipped, interrupted ? "true" : "false");
+           "\"clipped\": %lld, \"interrupted\": %s}\n", s->done - s->mismatched, s->failed,
+           s->mismatched, s->skipped, s->clipped, interrupted ? "true" : "false");
     json_flush(s);
 }
 
@@ -305,10 +323,16 @@ int cli_report_end(run_state *s, int n, int interrupted)
                 s->done, s->failed, n - s->done - (s->failed - s->failed0));
         return EXIT_INTERRUPTED;
     }
-    if ((n > 1 || s->skipped) && !s->quiet)
-        fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped (%.1f s)\n",
+    if ((n > 1 || s->skipped) && !s->quiet) {
+        char clip[64] = "";
+        if (n > 1 && s->clipped > 0)
+            snprintf(clip, sizeof clip, ", %lld pixel%s clipped", s->clipped,
+                     s->clipped == 1 ? "" : "s");
+        fprintf(stderr, "clconv: %d done, %d failed%s, %d skipped%s (%.1f s)\n",
                 s->done - s->mismatched, s->failed + s->mismatched,
-                s->mismatched ? " (verification)" : "", s->skipped, now_s() - s->t0);
+                s->mismatched ? " (verification)" : "", s->skipped, clip,
+                now_s() - s->t0);
+    }
     if (n > 1 && s->nans + s->nans_kept > 0 && !s->quiet)
         nan_summary(s->nans, s->nans_kept);
     return s->mismatched ? EXIT_MISMATCH

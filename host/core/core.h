@@ -67,6 +67,14 @@ int *clconv__axis_map(int n, int before, int after, clconv_border mode);
  * failure). */
 clconv_status clconv__plane_from_u8(const clconv_image8 *in, clconv_plane *out,
                                     char *err);
+/* Maps p to `bits` (8 into out8, 16 into out16): clconv_plane_to_u8's
+ * rules on 0..2^bits-1, NaN and clipped pixels counted (either may be
+ * NULL). */
+void clconv__plane_map(const clconv_plane *p, clconv_map map, int bits,
+                       unsigned char *out8, uint16_t *out16,
+                       long long *nan_count, long long *clipped);
+/* p = scale * p + offset, in double, rounded once to float32. */
+void clconv__plane_affine(clconv_plane *p, double scale, double offset);
 
 /* The test cases' inputs (cases.c), from the generator state *s
  * (splitmix64): uniform draws, a kh x kw filter (integer taps in -4..4, or

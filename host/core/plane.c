@@ -1,6 +1,7 @@
 /* plane.c — float planes and 8-bit images: allocation (huge pages for big
- * planes), the 8-bit-to-float pass, and the mapping of float results to
- * 8 bits (clamp, abs, normalize; NaN counted).
+ * planes), the 8-bit-to-float pass, --scale/--offset's affine step, and
+ * the mapping of float results to 8 or 16 bits (clamp, abs, normalize; NaN
+ * and clipped pixels counted).
  * It must not know about files or devices.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -74,20 +75,25 @@ clconv_status clconv__plane_from_u8(const clconv_image8 *in, clconv_plane *out,
     return CLCONV_OK;
 }
 
-static unsigned char to_u8(double v)
+/* One sample to 0..max: rint rounds half to even in the default rounding
+ * mode; *clipped counts a value the clamp changed (an infinity included). */
+static unsigned to_int(double v, double max, long long *clipped)
 {
-    /* rint: round half to even in the default rounding mode. */
     v = rint(v);
-    if (v <= 0) return 0;
-    if (v >= 255) return 255;
-    return (unsigned char)v;
+    if (v < 0 || v > max) {
+        (*clipped)++;
+        return v < 0 ? 0u : (unsigned)max;
+    }
+    return (unsigned)v;
 }
 
-void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
-                        unsigned char *out8, long long *nan_count)
+void clconv__plane_map(const clconv_plane *p, clconv_map map, int bits,
+                       unsigned char *out8, uint16_t *out16,
+                       long long *nan_count, long long *clipped)
 {
     size_t i, n = (size_t)p->width * (size_t)p->height;
-    long long nans = 0;
+    long long nans = 0, clips = 0, dummy = 0;
+    const double max = bits == 16 ? 65535.0 : 255.0;
     double lo = INFINITY, hi = -INFINITY, scale = 0;
 
     if (map == CLCONV_MAP_NORMALIZE) {
@@ -97,22 +103,47 @@ void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
             if (v < lo) lo = v;
             if (v > hi) hi = v;
         }
-        if (hi > lo) scale = 255.0 / (hi - lo);
+        if (hi > lo) scale = max / (hi - lo);
     }
     for (i = 0; i < n; i++) {
         double v = p->data[i];
+        unsigned o;
         if (isnan(v)) {
             nans++;
-            out8[i] = 0;
-            continue;
+            o = 0;
+        } else if (map == CLCONV_MAP_ABS) {
+            o = to_int(fabs(v), max, &clips);
+        } else if (map == CLCONV_MAP_NORMALIZE) {
+            /* min..max onto the full range: nothing is clipped (an
+             * infinity, left out of min and max, still is). */
+            o = scale > 0 && isfinite(v) ? to_int((v - lo) * scale, max, &dummy)
+                : scale > 0 ? to_int(v, max, &clips) : 0;
+        } else {
+            o = to_int(v, max, &clips);
         }
-        switch (map) {
-        case CLCONV_MAP_ABS: out8[i] = to_u8(fabs(v)); break;
-        case CLCONV_MAP_NORMALIZE:
-            out8[i] = scale > 0 ? to_u8((v - lo) * scale) : 0;
-            break;
-        default: out8[i] = to_u8(v); break;
-        }
+        if (out16) out16[i] = (uint16_t)o;
+        else out8[i] = (unsigned char)o;
     }
     if (nan_count) *nan_count = nans;
+    if (clipped) *clipped = clips;
+}
+
+void clconv_plane_to_u8(const clconv_plane *p, clconv_map map,
+                        unsigned char *out8, long long *nan_count)
+{
+    clconv__plane_map(p, map, 8, out8, NULL, nan_count, NULL);
+}
+
+void clconv_plane_to_u16(const clconv_plane *p, clconv_map map, uint16_t *out16,
+                         long long *nan_count, long long *clipped)
+{
+    clconv__plane_map(p, map, 16, NULL, out16, nan_count, clipped);
+}
+
+void clconv__plane_affine(clconv_plane *p, double scale, double offset)
+{
+    size_t i, n = (size_t)p->width * (size_t)p->height;
+    /* In double, rounded once to float32: the value the mapping and a .npy
+     * output both see. */
+    for (i = 0; i < n; i++) p->data[i] = (float)(scale * (double)p->data[i] + offset);
 }

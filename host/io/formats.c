@@ -13,23 +13,27 @@
 
 const clconv__format clconv__formats[] = {
     {"PNG", "png", "\x89PNG\r\n\x1a\n", 8, clconv__decode_png,
-     clconv__encode_png, 1, "8-bit gray out; reads gray, RGB, alpha, palette, 16-bit (full depth)"},
+     clconv__encode_png, 1, "8- or 16-bit gray out (--depth); reads gray, RGB, alpha, "
+     "palette, 16-bit (full depth)", CLCONV__D8 | CLCONV__D16, NULL},
     {"JPEG", "jpg|jpeg", "\xFF\xD8\xFF", 3, clconv__decode_jpeg,
-     clconv__encode_jpeg, 1, "8-bit gray out (--quality); reads gray and color"},
+     clconv__encode_jpeg, 1, "8-bit gray out (--quality); reads gray and color",
+     CLCONV__D8, NULL},
     {"BMP", "bmp", "BM", 2, clconv__decode_stb, clconv__encode_bmp, 1,
-     "8-bit gray out; reads gray and color"},
+     "8-bit gray out; reads gray and color", CLCONV__D8, NULL},
     {"TGA", "tga", "", 0, clconv__decode_stb, clconv__encode_tga, 1,
-     "8-bit gray out; reads gray and color"},
+     "8-bit gray out; reads gray and color", CLCONV__D8, NULL},
     {"GIF", "gif", "GIF8", 4, clconv__decode_stb, NULL, 0,
-     "read only: the first frame"},
-    {"PNM", "pnm|pbm|pgm|ppm", "P", 1, clconv__decode_pnm, NULL, 0,
-     "read only: PBM, PGM and PPM, plain and raw, 16-bit at full depth"},
+     "read only: the first frame", 0, NULL},
+    {"PNM", "pgm|pnm|pbm|ppm", "P", 1, clconv__decode_pnm, clconv__encode_pnm, 1,
+     "8- or 16-bit gray PGM out (.pgm, .pnm; --depth); reads PBM, PGM and PPM, "
+     "plain and raw, 16-bit at full depth", CLCONV__D8 | CLCONV__D16, "pgm|pnm"},
     {"NPY", "npy", "\x93NUMPY", 6, clconv__decode_npy, clconv__encode_npy, 0,
-     "float32 out, the raw result; reads 2-D float and 8-32-bit integers"},
-    {"TIFF", "", "II*\0", 4, NULL, NULL, 0, "refused"},
-    {"TIFF", "", "MM\0*", 4, NULL, NULL, 0, "refused"},
-    {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused"},
-    {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL}};
+     "float32 out, the raw result; reads 2-D float and 8-32-bit integers",
+     CLCONV__DF, NULL},
+    {"TIFF", "", "II*\0", 4, NULL, NULL, 0, "refused", 0, NULL},
+    {"TIFF", "", "MM\0*", 4, NULL, NULL, 0, "refused", 0, NULL},
+    {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused", 0, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, NULL}};
 
 const clconv__format *clconv__format_sniff(const unsigned char *b, size_t n)
 {
@@ -72,7 +76,7 @@ const clconv__format *clconv__format_by_name(const char *path, int writable)
     if (!dot || (slash && dot < slash)) return NULL;
     for (f = clconv__formats; f->name; f++)
         if ((writable ? f->encode != NULL : f->decode != NULL) &&
-            ext_in(dot + 1, f->exts))
+            ext_in(dot + 1, writable && f->wexts ? f->wexts : f->exts))
             return f;
     return NULL;
 }
@@ -80,6 +84,35 @@ const clconv__format *clconv__format_by_name(const char *path, int writable)
 int clconv_format_supported(const char *path)
 {
     return clconv__format_by_name(path, 1) != NULL;
+}
+
+/* The bit of the depth mask a depth stands for (0: none). */
+static unsigned depth_bit(clconv_depth d)
+{
+    return d == CLCONV_DEPTH_8 ? CLCONV__D8 : d == CLCONV_DEPTH_16 ? CLCONV__D16
+           : d == CLCONV_DEPTH_FLOAT ? CLCONV__DF : 0u;
+}
+
+clconv_depth clconv__format_depth(const clconv__format *f, clconv_depth want,
+                                  clconv_depth in_depth)
+{
+    if (!f || !f->encode) return CLCONV_DEPTH_AUTO;
+    if (want != CLCONV_DEPTH_AUTO)
+        return (f->depths & depth_bit(want)) ? want : CLCONV_DEPTH_AUTO;
+    if (f->depths & depth_bit(in_depth)) return in_depth;
+    /* The nearest the format holds: a float format for any input; an
+     * integer one takes 8 bits for a float input (values used as they
+     * are, never rescaled, and 8 is what such outputs always were), and
+     * 8 for a 16-bit input only where 16 is not held. */
+    if (f->depths & CLCONV__DF) return CLCONV_DEPTH_FLOAT;
+    if (f->depths & CLCONV__D8) return CLCONV_DEPTH_8;
+    return CLCONV_DEPTH_16;
+}
+
+clconv_depth clconv_format_depth(const char *path, clconv_depth want,
+                                 clconv_depth in_depth)
+{
+    return clconv__format_depth(clconv__format_by_name(path, 1), want, in_depth);
 }
 
 void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
@@ -91,7 +124,7 @@ void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
     buf[0] = '\0';
     for (f = clconv__formats; f->name; f++) {
         const char *word = writable ? f->exts : f->name;
-        const size_t wl = writable ? strcspn(f->exts, "|") : strlen(f->name);
+        const size_t wl = writable ? strcspn(word, "|") : strlen(f->name);
         int more = 0;
         if (writable ? !f->encode : !f->decode) continue;
         for (g = f + 1; g->name; g++)

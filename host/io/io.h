@@ -46,8 +46,9 @@ typedef clconv_status (*clconv__decode_fn)(const clconv__decode_args *a,
 
 /* Encoders write through `fn` (a sink that records write failures and
  * the test fault switch) like stbi_write_*_to_func; they return 0 when the
- * encoder itself fails. 8-bit formats get the mapped bytes in `u8`; float
- * formats the plane `p`. */
+ * encoder itself fails. Integer formats get the mapped samples: `u8` at
+ * depth 8, `u16` at depth 16 (the other NULL); float formats the plane
+ * `p`, which always gives the size. */
 typedef void (*clconv__write_fn)(void *ctx, void *data, int size);
 typedef struct clconv__encode_args {
     clconv__write_fn fn;
@@ -55,6 +56,8 @@ typedef struct clconv__encode_args {
     const clconv_plane *p;
     const unsigned char *u8;
     int quality;
+    const uint16_t *u16;
+    int depth;                  /* 8, 16 or CLCONV_DEPTH_FLOAT */
 } clconv__encode_args;
 typedef int (*clconv__encode_fn)(const clconv__encode_args *a);
 
@@ -68,9 +71,22 @@ typedef struct clconv__format {
     size_t magic_len;           /* 0: no magic (TGA); the name decides */
     clconv__decode_fn decode;   /* NULL: recognised but refused */
     clconv__encode_fn encode;   /* NULL: read only */
-    int u8_out;                 /* the encoder takes mapped 8-bit gray */
+    int u8_out;                 /* the encoder takes mapped integer gray */
     const char *holds;          /* what it holds, for --help and docs */
+    unsigned depths;            /* CLCONV__D8 | CLCONV__D16 | CLCONV__DF:
+                                   the depths its encoder writes */
+    const char *wexts;          /* extensions it is written under, when
+                                   fewer than exts (NULL: exts) */
 } clconv__format;
+
+#define CLCONV__D8 1u
+#define CLCONV__D16 2u
+#define CLCONV__DF 4u
+
+/* The depth format f writes for `want` after an input of `in_depth`
+ * (clconv_format_depth's rules); CLCONV_DEPTH_AUTO when it cannot. */
+clconv_depth clconv__format_depth(const clconv__format *f, clconv_depth want,
+                                  clconv_depth in_depth);
 
 /* read_file (load.c) waits on a pipe or FIFO only while *stop is 0: the
  * pool sets this per worker thread (NULL: no flag). interrupted() says
@@ -122,6 +138,8 @@ int clconv__encode_jpeg(const clconv__encode_args *a);
 int clconv__encode_bmp(const clconv__encode_args *a);
 int clconv__encode_tga(const clconv__encode_args *a);
 int clconv__encode_npy(const clconv__encode_args *a);
+/* 8- or 16-bit PGM, P5 (pnm.c). */
+int clconv__encode_pnm(const clconv__encode_args *a);
 
 /* Decodes an 8-bit non-interlaced gray, RGB, gray+alpha or RGBA PNG with
  * zlib (png.c); returns CLCONV__NOT_MINE, having touched nothing, for every
@@ -176,6 +194,22 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
                                  const clconv__path_key *keep, int nkeep,
                                  const clconv_plane *p, clconv_map map, int quality,
                                  long long *nan_count, char *err);
+
+/* How a plane is written: the mapping, the depth (AUTO: in_depth's, by
+ * clconv__format_depth), and where the counts go (may be NULL). */
+typedef struct clconv__save_opts {
+    clconv_map map;
+    int quality;
+    clconv_depth depth, in_depth;
+    long long *nan_count, *clipped;
+    clconv_depth *written;      /* receives the depth written */
+} clconv__save_opts;
+
+/* clconv__image_save with clconv__save_opts. */
+clconv_status clconv__image_save_opts(const char *path, const char *format_of,
+                                      const clconv__path_key *keep, int nkeep,
+                                      const clconv_plane *p,
+                                      const clconv__save_opts *o, char *err);
 
 /* Nonzero: clconv__png_fast declines every file (tests compare with stb). */
 extern _Thread_local int clconv__png_fast_off;

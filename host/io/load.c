@@ -3,7 +3,7 @@
  * interruptible loop up to the same limit), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination
  * (floats, or bytes for the device's 8-bit path; .npy and 16-bit images
- * always floats, at full depth).
+ * always floats, at full depth), with the depth the file stored when asked.
  * It must not know any format's internals: each codec does.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -310,5 +310,37 @@ clconv_status clconv_image_load8(const char *path, long long max_pixels,
     st = read_file(path, &buf, &len, err);
     if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
     free(buf);
+    return st;
+}
+
+clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out,
+                                      clconv_depth *depth, char err[CLCONV_ERR_MAX])
+{
+    clconv_image8 own = {0, 0, NULL};
+    clconv_image8 *b = out8 ? out8 : &own;
+    clconv__gray g = {NULL, b};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    clconv_status st;
+
+    out->data = NULL;
+    out->width = out->height = 0;
+    b->data = NULL;
+    b->width = b->height = 0;
+    st = read_file(path, &buf, &len, err);
+    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
+    /* Bytes come from an 8-bit image; floats from a 16-bit one or a .npy
+     * file, which its magic tells apart (the file is read once). */
+    if (st == CLCONV_OK && depth) {
+        const clconv__format *f = b->data ? NULL : clconv__format_sniff(buf, len);
+        *depth = b->data ? CLCONV_DEPTH_8
+                 : f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT : CLCONV_DEPTH_16;
+    }
+    free(buf);
+    if (st == CLCONV_OK && own.data) {
+        st = clconv__plane_from_u8(&own, out, err);
+        clconv_image8_free(&own);
+    }
     return st;
 }

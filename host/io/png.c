@@ -21,6 +21,8 @@
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
  * their state at every step; the fuzzers cover it as it stands.
+ * The encoder writes 8-bit gray through stb and 16-bit gray itself
+ * (zlib, Up-filtered rows deflated one by one into 64 KiB IDAT chunks).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
@@ -47,6 +49,14 @@ _Thread_local int clconv__png_fast_off;
 #define BATCH_BYTES ((size_t)256 << 10)
 /* Deflate expands at most 1032:1 (a 258-byte match in two 1-bit codes). */
 #define MAX_RATIO 1032
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -485,8 +495,92 @@ clconv_status clconv__decode_png(const clconv__decode_args *a, const char *kind,
     return stb_decode(a, kind, w, h, err);
 }
 
+/* Appends a chunk (length, type, data, CRC of type and data) to the sink. */
+static void put_chunk(const clconv__encode_args *a, const char *type,
+                      const unsigned char *data, size_t n)
+{
+    unsigned char head[8], tail[4];
+    uLong crc = crc32(0L, (const Bytef *)type, 4);
+    put_be32(head, (uint32_t)n);
+    memcpy(head + 4, type, 4);
+    a->fn(a->ctx, head, 8);
+    if (n) a->fn(a->ctx, (void *)data, (int)n);
+    crc = crc32(crc, data, (uInt)n);
+    put_be32(tail, (uint32_t)crc);
+    a->fn(a->ctx, tail, 4);
+}
+
+/* Deflates `n` bytes of `in` into the stream, writing an IDAT chunk each
+ * time the output buffer fills (and the rest when `flush` is Z_FINISH).
+ * Returns 0 on a zlib failure. */
+static int deflate_idat(const clconv__encode_args *a, z_stream *z, unsigned char *in,
+                        size_t n, unsigned char *out, size_t cap, int flush)
+{
+    int r;
+    z->next_in = in;
+    z->avail_in = (uInt)n;
+    do {
+        z->next_out = out;
+        z->avail_out = (uInt)cap;
+        r = deflate(z, flush);
+        if (r == Z_STREAM_ERROR) return 0;
+        if (cap - z->avail_out > 0) put_chunk(a, "IDAT", out, cap - z->avail_out);
+    } while (z->avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
+    return 1;
+}
+
+/* A 16-bit gray PNG (colour type 0, bit depth 16, samples big-endian):
+ * rows filtered with Up (smooth images deflate far better) and deflated
+ * one at a time into IDAT chunks of IDAT_BYTES, so memory stays at a row
+ * and a chunk whatever the size. stb writes only 8-bit PNGs. Returns 0 on
+ * an image too wide for PNG or when memory runs out. */
+#define IDAT_BYTES ((size_t)1 << 16)
+static int encode_png16(const clconv__encode_args *a)
+{
+    const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
+    const size_t row = 1 + 2 * w;
+    unsigned char ihdr[13], *r = NULL, *out = NULL;
+    z_stream z;
+    size_t x, y;
+    int ok = 0;
+    if (w > 0x3fffffff || h > 0x7fffffff) return 0;
+    memset(&z, 0, sizeof z);
+    /* Level 1, run-length: what the 8-bit writer uses (docs/formats.md). */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK) return 0;
+    r = malloc(row);
+    out = malloc(IDAT_BYTES);
+    if (!r || !out) goto cleanup;
+    put_be32(ihdr, (uint32_t)w);
+    put_be32(ihdr + 4, (uint32_t)h);
+    ihdr[8] = 16; /* bit depth */
+    ihdr[9] = 0;  /* gray */
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filters, no Adam7 */
+    a->fn(a->ctx, (void *)"\x89PNG\r\n\x1a\n", 8);
+    put_chunk(a, "IHDR", ihdr, 13);
+    for (y = 0; y < h; y++) {
+        const uint16_t *s = a->u16 + y * w, *up = y ? s - w : NULL;
+        r[0] = y ? 2 : 0; /* Up, from the second row on */
+        for (x = 0; x < w; x++) {
+            /* Up works on bytes: each byte minus the same byte above. */
+            const unsigned v = s[x], u = up ? up[x] : 0;
+            r[1 + 2 * x] = (unsigned char)((v >> 8) - (u >> 8));
+            r[2 + 2 * x] = (unsigned char)((v & 255) - (u & 255));
+        }
+        if (!deflate_idat(a, &z, r, row, out, IDAT_BYTES, Z_NO_FLUSH)) goto cleanup;
+    }
+    if (!deflate_idat(a, &z, NULL, 0, out, IDAT_BYTES, Z_FINISH)) goto cleanup;
+    put_chunk(a, "IEND", NULL, 0);
+    ok = 1;
+cleanup:
+    deflateEnd(&z);
+    free(r);
+    free(out);
+    return ok;
+}
+
 int clconv__encode_png(const clconv__encode_args *a)
 {
     const int w = a->p->width, h = a->p->height;
+    if (a->u16) return encode_png16(a);
     return stbi_write_png_to_func(a->fn, a->ctx, w, h, 1, a->u8, w);
 }

@@ -6,6 +6,7 @@
  * data, decoded at full depth into floats, each sample the number it
  * stores (DESIGN §6: never rescaled), colour by the luma formula in 64-bit
  * integers. Data shorter than the header says is refused, never filled.
+ * The writer makes raw PGMs (P5), 8-bit or 16-bit big-endian.
  * One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */
@@ -276,4 +277,33 @@ cleanup:
     free(s);
     free(u8);
     return st;
+}
+
+/* A raw PGM (P5): maxval 255 with a byte a sample, or 65535 with two,
+ * most significant first, as Netpbm defines it. */
+int clconv__encode_pnm(const clconv__encode_args *a)
+{
+    const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
+    unsigned char *row;
+    char head[64];
+    size_t x, y;
+    const int n = snprintf(head, sizeof head, "P5\n%zu %zu\n%u\n", w, h,
+                           a->u16 ? 65535u : 255u);
+    if (a->u16 ? w > (size_t)INT32_MAX / 2 : w > (size_t)INT32_MAX) return 0;
+    a->fn(a->ctx, head, n);
+    if (!a->u16) {
+        for (y = 0; y < h; y++) a->fn(a->ctx, (void *)(a->u8 + y * w), (int)w);
+        return 1;
+    }
+    if (!(row = malloc(2 * w))) return 0;
+    for (y = 0; y < h; y++) {
+        const uint16_t *s = a->u16 + y * w;
+        for (x = 0; x < w; x++) {
+            row[2 * x] = (unsigned char)(s[x] >> 8);
+            row[2 * x + 1] = (unsigned char)(s[x] & 255);
+        }
+        a->fn(a->ctx, row, (int)(2 * w));
+    }
+    free(row);
+    return 1;
 }

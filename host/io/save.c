@@ -1,6 +1,7 @@
-/* save.c — writing results: the plane mapped to 8 bits where the format
- * wants bytes, handed to the format's encoder (formats.c), and the atomic
- * writer: a temporary file in the output's directory (named by files.c),
+/* save.c — writing results: the output depth resolved (--depth, the
+ * input's, what the format holds), the plane mapped to 8 or 16 bits where
+ * the format wants integers (clipped pixels counted), handed to the
+ * format's encoder (formats.c), and the atomic writer: a temporary file in the output's directory (named by files.c),
  * created with the mode open(2) would give, flushed to the disk, and renamed
  * into place only when everything was written, then the directory flushed;
  * so a failure or a crash never leaves a partial file under the output's
@@ -54,31 +55,33 @@ static const char *ext_of(const char *path)
     return dot + 1;
 }
 
-/* Encodes p as format f into the sink: mapped to 8 bits first for the
- * formats that take bytes, NaNs counted for the float ones. */
+/* Encodes p as format f into the sink at depth d: mapped to 8 or 16 bits
+ * first for the integer formats, NaNs counted for the float ones. */
 static clconv_status encode(const clconv__format *f, sink *s, const char *path,
-                            const clconv_plane *p, clconv_map map, int quality,
-                            long long *nan_count, char *err)
+                            const clconv_plane *p, const clconv__save_opts *o,
+                            clconv_depth d, char *err)
 {
-    clconv__encode_args a = {sink_write, s, p, NULL, quality};
-    unsigned char *u8 = NULL;
+    clconv__encode_args a = {sink_write, s, p, NULL, o->quality, NULL, (int)d};
+    void *mapped = NULL;
     int r;
-    if (f->u8_out) {
-        u8 = malloc((size_t)p->width * (size_t)p->height);
-        if (!u8) {
+    if (d != CLCONV_DEPTH_FLOAT) {
+        mapped = malloc((size_t)p->width * (size_t)p->height * (d == 16 ? 2u : 1u));
+        if (!mapped) {
             clconv__err(err, "%s: out of memory", path);
             return CLCONV_E_NOMEM;
         }
-        clconv_plane_to_u8(p, map, u8, nan_count);
-        a.u8 = u8;
-    } else if (nan_count) {
+        clconv__plane_map(p, o->map, (int)d, d == 16 ? NULL : mapped,
+                          d == 16 ? mapped : NULL, o->nan_count, o->clipped);
+        if (d == 16) a.u16 = mapped;
+        else a.u8 = mapped;
+    } else if (o->nan_count) {
         long long nans = 0;
         size_t i, n = (size_t)p->width * (size_t)p->height;
         for (i = 0; i < n; i++) nans += isnan(p->data[i]) != 0;
-        *nan_count = nans;
+        *o->nan_count = nans;
     }
     r = f->encode(&a);
-    free(u8);
+    free(mapped);
     if (!r && !s->failed) {
         clconv__err(err, "%s: the encoder failed (%dx%d too large for the "
                     "format?)", path, p->width, p->height);
@@ -163,10 +166,10 @@ static clconv_status check_target(const char *path, const clconv__path_key *keep
 /* Writes the encoded plane into the open temp file and flushes it to the
  * disk; closes s->fp. */
 static clconv_status write_temp(const clconv__format *f, sink *s, const char *path,
-                                const clconv_plane *p, clconv_map map, int quality,
-                                long long *nan_count, char *err)
+                                const clconv_plane *p, const clconv__save_opts *o,
+                                clconv_depth d, char *err)
 {
-    clconv_status st = encode(f, s, path, p, map, quality, nan_count, err);
+    clconv_status st = encode(f, s, path, p, o, d, err);
     if (st == CLCONV_OK) {
         if (fflush(s->fp) != 0 && !s->failed) s->failed = errno;
         if (!s->failed && fsync(fileno(s->fp)) != 0) s->failed = errno;
@@ -183,18 +186,26 @@ static clconv_status write_temp(const clconv__format *f, sink *s, const char *pa
     return st;
 }
 
-clconv_status clconv__image_save(const char *path, const char *format_of,
-                                 const clconv__path_key *keep, int nkeep,
-                                 const clconv_plane *p, clconv_map map, int quality,
-                                 long long *nan_count, char *err)
+/* "8-bit", "16-bit" or "float" */
+static const char *depth_name(clconv_depth d)
+{
+    return d == CLCONV_DEPTH_8 ? "8-bit" : d == CLCONV_DEPTH_16 ? "16-bit" : "float";
+}
+
+clconv_status clconv__image_save_opts(const char *path, const char *format_of,
+                                      const clconv__path_key *keep, int nkeep,
+                                      const clconv_plane *p,
+                                      const clconv__save_opts *o, char *err)
 {
     clconv_status st;
     const clconv__format *f = clconv__format_by_name(format_of ? format_of : path, 1);
+    clconv_depth d;
     char *tmp = NULL;
     sink s = {NULL, 0, -1, 0};
     int fd;
 
-    if (nan_count) *nan_count = 0;
+    if (o->nan_count) *o->nan_count = 0;
+    if (o->clipped) *o->clipped = 0;
     if (!f) {
         char exts[128];
         clconv__format_names(exts, sizeof exts, 1, ".", ", ", " or ");
@@ -202,6 +213,13 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
                     ext_of(format_of ? format_of : path), exts);
         return CLCONV_E_INVALID;
     }
+    d = clconv__format_depth(f, o->depth, o->in_depth ? o->in_depth : CLCONV_DEPTH_8);
+    if (d == CLCONV_DEPTH_AUTO) {
+        clconv__err(err, "%s: %s cannot hold %s samples (--depth)", path, f->name,
+                    depth_name(o->depth));
+        return CLCONV_E_INVALID;
+    }
+    if (o->written) *o->written = d;
     if ((st = check_target(path, NULL, 0, err)) != CLCONV_OK) return st;
     if (clconv__fault_on("write", path)) s.fault_after = 100;
     fd = create_temp(path, &tmp);
@@ -217,7 +235,7 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
         close(fd);
         st = CLCONV_E_IO;
     } else
-        st = write_temp(f, &s, path, p, map, quality, nan_count, err);
+        st = write_temp(f, &s, path, p, o, d, err);
     if (st == CLCONV_OK) st = check_target(path, keep, nkeep, err);
     if (st == CLCONV_OK && rename(tmp, path) != 0) {
         clconv__err(err, "%s: cannot rename the output into place: %s", path,
@@ -234,9 +252,29 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
     return st;
 }
 
+clconv_status clconv__image_save(const char *path, const char *format_of,
+                                 const clconv__path_key *keep, int nkeep,
+                                 const clconv_plane *p, clconv_map map, int quality,
+                                 long long *nan_count, char *err)
+{
+    const clconv__save_opts o = {map, quality, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
+                                 nan_count, NULL, NULL};
+    return clconv__image_save_opts(path, format_of, keep, nkeep, p, &o, err);
+}
+
 clconv_status clconv_image_save(const char *path, const clconv_plane *p,
                                 clconv_map map, int quality,
                                 long long *nan_count, char err[CLCONV_ERR_MAX])
 {
     return clconv__image_save(path, NULL, NULL, 0, p, map, quality, nan_count, err);
+}
+
+clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
+                                      clconv_map map, clconv_depth depth, int quality,
+                                      long long *nan_count, long long *clipped,
+                                      char err[CLCONV_ERR_MAX])
+{
+    const clconv__save_opts o = {map, quality, depth, CLCONV_DEPTH_8, nan_count,
+                                 clipped, NULL};
+    return clconv__image_save_opts(path, NULL, NULL, 0, p, &o, err);
 }

@@ -1,5 +1,6 @@
 /* process.c — one image through the library, file to file: decode (io/),
- * luma, resize, device (cl/) or reference (core/), verify, map, atomic
+ * luma, resize, device (cl/) or reference (core/), verify, --scale and
+ * --offset, map to the output depth (the input's under --depth auto), atomic
  * write; a failure is that image's report, never the process's. Every
  * plane it allocates is held to max_pixels first, and a result that failed
  * verification is written under a marked name (NAME.mismatch), never
@@ -29,6 +30,8 @@ void clconv_job_init(clconv_job *job)
     job->quality = 95;
     job->max_pixels = 1LL << 28;
     job->verify = CLCONV_VERIFY_SAMPLE;
+    job->depth = CLCONV_DEPTH_AUTO;
+    job->scale = 1.0;
 }
 
 /* Appends src to dst (cap bytes), truncating; returns the new length. */
@@ -158,14 +161,20 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
     char *dst = marked ? marked_name(output) : NULL;
     char *sdst = marked && sbs ? marked_name(sbs) : NULL;
     clconv__path_key two[2];
+    clconv_depth written = CLCONV_DEPTH_AUTO;
     clconv_status st = CLCONV_OK;
     if ((marked && !dst) || (marked && sbs && !sdst)) {
         clconv__err(err, "%s: out of memory", output);
         st = CLCONV_E_NOMEM;
     }
-    if (st == CLCONV_OK)
-        st = clconv__image_save(dst ? dst : output, output, keep, 1, out, job->map,
-                                job->quality, &r->nan_count, err);
+    if (st == CLCONV_OK) {
+        /* The input's depth decides under --depth auto (DESIGN §6). */
+        const clconv__save_opts o = {job->map, job->quality, (clconv_depth)job->depth,
+                                     (clconv_depth)r->in_depth, &r->nan_count,
+                                     &r->clipped, &written};
+        st = clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
+        r->out_depth = written;
+    }
     if (st == CLCONV_OK && sbs) {
         /* Nor may it replace the output just written. */
         two[0] = keep[0];
@@ -189,6 +198,7 @@ static clconv_status decode_input(const clconv_job *job, const char *input,
                                   clconv_report *r, char *err)
 {
     clconv_plane tmp = {0, 0, NULL};
+    clconv_depth depth = CLCONV_DEPTH_8;
     clconv_status st;
     /* 8-bit images stay bytes for the device (a quarter of the upload, no
      * float pass); the reference, --verify, --resize and --side-by-side
@@ -199,10 +209,11 @@ static clconv_status decode_input(const clconv_job *job, const char *input,
     if ((job->cl || job->wait_device) && !(job->resize_w > 0 && job->resize_h > 0) &&
         clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
             U8_MAX_TAPS)
-        st = clconv_image_load8(input, job->max_pixels, img8, img, err);
+        st = clconv_image_load_depth(input, job->max_pixels, img8, img, &depth, err);
     else
-        st = clconv_image_load(input, job->max_pixels, img, err);
+        st = clconv_image_load_depth(input, job->max_pixels, NULL, img, &depth, err);
     if (st != CLCONV_OK) return st;
+    r->in_depth = depth;
     r->in_w = img8->data ? img8->width : img->width;
     r->in_h = img8->data ? img8->height : img->height;
     if (job->resize_w > 0 && job->resize_h > 0 &&
@@ -470,6 +481,8 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         r->verify_ms = clconv__now_ms() - t;
     }
     clconv_plane_free(&padded);
+    /* --scale/--offset: either path's result, after --verify, before the map. */
+    if (job->affine) clconv__plane_affine(&out, job->scale, job->offset);
 
     /* An explicit device's wrong spot check, or --verify full's mismatch. */
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);

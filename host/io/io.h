@@ -78,6 +78,13 @@ typedef struct clconv__format {
 void clconv__io_set_stop(volatile int *stop);
 int clconv__io_interrupted(void);
 
+/* clconv_image_load8, also saying whether the file was a .npy (*npy = 1;
+ * npy may be NULL): --resize takes its floats as floats (Pillow's mode
+ * "F"), a 16-bit image's as integer samples ("I"). */
+clconv_status clconv__image_load8_npy(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out, int *npy,
+                                      char *err);
+
 /* The table, ending with a row whose name is NULL. */
 extern const clconv__format clconv__formats[];
 

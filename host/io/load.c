@@ -294,21 +294,34 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
     return decode(buf, len, name, max_pixels, &g, out, err);
 }
 
-clconv_status clconv_image_load8(const char *path, long long max_pixels,
-                                 clconv_image8 *out8, clconv_plane *out,
-                                 char err[CLCONV_ERR_MAX])
+clconv_status clconv__image_load8_npy(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out, int *npy,
+                                      char *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
     clconv_status st;
     clconv__gray g = {NULL, out8};
+    const clconv__format *f;
 
     out->data = NULL;
     out->width = out->height = 0;
     out8->data = NULL;
     out8->width = out8->height = 0;
+    if (npy) *npy = 0;
     st = read_file(path, &buf, &len, err);
-    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
+    if (st == CLCONV_OK) {
+        f = clconv__format_sniff(buf, len);
+        if (npy) *npy = f && f->decode == clconv__decode_npy;
+        st = decode(buf, len, path, max_pixels, &g, out, err);
+    }
     free(buf);
     return st;
+}
+
+clconv_status clconv_image_load8(const char *path, long long max_pixels,
+                                 clconv_image8 *out8, clconv_plane *out,
+                                 char err[CLCONV_ERR_MAX])
+{
+    return clconv__image_load8_npy(path, max_pixels, out8, out, NULL, err);
 }

@@ -33,3 +33,8 @@ set_tests_properties(py_outputs PROPERTIES TIMEOUT 300 LABELS "python")
 # entries refused, FIFOs never waited on, the ICD library in the key.
 clconv_py_test(py_cache test_cache.py)
 set_tests_properties(py_cache PROPERTIES TIMEOUT 600 LABELS "python;device")
+# --resize and --resize-filter: Pillow's Image.resize bit for bit on 8-bit
+# gray and RGB (luma first), 16-bit ("I") and float .npy ("F") inputs, every
+# filter and awkward sizes, on the CPU path and the default device.
+clconv_py_test(py_resize test_resize.py)
+set_tests_properties(py_resize PROPERTIES TIMEOUT 300 LABELS "python")

@@ -159,51 +159,96 @@ typedef struct lane {
     ptrdiff_t along, line;
 } lane;
 
+/* The passes below sum every output pixel over its taps in order. Where
+ * the lines lie closer together than the taps (the vertical pass), they
+ * sum a whole output row at once, tap by tap, into `acc` (`lines`
+ * accumulators): the same sums in the same order, read along memory. */
+
+static unsigned char clip8(int64_t sum)
+{
+    sum = sum < 0 ? 0 : sum >> PRECISION_BITS;
+    return (unsigned char)(sum > 255 ? 255 : sum);
+}
+
 /* One pass of 8-bit fixed point over `lines` lines: a sum that starts at
  * one half, shifted down and clipped to 0..255 (so a pass never wraps). */
-static void pass_u8(lane s, lane d, int lines, const axis *a)
+static void pass_u8(lane s, lane d, int lines, const axis *a, int64_t *restrict acc)
 {
     const unsigned char *src = s.base;
     unsigned char *dst = d.base;
+    const int64_t half = (int64_t)1 << (PRECISION_BITS - 1);
     int i, l, j;
     for (i = 0; i < a->out; i++) {
         const int *k = a->ik + (size_t)i * (size_t)a->ksize;
+        const unsigned char *first = src + a->lo[i] * s.along;
+        if (acc) {
+            for (l = 0; l < lines; l++) acc[l] = half;
+            for (j = 0; j < a->n[i]; j++) {
+                const unsigned char *restrict p = first + j * s.along;
+                for (l = 0; l < lines; l++) acc[l] += (int64_t)p[l * s.line] * k[j];
+            }
+            for (l = 0; l < lines; l++) dst[l * d.line + i * d.along] = clip8(acc[l]);
+            continue;
+        }
         for (l = 0; l < lines; l++) {
-            const unsigned char *p = src + l * s.line + a->lo[i] * s.along;
-            int64_t sum = (int64_t)1 << (PRECISION_BITS - 1);
+            const unsigned char *p = first + l * s.line;
+            int64_t sum = half;
             for (j = 0; j < a->n[i]; j++) sum += (int64_t)p[j * s.along] * k[j];
-            sum = sum < 0 ? 0 : sum >> PRECISION_BITS;
-            dst[l * d.line + i * d.along] = (unsigned char)(sum > 255 ? 255 : sum);
+            dst[l * d.line + i * d.along] = clip8(sum);
         }
     }
 }
 
+/* Mode "I" rounds each pass half away from zero. */
+static float store_f(double sum, int integer)
+{
+    if (integer) sum = sum >= 0.0 ? floor(sum + 0.5) : -floor(-sum + 0.5);
+    return (float)sum;
+}
+
 /* One pass on floats: sums in double, stored as float32 ("F"), or
- * rounded half away from zero first ("I"). */
-static void pass_f(lane s, lane d, int lines, const axis *a, int integer)
+ * rounded first ("I"). */
+static void pass_f(lane s, lane d, int lines, const axis *a, int integer,
+                   double *restrict acc)
 {
     const float *src = s.base;
     float *dst = d.base;
     int i, l, j;
     for (i = 0; i < a->out; i++) {
         const double *k = a->k + (size_t)i * (size_t)a->ksize;
+        const float *first = src + a->lo[i] * s.along;
+        if (acc) {
+            for (l = 0; l < lines; l++) acc[l] = 0.0;
+            for (j = 0; j < a->n[i]; j++) {
+                const float *restrict p = first + j * s.along;
+                for (l = 0; l < lines; l++) acc[l] += (double)p[l * s.line] * k[j];
+            }
+            for (l = 0; l < lines; l++) dst[l * d.line + i * d.along] = store_f(acc[l], integer);
+            continue;
+        }
         for (l = 0; l < lines; l++) {
-            const float *p = src + l * s.line + a->lo[i] * s.along;
+            const float *p = first + l * s.line;
             double sum = 0.0;
             for (j = 0; j < a->n[i]; j++) sum += (double)p[j * s.along] * k[j];
-            if (integer) sum = sum >= 0.0 ? floor(sum + 0.5) : -floor(-sum + 0.5);
-            dst[l * d.line + i * d.along] = (float)sum;
+            dst[l * d.line + i * d.along] = store_f(sum, integer);
         }
     }
 }
 
 /* kind: 0 bytes, 1 floats ("F"), 2 integer samples in floats ("I"). */
-static void pass(int kind, lane s, lane d, int lines, const axis *a)
+static clconv_status pass(int kind, lane s, lane d, int lines, const axis *a, char *err)
 {
+    void *acc = NULL;
+    if (s.line < s.along && !(acc = malloc((size_t)lines * 8))) {
+        clconv__err(err, "out of memory for --resize");
+        return CLCONV_E_NOMEM;
+    }
     if (kind == 0)
-        pass_u8(s, d, lines, a);
+        pass_u8(s, d, lines, a, acc);
     else
-        pass_f(s, d, lines, a, kind == 2);
+        pass_f(s, d, lines, a, kind == 2, acc);
+    free(acc);
+    return CLCONV_OK;
 }
 
 static void *at(const lane *c, int kind, ptrdiff_t off)
@@ -260,6 +305,7 @@ static clconv_status resize_two(int kind, lane s, lane d, const axis *h, const a
     const size_t esize = kind == 0 ? 1 : sizeof(float);
     size_t bytes;
     lane t = {NULL, 1, cols}, s2 = s;
+    clconv_status st;
     int i;
     if (!clconv__mul_ok((size_t)rows, (size_t)cols, esize, &bytes) ||
         !(t.base = malloc(bytes))) {
@@ -267,13 +313,15 @@ static clconv_status resize_two(int kind, lane s, lane d, const axis *h, const a
         return CLCONV_E_NOMEM;
     }
     s2.base = at(&s, kind, first * s.line);
-    pass(kind, s2, t, rows, h);
+    st = pass(kind, s2, t, rows, h, err);
     /* The vertical pass reads the temporary image from its row 0. */
     for (i = 0; i < v->out; i++) v->lo[i] -= first;
-    pass(kind, (lane){t.base, t.line, t.along}, (lane){d.base, d.line, d.along}, cols, v);
+    if (st == CLCONV_OK)
+        st = pass(kind, (lane){t.base, t.line, t.along}, (lane){d.base, d.line, d.along}, cols,
+                  v, err);
     for (i = 0; i < v->out; i++) v->lo[i] += first;
     free(t.base);
-    return CLCONV_OK;
+    return st;
 }
 
 /* The one entry: a channel of iw x ih (s) into ow x oh (d). */
@@ -304,9 +352,10 @@ static clconv_status resize_lane(int kind, lane s, int iw, int ih, lane d, int o
     } else if (iw != ow && ih != oh) {
         st = resize_two(kind, s, d, &h, &v, err);
     } else if (iw != ow) {
-        pass(kind, s, d, ih, &h);
+        st = pass(kind, s, d, ih, &h, err);
     } else {
-        pass(kind, (lane){s.base, s.line, s.along}, (lane){d.base, d.line, d.along}, iw, &v);
+        st = pass(kind, (lane){s.base, s.line, s.along}, (lane){d.base, d.line, d.along}, iw,
+                  &v, err);
     }
     axis_free(&h);
     axis_free(&v);

@@ -103,3 +103,7 @@ add_test(NAME install_api
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_install.sh ${CMAKE_BINARY_DIR}
                  ${CMAKE_SOURCE_DIR} ${CLCONV_EXAMPLE_SCRIPT} ${CLCONV_FAULT_INJECTION})
 set_tests_properties(install_api PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# The resize API: hand-worked cases, statuses, a channel of an interleaved
+# image equal to the channel alone (py_resize compares with Pillow).
+clconv_c_test(test_resize_unit test_resize_unit.c)

@@ -297,7 +297,7 @@ static clconv_status resize_nearest(int kind, lane s, int iw, int ih, lane d, in
 
 /* Both passes: rows first (only those the vertical pass reads, as Pillow),
  * into a temporary lane, then columns. */
-static clconv_status resize_two(int kind, lane s, lane d, const axis *h, const axis *v,
+static clconv_status resize_two(int kind, lane s, lane d, const axis *h, axis *v,
                                 char *err)
 {
     const int first = v->lo[0], last = v->lo[v->out - 1] + v->n[v->out - 1];
@@ -314,7 +314,8 @@ static clconv_status resize_two(int kind, lane s, lane d, const axis *h, const a
     }
     s2.base = at(&s, kind, first * s.line);
     st = pass(kind, s2, t, rows, h, err);
-    /* The vertical pass reads the temporary image from its row 0. */
+    /* The vertical pass reads the temporary image, whose row 0 is source
+     * row `first`: its bounds move for the pass, and back after. */
     for (i = 0; i < v->out; i++) v->lo[i] -= first;
     if (st == CLCONV_OK)
         st = pass(kind, (lane){t.base, t.line, t.along}, (lane){d.base, d.line, d.along}, cols,

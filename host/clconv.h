@@ -119,9 +119,41 @@ clconv_status clconv_image_load8(const char *path, long long max_pixels,
                                  clconv_image8 *out8, clconv_plane *out,
                                  char err[CLCONV_ERR_MAX]);
 
-/* Resizes a plane to width x height (stb_image_resize on float data:
- * Mitchell filter when shrinking, Catmull-Rom when enlarging, clamped edges).
- * Allocates `out`. */
+/* The filters of --resize: Pillow's Image.Resampling, by the same names
+ * and with the same numbers (docs/numbers.md); bicubic, the default, as in
+ * Pillow. */
+typedef enum clconv_resize_filter {
+    CLCONV_RESIZE_BICUBIC = 0,
+    CLCONV_RESIZE_NEAREST,
+    CLCONV_RESIZE_BOX,
+    CLCONV_RESIZE_BILINEAR,
+    CLCONV_RESIZE_HAMMING,
+    CLCONV_RESIZE_LANCZOS
+} clconv_resize_filter;
+
+/* The filter's name ("bicubic", ...), NULL for a value that is none. */
+const char *clconv_resize_filter_name(clconv_resize_filter f);
+
+/* Resizes an 8-bit gray image to width x height exactly as Pillow 9.4's
+ * Image.resize((width, height), filter) does on mode "L" (fixed point,
+ * each pass clipped to 0..255). Allocates `out` (free it with
+ * clconv_image8_free). Returns CLCONV_E_INVALID for sizes < 1, or
+ * CLCONV_E_NOMEM / CLCONV_E_TOO_LARGE, with `err` set. */
+clconv_status clconv_image8_resize(const clconv_image8 *in, int width, int height,
+                                   clconv_resize_filter filter, clconv_image8 *out,
+                                   char err[CLCONV_ERR_MAX]);
+
+/* Resizes a float plane to width x height as Pillow 9.4's Image.resize
+ * does on mode "F" (integer = 0: sums in double, float32 between the two
+ * passes) or, for a plane of integer samples such as a 16-bit image's, on
+ * mode "I" (integer != 0: each pass rounded half away from zero; exact
+ * while the values stay below 2^24). Allocates `out`. Statuses as
+ * clconv_image8_resize. */
+clconv_status clconv_plane_resize_filter(const clconv_plane *in, int width, int height,
+                                         clconv_resize_filter filter, int integer,
+                                         clconv_plane *out, char err[CLCONV_ERR_MAX]);
+
+/* clconv_plane_resize_filter with bicubic on mode "F": Pillow's default. */
 clconv_status clconv_plane_resize(const clconv_plane *in, int width, int height,
                                   clconv_plane *out, char err[CLCONV_ERR_MAX]);
 
@@ -467,6 +499,7 @@ typedef struct clconv_job {
     int affine;                  /* nonzero: out = scale * v + offset before
                                     the mapping (and in .npy), after --verify */
     double scale, offset;
+    clconv_resize_filter resize_filter; /* --resize's filter (bicubic) */
 } clconv_job;
 
 /* How device results are checked against the CPU reference: not at all;

@@ -107,3 +107,7 @@ if(CLCONV_ASAN_RT)
   set_property(TEST install_api APPEND PROPERTY ENVIRONMENT
                "CLCONV_TEST_PRELOAD=${CLCONV_ASAN_RT}")
 endif()
+
+# The resize API: hand-worked cases, statuses, a channel of an interleaved
+# image equal to the channel alone (py_resize compares with Pillow).
+clconv_c_test(test_resize_unit test_resize_unit.c)

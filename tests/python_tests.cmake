@@ -45,3 +45,8 @@ set_tests_properties(py_presets PROPERTIES TIMEOUT 300 LABELS "python")
 # --scale/--offset and clipped counts, against numpy and Pillow (issue 13).
 clconv_py_test(py_depth test_depth.py)
 set_tests_properties(py_depth PROPERTIES TIMEOUT 300 LABELS "python")
+# --resize and --resize-filter: Pillow's Image.resize bit for bit on 8-bit
+# gray and RGB (luma first), 16-bit ("I") and float .npy ("F") inputs, every
+# filter and awkward sizes, on the CPU path and the default device.
+clconv_py_test(py_resize test_resize.py)
+set_tests_properties(py_resize PROPERTIES TIMEOUT 300 LABELS "python")

@@ -181,6 +181,18 @@ static int o_resize(cli_config *c, const char *a)
     return -1;
 }
 
+static int o_resize_filter(cli_config *c, const char *a)
+{
+    int f;
+    for (f = 0; clconv_resize_filter_name((clconv_resize_filter)f); f++)
+        if (strcmp(a, clconv_resize_filter_name((clconv_resize_filter)f)) == 0) {
+            c->job.resize_filter = (clconv_resize_filter)f;
+            return -1;
+        }
+    return usage_error("--resize-filter: '%s' is not nearest, box, bilinear, hamming, "
+                       "bicubic or lanczos", a);
+}
+
 static int o_format(cli_config *c, const char *a)
 {
     const clconv__format *f;
@@ -328,7 +340,11 @@ static const opt_row table[] = {
     {"cval", 0, "V", S_GEOMETRY, "value of the constant border (0)", o_cval},
     {"stride", 0, "N", S_GEOMETRY, "step between output pixels (1)", o_stride},
     {"dilation", 0, "N", S_GEOMETRY, "spacing between filter taps (1)", o_dilation},
-    {"resize", 0, "WxH", S_GEOMETRY, "resize the gray image before filtering (off)", o_resize},
+    {"resize", 0, "WxH", S_GEOMETRY,
+     "resize the gray image before filtering, as Pillow's\nImage.resize (off)", o_resize},
+    {"resize-filter", 0, "NAME", S_GEOMETRY,
+     "nearest | box | bilinear | hamming | bicubic | lanczos,\nPillow's filters (bicubic)",
+     o_resize_filter},
     {"recursive", 'r', NULL, S_INPUTS,
      "walk directories below the ones given; outputs keep\ntheir relative paths (off)",
      o_recursive},

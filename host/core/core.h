@@ -76,6 +76,18 @@ void clconv__plane_map(const clconv_plane *p, clconv_map map, int bits,
 /* p = scale * p + offset, in double, rounded once to float32. */
 void clconv__plane_affine(clconv_plane *p, double scale, double offset);
 
+/* --resize on one channel (resize.c): iw x ih pixels `step` elements
+ * apart (rows iw*step apart) into ow x oh `ostep` apart, as Pillow's
+ * Image.resize; so channel c of an interleaved image of C channels is
+ * (in + c, step C, out + c, ostep C). _f: integer != 0 for Pillow's mode
+ * "I" (integer samples), else "F". */
+clconv_status clconv__resize_u8(const unsigned char *in, int iw, int ih, ptrdiff_t step,
+                                unsigned char *out, int ow, int oh, ptrdiff_t ostep,
+                                clconv_resize_filter f, char *err);
+clconv_status clconv__resize_f(const float *in, int iw, int ih, ptrdiff_t step, float *out,
+                               int ow, int oh, ptrdiff_t ostep, clconv_resize_filter f,
+                               int integer, char *err);
+
 /* The test cases' inputs (cases.c), from the generator state *s
  * (splitmix64): uniform draws, a kh x kw filter (integer taps in -4..4, or
  * not; rank 1 or not; NULL with err set when it cannot be made), and an

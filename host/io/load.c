@@ -294,25 +294,6 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
     return decode(buf, len, name, max_pixels, &g, out, err);
 }
 
-clconv_status clconv_image_load8(const char *path, long long max_pixels,
-                                 clconv_image8 *out8, clconv_plane *out,
-                                 char err[CLCONV_ERR_MAX])
-{
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    clconv_status st;
-    clconv__gray g = {NULL, out8};
-
-    out->data = NULL;
-    out->width = out->height = 0;
-    out8->data = NULL;
-    out8->width = out8->height = 0;
-    st = read_file(path, &buf, &len, err);
-    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
-    free(buf);
-    return st;
-}
-
 clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
                                       clconv_image8 *out8, clconv_plane *out,
                                       clconv_depth *depth, char err[CLCONV_ERR_MAX])
@@ -343,4 +324,11 @@ clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
         clconv_image8_free(&own);
     }
     return st;
+}
+
+clconv_status clconv_image_load8(const char *path, long long max_pixels,
+                                 clconv_image8 *out8, clconv_plane *out,
+                                 char err[CLCONV_ERR_MAX])
+{
+    return clconv_image_load_depth(path, max_pixels, out8, out, NULL, err);
 }

@@ -13,6 +13,7 @@
 #include "cl/cl.h" /* device retirement */
 #include "io/io.h" /* the writer, and which file a path names */
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,24 +192,73 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
     return st;
 }
 
-/* Decodes the input (8-bit images as bytes where the device takes them)
- * and resizes it for --resize; the input's size goes into r. */
+/* Whether 8-bit images go to the device as bytes: a quarter of the
+ * upload, no float pass. Not for big filters: each tap of the byte kernels
+ * converts what it loads, which costs more than the float pass saves once
+ * the kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
+ * on PoCL). */
+static int bytes_for_device(const clconv_job *job)
+{
+    return (job->cl || job->wait_device) &&
+           clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
+               U8_MAX_TAPS;
+}
+
+/* Nonzero when every value of p is a whole number. */
+static int whole_numbers(const clconv_plane *p)
+{
+    const size_t n = (size_t)p->width * (size_t)p->height;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p->data[i] != floorf(p->data[i])) return 0;
+    return 1;
+}
+
+/* --resize as Pillow's Image.resize: an 8-bit image on its bytes (mode
+ * "L"), a .npy (or any plane with a fraction) as mode "F", the integer
+ * samples of a 16-bit image as mode "I" (docs/numbers.md). Bytes stay
+ * bytes only where the device takes them. */
+static clconv_status resize_input(const clconv_job *job, int npy, clconv_image8 *img8,
+                                  clconv_plane *img, char *err)
+{
+    const int w = job->resize_w, h = job->resize_h;
+    clconv_image8 t8 = {0, 0, NULL};
+    clconv_plane t = {0, 0, NULL};
+    clconv_status st = CLCONV_OK;
+    if (img8->data) {
+        if (img8->width != w || img8->height != h) {
+            st = clconv_image8_resize(img8, w, h, job->resize_filter, &t8, err);
+            if (st != CLCONV_OK) return st;
+            clconv_image8_free(img8);
+            *img8 = t8;
+        }
+        if (bytes_for_device(job)) return CLCONV_OK;
+        st = clconv__plane_from_u8(img8, img, err);
+        clconv_image8_free(img8);
+        return st;
+    }
+    if (img->width == w && img->height == h) return CLCONV_OK;
+    st = clconv_plane_resize_filter(img, w, h, job->resize_filter,
+                                    !npy && whole_numbers(img), &t, err);
+    if (st != CLCONV_OK) return st;
+    clconv_plane_free(img);
+    *img = t;
+    return CLCONV_OK;
+}
+
+/* Decodes the input (8-bit images as bytes where the device takes them,
+ * and for --resize) and resizes it for --resize; the input's size goes
+ * into r. */
 static clconv_status decode_input(const clconv_job *job, const char *input,
                                   clconv_image8 *img8, clconv_plane *img,
                                   clconv_report *r, char *err)
 {
-    clconv_plane tmp = {0, 0, NULL};
+    const int resize = job->resize_w > 0 && job->resize_h > 0;
     clconv_depth depth = CLCONV_DEPTH_8;
     clconv_status st;
-    /* 8-bit images stay bytes for the device (a quarter of the upload, no
-     * float pass); the reference, --verify, --resize and --side-by-side
-     * take floats. Big filters too: each tap of the byte kernels converts
-     * what it loads, which costs more than the float pass saves once the
-     * kernel dominates (bench/RESULTS.md: even at 9x9, 10% slower at 15x15
-     * on PoCL). */
-    if ((job->cl || job->wait_device) && !(job->resize_w > 0 && job->resize_h > 0) &&
-        clconv_filter_width(job->filter) * clconv_filter_height(job->filter) <
-            U8_MAX_TAPS)
+    /* The reference, --verify and --side-by-side take floats; the depth
+     * tells a .npy (float: Pillow's mode F for --resize) from the rest. */
+    if (resize || bytes_for_device(job))
         st = clconv_image_load_depth(input, job->max_pixels, img8, img, &depth, err);
     else
         st = clconv_image_load_depth(input, job->max_pixels, NULL, img, &depth, err);
@@ -216,14 +266,8 @@ static clconv_status decode_input(const clconv_job *job, const char *input,
     r->in_depth = depth;
     r->in_w = img8->data ? img8->width : img->width;
     r->in_h = img8->data ? img8->height : img->height;
-    if (job->resize_w > 0 && job->resize_h > 0 &&
-        (job->resize_w != img->width || job->resize_h != img->height)) {
-        st = clconv_plane_resize(img, job->resize_w, job->resize_h, &tmp, err);
-        if (st != CLCONV_OK) return st;
-        clconv_plane_free(img);
-        *img = tmp;
-    }
-    return CLCONV_OK;
+    return resize ? resize_input(job, depth == CLCONV_DEPTH_FLOAT, img8, img, err)
+                  : CLCONV_OK;
 }
 
 /* --verify: the reference on the padded plane, compared with out into

@@ -40,7 +40,11 @@ def run(args, cache, env=None):
     for k in ("CLCONV_FAULT", "CLCONV_DEVICE", "CLCONV_KERNEL_DIR", "CLCONV_KERNEL"):
         e.pop(k, None)
     e["CLCONV_CACHE_DIR"] = cache if cache else "off"
-    e.update(env or {})
+    for k, v in (env or {}).items():   # None: unset
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     try:
         return subprocess.run([CLCONV] + [str(a) for a in args], capture_output=True,
                               text=True, env=e, timeout=TIMEOUT)
@@ -284,7 +288,9 @@ else:
     os.symlink(os.path.normpath(os.path.join(real, "..", "..", "share", "pocl")),
                w("icd", "share", "pocl"))
     open(os.path.join(vend, "pocl.icd"), "w").write(copy + "\n")
-    env = {"OCL_ICD_VENDORS": vend}
+    # The copy alone: not another runtime named by OCL_ICD_FILENAMES (CI's
+    # Intel pass sets it), whose device auto could take instead.
+    env = {"OCL_ICD_VENDORS": vend, "OCL_ICD_FILENAMES": None}
     d = w("icd-cache")
     os.mkdir(d, 0o700)
     all_exact(d, "the ICD library's copy", env)

@@ -26,6 +26,8 @@ typedef struct mem {
     unsigned char *buf;         /* the file (reading) or what is written */
     size_t len, cap, pos;
     int writable, failed;
+    const char *name;           /* the file's, which libtiff's messages
+                                   may start with */
     char why[256];              /* libtiff's first error */
 } mem;
 
@@ -104,10 +106,14 @@ static int on_error(TIFF *t, void *user, const char *module, const char *fmt,
                     va_list ap)
 {
     mem *m = user;
-    size_t i;
+    size_t i, k;
     (void)t, (void)module;
     if (!m || m->why[0]) return 1;
     vsnprintf(m->why, sizeof m->why, fmt, ap);
+    /* "name: why" names the file twice in our line: keep "why". */
+    k = m->name ? strlen(m->name) : 0;
+    if (k && strncmp(m->why, m->name, k) == 0 && m->why[k] == ':' && m->why[k + 1] == ' ')
+        memmove(m->why, m->why + k + 2, strlen(m->why + k + 2) + 1);
     for (i = 0; m->why[i]; i++)
         if (m->why[i] == '\n' || m->why[i] == '\r') m->why[i] = ' ';
     return 1;
@@ -437,7 +443,7 @@ static clconv_status read_page(TIFF *t, const layout *l, const clconv__decode_ar
     const size_t planes = l->planar == PLANARCONFIG_SEPARATE ? l->spp : 1u;
     if (!clconv__mul_ok(raw_row(l), l->h, planes, &n) ||
         !clconv__mul_ok((size_t)l->w * l->h, sizeof(float), 2, &n) ||
-        !(raw = malloc(raw_row(l) * l->h * planes))) {
+        !(raw = calloc(raw_row(l) * l->h, planes))) {
         clconv__err(err, "%s: cannot allocate a %ux%u image: %s", a->name, l->w,
                     l->h, clconv_status_str(CLCONV_E_NOMEM));
         return CLCONV_E_NOMEM;
@@ -471,6 +477,7 @@ clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind
     memset(&m, 0, sizeof m);
     m.buf = (unsigned char *)a->buf;
     m.len = a->len;
+    m.name = a->name;
     if ((pages = count_pages(a->buf, a->len)) > 1) {
         clconv__err(err, "%s: %s%ld pages: multi-page TIFF stacks are not supported "
                     "yet", a->name, pages >= PAGE_CAP ? "at least " : "", pages);

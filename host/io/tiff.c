@@ -13,6 +13,7 @@
  */
 #include "io/io.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,14 +127,22 @@ static int on_warning(TIFF *t, void *user, const char *module, const char *fmt,
     return 1;
 }
 
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+/* Clears libtiff's process-wide handlers, which print to stderr. */
+static void quiet(void)
+{
+    TIFFSetErrorHandler(NULL);
+    TIFFSetWarningHandler(NULL);
+}
+
 /* Opens m through libtiff with our handlers; NULL with m->why set. */
 static TIFF *open_mem(mem *m, const char *name, const char *mode)
 {
     TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
     TIFF *t;
     /* Nothing libtiff says without a file handle may reach stderr. */
-    TIFFSetErrorHandler(NULL);
-    TIFFSetWarningHandler(NULL);
+    pthread_once(&quiet_once, quiet);
     if (!o) {
         snprintf(m->why, sizeof m->why, "out of memory");
         return NULL;
@@ -416,8 +425,13 @@ static int check_page(TIFF *t, layout *l, const clconv__decode_args *a, mem *m,
                     l->bps, sample_name(l), photo_name(l->photo));
         return 0;
     }
-    if (l->w == 0 || l->h == 0 || l->w > INT32_MAX || l->h > INT32_MAX ||
-        (a->max_pixels > 0 && (long long)l->w * l->h > a->max_pixels)) {
+    if (l->w == 0 || l->h == 0 || l->w > INT32_MAX || l->h > INT32_MAX) {
+        clconv__err(err, "%s: a TIFF of %ux%u pixels cannot be read", a->name,
+                    l->w, l->h);
+        *st = l->w && l->h ? CLCONV_E_TOO_LARGE : CLCONV_E_DECODE;
+        return 0;
+    }
+    if (a->max_pixels > 0 && (long long)l->w * l->h > a->max_pixels) {
         clconv__err(err, "%s: %ux%u is %lld pixels, over the limit of %lld "
                     "(--max-pixels)", a->name, l->w, l->h, (long long)l->w * l->h,
                     a->max_pixels);
@@ -556,7 +570,7 @@ int clconv__encode_tiff(const clconv__encode_args *a)
     int ok;
     memset(&m, 0, sizeof m);
     m.writable = 1;
-    if (w > UINT32_MAX || h > UINT32_MAX || rb / w == 0) return 0;
+    if (w == 0 || h == 0 || w > UINT32_MAX || h > UINT32_MAX || rb / w == 0) return 0;
     t = open_mem(&m, "clconv", needs_big(rb * h, h / rps + 1) ? "w8" : "w");
     if (!t) return 0;
     set_fields(t, a, rps);

@@ -15,7 +15,8 @@ writes), with --device cpu, -f identity, out.npy:
 - writing: .tif/.tiff/.TIF, --depth auto keeps the input's depth (8, 16,
   float: 16-bit and float TIFF in, identity, the same samples out), deflate
   compressed (tifffile's page.compression), --depth 8/16/float, the fault
-  switch leaves no file.
+  switch leaves no file; BigTIFF exactly when the size bound passes the
+  limit (4 GiB less 1 MiB, scaled to 64 KiB by CLCONV_FAULT=tiff-64k).
 - refused, exit 1, one stderr line naming the file and what it holds,
   nothing written: multi-page (the page count said), 1-bit, CMYK, palette,
   complex, 64-bit float, 32-bit integers, truncated data.
@@ -239,6 +240,32 @@ def round_trips():
                  "-o", path("dirout") + "/")
     check(p.returncode == 0 and os.path.exists(path("dirout/in8.tif")),
           f"--format tif: exit {p.returncode} {p.stderr!r}")
+    # BigTIFF past the limit: the test build's CLCONV_FAULT=tiff-64k scales
+    # 4 GiB less 1 MiB down to 64 KiB less 16 bytes. 8-bit gray: the bound
+    # is raw + raw // 1000 + 88 per strip + 4096.
+    for side, big in ((240, False), (250, True), (300, True)):
+        a = rng.integers(0, 256, size=(side, side), dtype=np.uint8)
+        tifffile.imwrite(path(f"b{side}.tif"), a)
+        out = path(f"big{side}.tif")
+        raw = side * side
+        bound = raw + raw // 1000 + 88 * (side // max(1, (256 << 10) // side) + 1) + 4096
+        check((bound > 65536 - 16) == big, f"bound {bound} for {side}x{side}")
+        cmd, p = run("-f", "identity", path(f"b{side}.tif"), "-o", out,
+                     env={"CLCONV_FAULT": "tiff-64k"})
+        check(p.returncode == 0, f"tiff-64k {side}: exit {p.returncode} {p.stderr!r}")
+        if p.returncode == 0:
+            with tifffile.TiffFile(out) as t:
+                check(t.is_bigtiff == big and np.array_equal(t.asarray(), a),
+                      f"{side}x{side} under tiff-64k: BigTIFF {t.is_bigtiff}, "
+                      f"want {big}")
+            same(decoded(f"big{side}.tif", "BigTIFF read back"),
+                 a.astype(np.float32), "BigTIFF read back")
+        os.unlink(out) if os.path.exists(out) else None
+        cmd, p = run("-f", "identity", path(f"b{side}.tif"), "-o", out)
+        check(p.returncode == 0, f"{side}x{side}: exit {p.returncode} {p.stderr!r}")
+        if p.returncode == 0:
+            with tifffile.TiffFile(out) as t:
+                check(not t.is_bigtiff, f"{side}x{side}: BigTIFF without the switch")
     # The fault switch: the write fails, nothing is left.
     out = path("fault.tif")
     cmd, p = run("-f", "identity", path("in8.tif"), "-o", out,

@@ -497,7 +497,7 @@ clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind
                     "yet", a->name, pages >= PAGE_CAP ? "at least " : "", pages);
         return CLCONV_E_DECODE;
     }
-    if (!(t = open_mem(&m, a->name, "rm"))) {
+    if (!(t = open_mem(&m, a->name, "r"))) {
         clconv__err(err, "%s: not a readable TIFF: %s", a->name, m.why);
         return CLCONV_E_DECODE;
     }

@@ -266,6 +266,23 @@ def round_trips():
         if p.returncode == 0:
             with tifffile.TiffFile(out) as t:
                 check(not t.is_bigtiff, f"{side}x{side}: BigTIFF without the switch")
+    # NaN: kept in a float TIFF and said so; written as 0 in an 8-bit one.
+    an = af.copy()
+    an[2, 3] = np.nan
+    tifffile.imwrite(path("nan.tif"), an)
+    for depth, kept in (("auto", True), ("8", False)):
+        out = path(f"nan-{depth}.tif")
+        cmd = [CLCONV, "--device", "cpu", "-f", "identity", "--depth", depth,
+               path("nan.tif"), "-o", out]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        word = "kept as NaN" if kept else "written as 0"
+        check(p.returncode == 0 and word in p.stderr,
+              f"NaN into --depth {depth} TIFF: exit {p.returncode}, stderr "
+              f"{p.stderr!r} should say {word!r}")
+        if p.returncode == 0:
+            got = tifffile.imread(out)
+            check(bool(np.isnan(got[2, 3])) == kept,
+                  f"NaN into --depth {depth} TIFF: pixel is {got[2, 3]}")
     # The fault switch: the write fails, nothing is left.
     out = path("fault.tif")
     cmd, p = run("-f", "identity", path("in8.tif"), "-o", out,

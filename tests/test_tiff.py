@@ -7,7 +7,8 @@ writes), with --device cpu, -f identity, out.npy:
 - reading: gray, gray+alpha, RGB, RGBA; 8/16-bit unsigned, 8/16-bit signed
   (as their values), float32; contiguous and planar; strips and tiles;
   none, deflate (with predictor), LZMA (tifffile), LZW, PackBits, JPEG
-  (Pillow); little- and big-endian; BigTIFF. RGB is Pillow's luma
+  (Pillow); little- and big-endian; BigTIFF; 8-bit palette colour as
+  Pillow's convert("L") (the 16-bit map's high byte, then luma). RGB is Pillow's luma
   (19595 R + 38470 G + 7471 B + 32768) >> 16, in 64-bit integers for
   16-bit samples; float RGB the same weights unrounded; alpha ignored.
 - libtiff never prints: a file with a tag libtiff warns about reads with
@@ -18,7 +19,7 @@ writes), with --device cpu, -f identity, out.npy:
   switch leaves no file; BigTIFF exactly when the size bound passes the
   limit (4 GiB less 1 MiB, scaled to 64 KiB by CLCONV_FAULT=tiff-64k).
 - refused, exit 1, one stderr line naming the file and what it holds,
-  nothing written: multi-page (the page count said), 1-bit, CMYK, palette,
+  nothing written: multi-page (the page count said), 1-bit, CMYK, 16-bit palette,
   complex, 64-bit float, 32-bit integers, truncated data.
 - bombs, refused from the header before any allocation (under a 1 GiB
   address-space limit, in seconds): 100000x100000, a huge strip count, a
@@ -176,6 +177,24 @@ def read_pillow():
     same(decoded("pilf.tif", "float LZW"), f, "float LZW")
 
 
+def palettes():
+    """8-bit palette colour: Pillow's gray (its map's high byte, then luma)."""
+    rgb = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    Image.fromarray(rgb).quantize(200).save(path("pal.tif"))
+    Image.fromarray(rgb).quantize(64).save(path("pal-lzw.tif"),
+                                           compression="tiff_lzw")
+    for name in ("pal.tif", "pal-lzw.tif"):
+        want = np.asarray(Image.open(path(name)).convert("L"), np.float32)
+        same(decoded(name, f"{name} (Pillow palette)"), want, name)
+    # A map whose entries are not multiples of 257: the high byte counts.
+    idx = rng.integers(0, 256, size=(20, 30), dtype=np.uint8)
+    cmap = rng.integers(0, 65536, size=(3, 256), dtype=np.uint16)
+    tifffile.imwrite(path("pal-map.tif"), idx, photometric="palette",
+                     colormap=cmap)
+    want = luma(np.moveaxis((cmap >> 8).astype(np.int64), 0, -1)[idx])
+    same(decoded("pal-map.tif", "tifffile palette"), want, "tifffile palette")
+
+
 def warnings_silent():
     """A private tag libtiff warns about: read, nothing printed."""
     a = rng.integers(0, 256, size=(20, 30), dtype=np.uint8)
@@ -321,8 +340,10 @@ def refusals():
     Image.fromarray(rng.integers(0, 256, (24, 32, 4), dtype=np.uint8), "CMYK") \
         .save(path("cmyk.tif"))
     refused("cmyk.tif", ["CMYK", "4 samples"], "CMYK TIFF")
-    Image.fromarray(g).convert("P").save(path("pal.tif"))
-    refused("pal.tif", ["palette"], "palette TIFF")
+    cmap = rng.integers(0, 65536, size=(3, 65536), dtype=np.uint16)
+    tifffile.imwrite(path("pal16.tif"), g.astype(np.uint16) * 200,
+                     photometric="palette", colormap=cmap)
+    refused("pal16.tif", ["16-bit unsigned integers", "palette"], "16-bit palette")
     tifffile.imwrite(path("cplx.tif"), (g + 1j * g).astype(np.complex64))
     refused("cplx.tif", ["complex"], "complex TIFF")
     tifffile.imwrite(path("f64.tif"), g.astype(np.float64))
@@ -384,6 +405,7 @@ def bombs():
 
 read_matrix()
 read_pillow()
+palettes()
 warnings_silent()
 round_trips()
 refusals()

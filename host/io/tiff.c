@@ -1,7 +1,7 @@
 /* tiff.c — the TIFF codec, through libtiff: reads 8/16-bit integer
  * (unsigned, or signed as their values) and 32-bit float samples, gray,
  * gray+alpha, RGB and RGBA (alpha ignored, RGB to gray by Pillow's luma,
- * 16-bit in 64-bit integers), contiguous or planar, strips or tiles, every
+ * 16-bit in 64-bit integers), 8-bit palette colour, contiguous or planar, strips or tiles, every
  * compression the linked libtiff decodes; writes gray 8/16-bit and float32,
  * deflate, BigTIFF when the file could pass 4 GiB. Multi-page files and
  * everything else are refused in one line that says what they hold. The
@@ -162,7 +162,8 @@ static TIFF *open_mem(mem *m, const char *name, const char *mode)
 typedef struct layout {
     uint32_t w, h;
     uint16_t spp, bps, fmt, photo, planar, compr;
-    int tiled;
+    int tiled, palette;
+    unsigned char lut[256];     /* a palette's gray, by Pillow's luma */
     uint32_t tw, th, rps;
     size_t bytes;               /* bytes a sample */
 } layout;
@@ -240,6 +241,8 @@ static int supported(const layout *l)
     const int ints = (l->fmt == SAMPLEFORMAT_UINT || l->fmt == SAMPLEFORMAT_INT) &&
                      (l->bps == 8 || l->bps == 16);
     const int flt = l->fmt == SAMPLEFORMAT_IEEEFP && l->bps == 32;
+    if (l->photo == PHOTOMETRIC_PALETTE)
+        return l->spp == 1 && l->bps == 8 && l->fmt == SAMPLEFORMAT_UINT;
     return (gray || rgb) && (ints || flt);
 }
 
@@ -384,6 +387,8 @@ static clconv_status to_gray(const layout *l, const unsigned char *raw,
             for (y = 0; y < l->h; y++) {
                 for (x = 0; x < (size_t)l->w * l->spp; x++)
                     row[x] = (unsigned char)sample(l, raw, x / l->spp, y, x % l->spp);
+                if (l->palette)
+                    for (x = 0; x < l->w; x++) row[x] = l->lut[row[x]];
                 clconv__gray_row(a->out, (int)y, row, l->spp);
             }
         free(row);
@@ -406,6 +411,20 @@ static clconv_status to_gray(const layout *l, const unsigned char *raw,
 }
 
 _Thread_local clconv_depth clconv__decoded_depth;
+
+/* An 8-bit palette's gray levels: each colour as Pillow takes it (the
+ * 16-bit map's high byte, c / 256), then its luma. */
+static int palette_lut(TIFF *t, layout *l)
+{
+    uint16_t *r, *g, *b;
+    unsigned i;
+    if (!TIFFGetField(t, TIFFTAG_COLORMAP, &r, &g, &b)) return 0;
+    for (i = 0; i < 256; i++)
+        l->lut[i] = (unsigned char)((19595u * (r[i] >> 8) + 38470u * (g[i] >> 8) +
+                                     7471u * (b[i] >> 8) + 0x8000u) >> 16);
+    l->palette = 1;
+    return 1;
+}
 
 /* Checks the first page against what clconv reads and the limits; 0 with
  * err set (and *st) when it is refused. */
@@ -444,6 +463,11 @@ static int check_page(TIFF *t, layout *l, const clconv__decode_args *a, mem *m,
     }
     if (l->photo == PHOTOMETRIC_YCBCR)
         TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    if (l->photo == PHOTOMETRIC_PALETTE && !palette_lut(t, l)) {
+        clconv__err(err, "%s: broken TIFF: a palette image without its colour map",
+                    a->name);
+        return 0;
+    }
     return 1;
 }
 

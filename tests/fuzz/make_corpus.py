@@ -428,12 +428,12 @@ def tiffs():
                                         data=[zlib.compress(b(96))]))
     put(IMG, "tiff-graya.tif", tiff(8, 6, 8, 2, 1, data=[b(96)],
                                     extra=[(338, 3, 1, 2)]))
-    # Refused: two pages, 1-bit, CMYK, palette, complex, float64, int32.
+    # Refused: two pages, 1-bit, CMYK, complex, float64, int32.
     one = tiff(8, 6, 8, 1, 1, data=[b(48)])
     put(IMG, "tiff-bad-2pages.tif", one[:-4] + struct.pack("<I", 8 + 48))
     put(IMG, "tiff-bad-1bit.tif", pil(g.convert("1"), "TIFF"))
     put(IMG, "tiff-bad-cmyk.tif", pil(rgb(8, 6).convert("CMYK"), "TIFF"))
-    put(IMG, "tiff-bad-palette.tif", pil(g.convert("P"), "TIFF"))
+    put(IMG, "tiff-palette.tif", pil(rgb(16, 12).quantize(40), "TIFF"))
     put(IMG, "tiff-bad-complex.tif", tiff(4, 2, 64, 1, 1, fmt=6, data=[b(64)]))
     put(IMG, "tiff-bad-f64.tif", tiff(4, 2, 64, 1, 1, fmt=3, data=[b(64)]))
     put(IMG, "tiff-bad-i32.tif", tiff(4, 2, 32, 2, 1, fmt=2, data=[b(64)]))

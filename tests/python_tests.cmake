@@ -53,3 +53,7 @@ endif()
 # filter and awkward sizes, on the CPU path and the default device.
 clconv_py_test(py_resize test_resize.py)
 set_tests_properties(py_resize PROPERTIES TIMEOUT 300 LABELS "python")
+# TIFF through libtiff, gray mode: every layout, depth and compression
+# against tifffile, round trips, refusals, header bombs under a memory cap.
+clconv_py_test(py_tiff test_tiff.py)
+set_tests_properties(py_tiff PROPERTIES TIMEOUT 300 LABELS "python")

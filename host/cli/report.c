@@ -114,10 +114,13 @@ static void show_progress(run_state *s, int final)
     if (final) fputc('\n', stderr);
 }
 
-/* A float output (.npy) keeps NaN as it is; 8-bit outputs map it to 0. */
-static int nan_kept(const char *output)
+/* A float output (.npy, a float TIFF) keeps NaN as it is; integer outputs
+ * map it to 0. The depth written decides where it is known (TIFF holds
+ * both), else the format. */
+static int nan_kept(const clconv_report *r)
 {
-    const clconv__format *f = output ? clconv__format_by_name(output, 1) : NULL;
+    const clconv__format *f = r->output ? clconv__format_by_name(r->output, 1) : NULL;
+    if (r->out_depth != CLCONV_DEPTH_AUTO) return r->out_depth == CLCONV_DEPTH_FLOAT;
     return f && !f->u8_out;
 }
 
@@ -171,8 +174,8 @@ void cli_on_report(const clconv_report *r, void *user)
     if (r->nan_count > 0 && loud)
         cli_err("%s: %lld NaN pixel%s %s", r->input, r->nan_count,
                 r->nan_count == 1 ? "" : "s",
-                nan_kept(r->output) ? "kept as NaN (a float output)" : "written as 0");
-    if (nan_kept(r->output)) s->nans_kept += r->nan_count;
+                nan_kept(r) ? "kept as NaN (a float output)" : "written as 0");
+    if (nan_kept(r)) s->nans_kept += r->nan_count;
     else s->nans += r->nan_count;
     if (s->json) json_image(s, r);
     show_progress(s, 0);

@@ -30,15 +30,32 @@ const clconv__format clconv__formats[] = {
     {"NPY", "npy", "\x93NUMPY", 6, clconv__decode_npy, clconv__encode_npy, 0,
      "float32 out, the raw result; reads 2-D float and 8-32-bit integers",
      CLCONV__DF, NULL},
-    {"TIFF", "", "II*\0", 4, NULL, NULL, 0, "refused", 0, NULL},
-    {"TIFF", "", "MM\0*", 4, NULL, NULL, 0, "refused", 0, NULL},
+    /* "II", the byte order clconv writes; the sniffer also takes "MM" and
+     * checks the version (42, or 43 for BigTIFF) that follows. */
+    {"TIFF", "tif|tiff", "II", 2, clconv__decode_tiff, clconv__encode_tiff, 1,
+     "8-, 16-bit or float32 gray out, deflate (--depth); reads 8/16-bit and "
+     "float32 gray, RGB and RGBA, single page", CLCONV__D8 | CLCONV__D16 | CLCONV__DF,
+     NULL},
     {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused", 0, NULL},
     {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, NULL}};
+
+/* "II" or "MM", then 42 (TIFF) or 43 (BigTIFF) in that byte order. */
+static int is_tiff(const unsigned char *b, size_t n)
+{
+    if (n < 8) return 0;
+    if (b[0] == 'I' && b[1] == 'I') return b[3] == 0 && (b[2] == 42 || b[2] == 43);
+    if (b[0] == 'M' && b[1] == 'M') return b[2] == 0 && (b[3] == 42 || b[3] == 43);
+    return 0;
+}
 
 const clconv__format *clconv__format_sniff(const unsigned char *b, size_t n)
 {
     const clconv__format *f;
     for (f = clconv__formats; f->name; f++) {
+        if (strcmp(f->name, "TIFF") == 0) {
+            if (is_tiff(b, n)) return f;
+            continue;
+        }
         if (f->magic_len == 0 || n < f->magic_len ||
             memcmp(b, f->magic, f->magic_len) != 0)
             continue;

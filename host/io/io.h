@@ -140,6 +140,15 @@ int clconv__encode_tga(const clconv__encode_args *a);
 int clconv__encode_npy(const clconv__encode_args *a);
 /* 8- or 16-bit PGM, P5 (pnm.c). */
 int clconv__encode_pnm(const clconv__encode_args *a);
+/* TIFF through libtiff (tiff.c): the first page of a single-page file,
+ * 8-bit unsigned into `out`, 16-bit, signed and float samples into `npy`;
+ * written gray 8/16-bit or float32, deflate, BigTIFF past 4 GiB. */
+clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind,
+                                  char *err);
+int clconv__encode_tiff(const clconv__encode_args *a);
+/* The depth the last decode on this thread found in the file, for decoders
+ * that hold several (tiff.c sets it; AUTO: the caller's rule decides). */
+extern _Thread_local clconv_depth clconv__decoded_depth;
 
 /* Decodes an 8-bit non-interlaced gray, RGB, gray+alpha or RGBA PNG with
  * zlib (png.c); returns CLCONV__NOT_MINE, having touched nothing, for every

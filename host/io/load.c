@@ -310,10 +310,14 @@ clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
     b->data = NULL;
     b->width = b->height = 0;
     st = read_file(path, &buf, &len, err);
+    clconv__decoded_depth = CLCONV_DEPTH_AUTO;
     if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
-    /* Bytes come from an 8-bit image; floats from a 16-bit one or a .npy
+    /* A codec that holds several depths (TIFF) says which it read; else
+     * bytes come from an 8-bit image, floats from a 16-bit one or a .npy
      * file, which its magic tells apart (the file is read once). */
-    if (st == CLCONV_OK && depth) {
+    if (st == CLCONV_OK && depth && clconv__decoded_depth != CLCONV_DEPTH_AUTO)
+        *depth = clconv__decoded_depth;
+    else if (st == CLCONV_OK && depth) {
         const clconv__format *f = b->data ? NULL : clconv__format_sniff(buf, len);
         *depth = b->data ? CLCONV_DEPTH_8
                  : f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT : CLCONV_DEPTH_16;

@@ -154,7 +154,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         clconv_plane_free(&alt);
     }
     CHECK((long long)img.width * img.height <= MAX_PIXELS);
-    is_npy = size >= 6 && memcmp(data, "\x93NUMPY", 6) == 0;
+    /* .npy and TIFF hold any float (TIFF: float32 and signed samples). */
+    is_npy = (size >= 6 && memcmp(data, "\x93NUMPY", 6) == 0) ||
+             (size >= 4 && (memcmp(data, "II", 2) == 0 || memcmp(data, "MM", 2) == 0));
     deep = (size > 24 && data[0] == 0x89 && data[24] == 16) ||
            (size >= 2 && data[0] == 'P');
     n = (size_t)img.width * (size_t)img.height;

@@ -249,6 +249,7 @@ def images():
         "'fortran_order': False, 'shape': (2147483647, 2147483647), }"))
     depth_and_plain()
     hostile_npy()
+    tiffs()
 
 
 def depth_and_plain():
@@ -350,6 +351,115 @@ FILTERS = {
     "bad-binary": "1 2\0 3\n", "bad-at": "@", "bad-dangling-e": "1e",
     "bad-sign": "+-1",
 }
+
+
+def tiff(w, h, bps, spp, photo, fmt=1, planar=1, tile=None, data=None,
+         bo="<", comp=1, extra=(), next_off=0):
+    """A one-directory classic TIFF built by hand (Pillow cannot write planar,
+    tiled, signed or big-endian ones): the pixel chunks (`data`, a list of
+    byte strings: strips, or tiles when `tile` = (tw, th)) after the header,
+    then the directory. `extra`: more (tag, type, count, value) entries."""
+    n = len(data)
+    head = struct.pack(bo + "2sHI", b"II" if bo == "<" else b"MM", 42, 0)
+    body, offs = b"", []
+    for d in data:
+        offs.append(8 + len(body))
+        body += d
+    arr_at = 8 + len(body)
+    arrays = struct.pack(bo + "%dI" % n, *offs) + \
+        struct.pack(bo + "%dI" % n, *[len(d) for d in data])
+    bps_at = arr_at + len(arrays)
+    arrays += struct.pack(bo + "%dH" % max(spp, 2), *([bps] * max(spp, 2)))
+    ifd_at = 8 + len(body) + len(arrays)
+    where = lambda k: (arr_at + 4 * k * n) if n > 1 else \
+        struct.unpack(bo + "I", arrays[4 * k * n:4 * k * n + 4])[0]
+    e = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, spp, bps if spp == 1 else bps_at),
+         (259, 3, 1, comp), (262, 3, 1, photo), (277, 3, 1, spp),
+         (284, 3, 1, planar), (339, 3, 1, fmt)] + list(extra)
+    if tile:
+        e += [(322, 4, 1, tile[0]), (323, 4, 1, tile[1]), (324, 4, n, where(0)),
+              (325, 4, n, where(1))]
+    else:
+        e += [(273, 4, n, where(0)), (278, 4, 1, -(-h // n) if planar == 1
+                                         else -(-h * spp // n)),
+              (279, 4, n, where(1))]
+    ifd = struct.pack(bo + "H", len(e))
+    for tag, typ, count, value in sorted(e):
+        v = struct.pack(bo + "HH", bps, bps) if tag == 258 and count == 2 else \
+            struct.pack(bo + ("H" if typ == 3 and count == 1 else "I"), value)
+        ifd += struct.pack(bo + "HHI", tag, typ, count) + v.ljust(4, b"\0")
+    ifd += struct.pack(bo + "I", next_off)
+    head = head[:4] + struct.pack(bo + "I", ifd_at)
+    return head + body + arrays + ifd
+
+
+def tiffs():
+    """TIFF seeds (issue 13): every layout tiff.c reads, what it refuses,
+    truncated ones and header bombs."""
+    r = np.random.default_rng(13)
+    b = lambda k: r.integers(0, 256, k, dtype=np.uint8).tobytes()
+    g = Image.fromarray(r.integers(0, 256, (12, 16), dtype=np.uint8))
+    put(IMG, "tiff-gray8.tif", pil(g, "TIFF"))
+    put(IMG, "tiff-rgb-lzw.tif", pil(rgb(16, 12), "TIFF", compression="tiff_lzw"))
+    put(IMG, "tiff-rgba-deflate.tif", pil(rgb(16, 12).convert("RGBA"), "TIFF",
+                                          compression="tiff_adobe_deflate"))
+    put(IMG, "tiff-rgb-jpeg.tif", pil(rgb(16, 16), "TIFF", compression="jpeg"))
+    put(IMG, "tiff-packbits.tif", pil(g, "TIFF", compression="packbits"))
+    put(IMG, "tiff-16.tif", tiff(8, 6, 16, 1, 1, data=[b(48), b(48)]))
+    put(IMG, "tiff-16-be.tif", tiff(8, 6, 16, 1, 1, data=[b(96)], bo=">"))
+    put(IMG, "tiff-s16.tif", tiff(8, 6, 16, 1, 1, fmt=2, data=[b(96)]))
+    put(IMG, "tiff-s8.tif", tiff(8, 6, 8, 1, 1, fmt=2, data=[b(48)]))
+    put(IMG, "tiff-float.tif", tiff(8, 6, 32, 1, 1, fmt=3, data=[
+        np.linspace(-2, 2, 48).astype("<f4").tobytes()]))
+    put(IMG, "tiff-float-nan.tif", tiff(4, 2, 32, 1, 1, fmt=3, data=[
+        np.array([np.nan, np.inf, -np.inf, 0, 1e-42, -0.0, 1, 2], "<f4").tobytes()]))
+    put(IMG, "tiff-rgb16-planar.tif", tiff(8, 6, 16, 3, 2, planar=2,
+                                           data=[b(96), b(96), b(96)]))
+    put(IMG, "tiff-rgbf-planar.tif", tiff(4, 4, 32, 3, 2, fmt=3, planar=2, data=[
+        np.linspace(0, 1, 16).astype("<f4").tobytes()] * 3))
+    put(IMG, "tiff-tiled.tif", tiff(20, 20, 8, 1, 1, tile=(16, 16),
+                                    data=[b(256) for _ in range(4)]))
+    put(IMG, "tiff-tiled-rgb.tif", tiff(17, 17, 8, 3, 2, tile=(16, 16),
+                                        data=[b(768) for _ in range(4)]))
+    put(IMG, "tiff-tiled-planar.tif", tiff(17, 9, 16, 3, 2, planar=2,
+                                           tile=(16, 16),
+                                           data=[b(512) for _ in range(6)]))
+    put(IMG, "tiff-deflate16.tif", tiff(8, 6, 16, 1, 1, comp=8,
+                                        data=[zlib.compress(b(96))]))
+    put(IMG, "tiff-graya.tif", tiff(8, 6, 8, 2, 1, data=[b(96)],
+                                    extra=[(338, 3, 1, 2)]))
+    # Refused: two pages, 1-bit, CMYK, complex, float64, int32.
+    one = tiff(8, 6, 8, 1, 1, data=[b(48)])
+    put(IMG, "tiff-bad-2pages.tif", one[:-4] + struct.pack("<I", 8 + 48))
+    put(IMG, "tiff-bad-1bit.tif", pil(g.convert("1"), "TIFF"))
+    put(IMG, "tiff-bad-cmyk.tif", pil(rgb(8, 6).convert("CMYK"), "TIFF"))
+    put(IMG, "tiff-palette.tif", pil(rgb(16, 12).quantize(40), "TIFF"))
+    put(IMG, "tiff-bad-complex.tif", tiff(4, 2, 64, 1, 1, fmt=6, data=[b(64)]))
+    put(IMG, "tiff-bad-f64.tif", tiff(4, 2, 64, 1, 1, fmt=3, data=[b(64)]))
+    put(IMG, "tiff-bad-i32.tif", tiff(4, 2, 32, 2, 1, fmt=2, data=[b(64)]))
+    # Truncated data, strips past the end, a cut header.
+    t = pil(g, "TIFF", compression="tiff_lzw")
+    put(IMG, "tiff-bad-cut.tif", t[:len(t) // 2])
+    put(IMG, "tiff-bad-header.tif", t[:10])
+    put(IMG, "tiff-bad-short-strip.tif", tiff(8, 6, 16, 1, 1, data=[b(20)]))
+    put(IMG, "tiff-bad-deflate.tif", tiff(8, 6, 16, 1, 1, comp=8,
+                                          data=[zlib.compress(b(96))[:30]]))
+    # Bombs: huge sizes, a huge strip count, many pages, a directory loop.
+    put(IMG, "bomb-tiff-100k.tif", tiff(100000, 100000, 8, 1, 1, data=[b(16)]))
+    put(IMG, "bomb-tiff-4g.tif", tiff(65536, 65536, 32, 4, 2, fmt=3, data=[b(16)]))
+    put(IMG, "bomb-tiff-tiles.tif", tiff(1 << 20, 1 << 20, 8, 1, 1, tile=(16, 16),
+                                         data=[b(16)]))
+    e = [(256, 4, 1, 64), (257, 4, 1, 64), (258, 3, 1, 8), (259, 3, 1, 1),
+         (262, 3, 1, 1), (273, 4, 1 << 28, 8), (277, 3, 1, 1), (278, 4, 1, 1),
+         (279, 4, 1 << 28, 8)]
+    put(IMG, "bomb-tiff-strips.tif", struct.pack("<2sHIH", b"II", 42, 8, len(e)) +
+        b"".join(struct.pack("<HHII", *x) for x in e) + bytes(68))
+    pages = bytearray(struct.pack("<2sHI", b"II", 42, 8))
+    for i in range(500):
+        pages += struct.pack("<HI", 0, len(pages) + 6 if i < 499 else 0)
+    put(IMG, "bomb-tiff-500pages.tif", bytes(pages))
+    put(IMG, "bomb-tiff-loop.tif", one[:-4] + struct.pack("<I", one.index(
+        struct.pack("<H", 11), 8 + 48)))
 
 
 def filters():

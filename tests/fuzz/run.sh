@@ -60,7 +60,7 @@ if [ "$1" = msan ]; then
     for name in image filter; do
         # shellcheck disable=SC2086
         $NICE $CC $MF -I"$ROOT/host" "$FUZZ/replay.c" "$FUZZ/fuzz_$name.c" \
-            "$MB/lib.a" -ljpeg -lz -lm -lpthread -o "$MB/replay_$name"
+            "$MB/lib.a" -ltiff -ljpeg -lz -lm -lpthread -o "$MB/replay_$name"
     done
     bad=0
     set -- image:"$FUZZ/corpus/image" filter:"$FUZZ/corpus/filter" \
@@ -125,7 +125,7 @@ ar rcs "$BUILD/libclconv-fuzz.a" $OBJS
 for name in $NAMES; do
     $NICE $CC $CFLAGS -fsanitize=fuzzer,$SAN -fno-sanitize-recover=undefined \
         -I"$ROOT/host" "$FUZZ/fuzz_$name.c" "$BUILD/libclconv-fuzz.a" \
-        -ljpeg -lz -lm -lpthread -o "$BUILD/fuzz_$name"
+        -ltiff -ljpeg -lz -lm -lpthread -o "$BUILD/fuzz_$name"
 done
 
 found=0

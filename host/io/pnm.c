@@ -167,6 +167,11 @@ static void put_row(const pnm *p, const clconv__decode_args *a, int y,
 {
     const size_t n = (size_t)p->w * (size_t)p->comp;
     size_t k;
+    if (p->maxval > 255 && a->out->c) {
+        for (k = 0; k < (size_t)p->w; k++, s += p->comp)
+            clconv__color_px16(a->out, (size_t)y * (size_t)p->w + k, s, p->comp);
+        return;
+    }
     if (p->maxval > 255) {
         float *o = a->npy->data + (size_t)y * (size_t)p->w;
         for (k = 0; k < (size_t)p->w; k++, s += p->comp)
@@ -188,13 +193,14 @@ static void put_row(const pnm *p, const clconv__decode_args *a, int y,
 
 static clconv_status alloc_dest(const pnm *p, const clconv__decode_args *a)
 {
-    if (p->maxval > 255) return clconv_plane_alloc(a->npy, (int)p->w, (int)p->h);
+    if (p->maxval > 255 && !a->out->c)
+        return clconv_plane_alloc(a->npy, (int)p->w, (int)p->h);
     return clconv__gray_alloc(a->out, (int)p->w, (int)p->h);
 }
 
 static void free_dest(const pnm *p, const clconv__decode_args *a)
 {
-    if (p->maxval > 255) clconv_plane_free(a->npy);
+    if (p->maxval > 255 && !a->out->c) clconv_plane_free(a->npy);
     else clconv__gray_free(a->out);
 }
 
@@ -283,12 +289,14 @@ cleanup:
  * most significant first, as Netpbm defines it. */
 int clconv__encode_pnm(const clconv__encode_args *a)
 {
-    const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
+    /* --color: P6 with the three channels interleaved, as PPM lays them. */
+    const size_t nc = a->channels == 3 ? 3 : 1;
+    const size_t w = (size_t)a->p->width * nc, h = (size_t)a->p->height;
     unsigned char *row;
     char head[64];
     size_t x, y;
-    const int n = snprintf(head, sizeof head, "P5\n%zu %zu\n%u\n", w, h,
-                           a->u16 ? 65535u : 255u);
+    const int n = snprintf(head, sizeof head, "P%c\n%zu %zu\n%u\n", nc == 3 ? '6' : '5',
+                           w / nc, h, a->u16 ? 65535u : 255u);
     if (a->u16 ? w > (size_t)INT32_MAX / 2 : w > (size_t)INT32_MAX) return 0;
     a->fn(a->ctx, head, n);
     if (!a->u16) {

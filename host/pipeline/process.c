@@ -1,6 +1,6 @@
 /* process.c — one image through the library, file to file: decode (io/),
- * luma, resize, device (cl/) or reference (core/), verify, --scale and
- * --offset, map to the output depth (the input's under --depth auto), atomic
+ * luma (or, with --color, each channel in turn), resize, device (cl/) or
+ * reference (core/), verify, --scale and --offset, map to the output depth (the input's under --depth auto), atomic
  * write; a failure is that image's report, never the process's. Every
  * plane it allocates is held to max_pixels first, and a result that failed
  * verification is written under a marked name (NAME.mismatch), never
@@ -156,6 +156,7 @@ static char *marked_name(const char *path)
  * the output's. */
 static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
                                    const clconv_plane *img, const clconv_plane *out,
+                                   const clconv_image *color,
                                    const clconv__path_key *keep, clconv_report *r, char *err)
 {
     const char *sbs = job->side_by_side;
@@ -172,7 +173,9 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
         /* The input's depth decides under --depth auto (DESIGN §6). */
         const clconv__save_opts o = {job->map, job->quality, (clconv_depth)job->depth,
                                      (clconv_depth)r->in_depth, &r->nan_count,
-                                     &r->clipped, &written};
+                                     &r->clipped, &written, color,
+                                     color && color->channels % 2 == 0 &&
+                                         job->alpha == CLCONV_ALPHA_KEEP};
         st = clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
         r->out_depth = written;
     }
@@ -399,6 +402,230 @@ static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
     return NULL;
 }
 
+/* ---- --color: the channels one by one through the gray path's steps ---- */
+
+/* --resize on every channel, as Pillow resizes mode RGB(A) (8-bit: its
+ * bytes, mode "L" per channel), I;16 (mode "I") and float (mode "F"). */
+static clconv_status resize_color(const clconv_job *job, clconv_image *c, char *err)
+{
+    int k;
+    for (k = 0; k < c->channels; k++) {
+        clconv_image8 b = {0, 0, NULL};
+        clconv_plane t = {0, 0, NULL};
+        clconv_status st = CLCONV_OK;
+        if (c->depth == CLCONV_DEPTH_8) {
+            clconv_image8 t8 = {0, 0, NULL};
+            const size_t n = (size_t)c->width * (size_t)c->height;
+            size_t i;
+            if (!(b.data = malloc(n))) return CLCONV_E_NOMEM;
+            b.width = c->width;
+            b.height = c->height;
+            for (i = 0; i < n; i++) b.data[i] = (unsigned char)c->planes[k].data[i];
+            st = clconv_image8_resize(&b, job->resize_w, job->resize_h,
+                                      job->resize_filter, &t8, err);
+            if (st == CLCONV_OK) st = clconv__plane_from_u8(&t8, &t, err);
+            clconv_image8_free(&t8);
+            clconv_image8_free(&b);
+        } else {
+            st = clconv_plane_resize_filter(&c->planes[k], job->resize_w, job->resize_h,
+                                            job->resize_filter,
+                                            c->depth != CLCONV_DEPTH_FLOAT &&
+                                                whole_numbers(&c->planes[k]),
+                                            &t, err);
+        }
+        if (st != CLCONV_OK) return st;
+        clconv_plane_free(&c->planes[k]);
+        c->planes[k] = t;
+    }
+    c->width = job->resize_w;
+    c->height = job->resize_h;
+    return CLCONV_OK;
+}
+
+/* --alpha keep: the alpha plane through the geometry without filtering:
+ * each output pixel is the padded sample under the centre of its window
+ * (row y*stride + dilation*(kh-1)/2, likewise for columns; the centre tap
+ * for odd sizes), so same padding with stride 1 gives the input back. */
+static clconv_status alpha_keep(const clconv_job *job, const clconv_plane *in,
+                                const clconv_geometry *g, clconv_plane *out, char *err)
+{
+    clconv_plane padded = {0, 0, NULL};
+    const int oy = g->dilation * (g->kh - 1) / 2, ox = g->dilation * (g->kw - 1) / 2;
+    int y, x;
+    clconv_status st = clconv_pad(in, g, &job->params, &padded, err);
+    if (st != CLCONV_OK) return st;
+    for (y = 0; y < g->out_h; y++)
+        for (x = 0; x < g->out_w; x++)
+            out->data[(size_t)y * (size_t)g->out_w + (size_t)x] =
+                padded.data[(size_t)(y * g->stride + oy) * (size_t)g->padded_w +
+                            (size_t)(x * g->stride + ox)];
+    clconv_plane_free(&padded);
+    return CLCONV_OK;
+}
+
+/* Keeps in *acc the worse of two check results, the counts summed. */
+static void worse_of(clconv_verify_result *acc, const clconv_verify_result *v)
+{
+    const long long bad = acc->bad + v->bad;
+    if (v->max_abs_err > acc->max_abs_err || acc->worst_x < 0) *acc = *v;
+    acc->bad = bad;
+}
+
+/* One colour channel as clconv_process_file does a gray image: the device
+ * (spot-checked, falling back to the reference as the job says) or the
+ * reference, then --verify full. *dev says whether the device did it. */
+static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const char *input,
+                                   const clconv_plane *in, const clconv_geometry *g,
+                                   clconv_plane *out, clconv_report *r, int *dev, char *err)
+{
+    const clconv_image8 none = {0, 0, NULL};
+    clconv_plane padded = {0, 0, NULL};
+    clconv_report one;
+    clconv_status st = CLCONV_OK;
+    memset(&one, 0, sizeof one);
+    one.vr.worst_x = one.sr.worst_x = -1;
+    *dev = 0;
+    if (cl) {
+        st = clconv_conv_cl_image(cl, in, NULL, &job->params, job->filter, g, out,
+                                  &r->cl_timing, err);
+        if (st == CLCONV_OK) {
+            *dev = 1;
+            one.cl_timing = r->cl_timing;
+            if (job->verify == CLCONV_VERIFY_SAMPLE &&
+                spot_check_failed(job, input, in, &none, g, out, &one) && job->fallback) {
+                char msg[CLCONV_ERR_MAX];
+                size_t len = append(r->note, 0, sizeof r->note, input);
+                spot_message(job, &one, msg, sizeof msg);
+                len = append(r->note, len, sizeof r->note, ": ");
+                len = append(r->note, len, sizeof r->note, msg);
+                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+                append(r->note, len, sizeof r->note,
+                       " retired for the rest of the run; redone on the CPU reference");
+                clconv__cl_retire(cl);
+                *dev = 0;
+                r->fell_back = 1;
+            }
+        } else if (job->fallback) {
+            size_t len = append(r->note, 0, sizeof r->note, input);
+            len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
+            len = append(r->note, len, sizeof r->note, err);
+            append(r->note, len, sizeof r->note, "); using the CPU reference");
+            r->fell_back = 1;
+        } else {
+            return st;
+        }
+    }
+    if (!*dev || job->verify == CLCONV_VERIFY_FULL) {
+        st = clconv_pad(in, g, &job->params, &padded, err);
+        if (st == CLCONV_OK && !*dev) st = clconv_conv_ref(&padded, job->filter, g, out, NULL);
+        if (st == CLCONV_OK && job->verify == CLCONV_VERIFY_FULL) {
+            const char *msg = NULL;
+            st = verify(job, &padded, g, out, &one, &msg);
+            if (st != CLCONV_OK) clconv__err(err, "%s", msg);
+        }
+        clconv_plane_free(&padded);
+    }
+    if (one.sampled && *dev) {
+        r->sampled = 1;
+        r->sample_points += one.sample_points;
+        worse_of(&r->sr, &one.sr);
+    }
+    if (one.verified) {
+        r->verified = 1;
+        worse_of(&r->vr, &one.vr);
+    }
+    return st;
+}
+
+/* Decodes with the channels kept, resizes, and sizes the output. */
+static clconv_status color_decode(const clconv_job *job, const char *input, clconv_image *in,
+                                  clconv_geometry *g, clconv_report *r, char *err)
+{
+    clconv_status st = clconv_image_load_color(input, job->max_pixels, in, err);
+    if (st != CLCONV_OK) return st;
+    r->in_depth = in->depth;
+    r->in_w = in->width;
+    r->in_h = in->height;
+    if (job->resize_w > 0 && job->resize_h > 0 &&
+        (in->width != job->resize_w || in->height != job->resize_h) &&
+        (st = resize_color(job, in, err)) != CLCONV_OK)
+        return st;
+    return clconv_geometry_compute(in->width, in->height, clconv_filter_width(job->filter),
+                                   clconv_filter_height(job->filter), &job->params, g, err);
+}
+
+/* clconv_process_file under --color (DESIGN §6): every colour channel
+ * (and the alpha under --alpha filter) filtered like a gray image; the
+ * alpha kept (centre sample) or dropped; one multi-channel output. */
+static clconv_status process_color(const clconv_job *job, const char *input,
+                                   const char *output, clconv__path_key *keep,
+                                   clconv_report *r)
+{
+    clconv_image in, out;
+    clconv_geometry g;
+    clconv_cl *cl = job->cl;
+    char err[CLCONV_ERR_MAX];
+    clconv_status st;
+    double t = clconv__now_ms();
+    int k, alpha, all_dev = 1, marked;
+
+    memset(&out, 0, sizeof out);
+    r->vr.worst_x = r->sr.worst_x = -1;
+    err[0] = '\0';
+    st = color_decode(job, input, &in, &g, r, err);
+    if (st != CLCONV_OK) goto failed;
+    r->decode_ms = clconv__now_ms() - t;
+    r->out_w = g.out_w;
+    r->out_h = g.out_h;
+    st = within_limit(job, g.padded_w, g.padded_h, "the padded plane", r);
+    if (st == CLCONV_OK) st = within_limit(job, g.out_w, g.out_h, "the output", r);
+    if (st != CLCONV_OK) goto cleanup;
+    alpha = in.channels % 2 == 0; /* gray+alpha, RGBA: alpha last */
+    out.width = g.out_w;
+    out.height = g.out_h;
+    out.depth = in.depth;
+    out.channels = alpha && job->alpha == CLCONV_ALPHA_DROP ? in.channels - 1 : in.channels;
+    if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
+    if (cl && job->fallback) cl = usable_device(job, cl);
+    t = clconv__now_ms();
+    for (k = 0; k < out.channels && st == CLCONV_OK; k++) {
+        int dev = 0;
+        st = clconv_plane_alloc(&out.planes[k], g.out_w, g.out_h);
+        if (st != CLCONV_OK) clconv__err(err, "cannot allocate the output plane");
+        else if (alpha && k == in.channels - 1 && job->alpha == CLCONV_ALPHA_KEEP)
+            st = alpha_keep(job, &in.planes[k], &g, &out.planes[k], err);
+        else {
+            st = color_channel(job, r->fell_back && job->fallback ? NULL : cl, input,
+                               &in.planes[k], &g, &out.planes[k], r, &dev, err);
+            all_dev &= dev;
+            if (st == CLCONV_OK && job->affine)
+                clconv__plane_affine(&out.planes[k], job->scale, job->offset);
+        }
+    }
+    if (st != CLCONV_OK) goto failed;
+    r->on_device = cl && all_dev && !r->fell_back;
+    r->compute_ms = clconv__now_ms() - t;
+    marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
+    t = clconv__now_ms();
+    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &out, keep, r,
+                       err);
+    if (st != CLCONV_OK) goto failed;
+    r->encode_ms = clconv__now_ms() - t;
+    if (marked) {
+        mismatch_message(job, r, r->on_device, output, err, sizeof err);
+        st = fail(r, CLCONV_E_MISMATCH, err);
+    }
+    goto cleanup;
+failed:
+    fail(r, st, err);
+cleanup:
+    clconv_image_free(&in);
+    clconv_image_free(&out);
+    r->status = st;
+    return st;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
@@ -421,6 +648,10 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     if (job->resize_w > 0 && job->resize_h > 0) {
         st = within_limit(job, job->resize_w, job->resize_h, "the --resize target", r);
         if (st != CLCONV_OK) goto cleanup;
+    }
+    if (job->color) {
+        st = process_color(job, input, output, keep, r);
+        goto cleanup;
     }
     t = clconv__now_ms();
     st = decode_input(job, input, &img8, &img, r, err);
@@ -531,7 +762,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     /* An explicit device's wrong spot check, or --verify full's mismatch. */
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &img, &out, keep, r, err);
+    st = write_outputs(job, output, marked, &img, &out, NULL, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {

@@ -576,6 +576,8 @@ typedef struct clconv_report {
     long long clipped;           /* pixels the mapping clamped (below 0 or
                                     above the depth's maximum) */
     int in_depth, out_depth;     /* clconv_depth of the input and the output */
+    int in_channels, out_channels; /* --color: the image's channels and the
+                                    output's (0: gray, one) */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */

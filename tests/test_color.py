@@ -296,6 +296,89 @@ for dev in DEVICES:
         got = np.load(path("co.npy"))
         check(got.shape == (15, 20, 3), f"colour .npy on the device: shape {got.shape}")
 
+
+# ---- --resize per channel, as Pillow resizes mode RGB ----
+for filt in ("bicubic", "lanczos", "nearest"):
+    rc, err = run("--color", "--resize", "17x11", "--resize-filter", filt, "-f",
+                  "identity", "--device", "cpu", path("rgb.png"), "-o", path("r.npy"))
+    res = getattr(Image.Resampling, filt.upper())
+    want = np.asarray(Image.open(path("rgb.png")).convert("RGB").resize((17, 11), res))
+    check(rc == 0 and np.array_equal(np.load(path("r.npy")), want.astype(np.float32)),
+          f"--resize 17x11 {filt} in colour: Pillow's RGB resize: exit {rc} {err.strip()}")
+
+# ---- clipped counts summed over the channels; channels in --json ----
+import json  # noqa: E402
+p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "--json", "--device", "cpu",
+                    path("rgba.png"), "-o", path("j.png")], capture_output=True, text=True)
+try:
+    img = json.loads(p.stdout)["images"][0]
+except (ValueError, KeyError, IndexError):
+    img = {}
+ref = np.stack([correlate(pa[..., c], SHARPEN) for c in range(3)], -1)
+clipped = int(np.sum((np.rint(ref) < 0) | (np.rint(ref) > 255)))
+check(img.get("clipped") == clipped and img.get("channels") == [4, 4],
+      f"--json: clipped {img.get('clipped')} (numpy: {clipped} over the RGB channels), "
+      f"channels {img.get('channels')} (want [4, 4])")
+
+# ---- RGBA into BMP and TGA keep alpha; PPM (P6) out; 16-bit PPM in ----
+for ext in ("bmp", "tga"):
+    rc, err = run("--color", "-f", "identity", path("rgba.png"), "-o", path("k." + ext))
+    im = Image.open(path("k." + ext)) if rc == 0 else None
+    check(im is not None and im.mode == "RGBA" and np.array_equal(np.asarray(im), rgba),
+          f"RGBA identity into .{ext}: the same RGBA: exit {rc} {err.strip()}")
+rc, err = run("--color", "-f", "sharpen", path("rgb.png"), "-o", path("o.pnm"))
+im = Image.open(path("o.pnm")) if rc == 0 else None
+want = to8(np.stack([correlate(planes[..., c], SHARPEN) for c in range(3)], -1))
+check(im is not None and im.mode == "RGB" and np.array_equal(np.asarray(im), want),
+      f"colour into .pnm: a P6 PPM with the filtered channels: exit {rc} {err.strip()}")
+ppm16 = rng.integers(0, 65536, (9, 12, 3), dtype=np.uint16)
+with open(path("in16.ppm"), "wb") as f:
+    f.write(b"P6\n12 9\n65535\n" + ppm16.astype(">u2").tobytes())
+rc, err = run("--color", "-f", "identity", path("in16.ppm"), "-o", path("p16.png"))
+if rc == 0:
+    ctype, depth, got = read_png16("p16.png")
+check(rc == 0 and ctype == 2 and depth == 16 and np.array_equal(got, ppm16),
+      f"16-bit PPM in, identity: the same 16-bit RGB out: exit {rc} {err.strip()}")
+rc, err = run("--color", "-f", "identity", "--depth", "16", path("rgba.png"),
+              "-o", path("d16.png"))
+if rc == 0:
+    ctype, depth, got = read_png16("d16.png")
+check(rc == 0 and ctype == 6 and depth == 16 and np.array_equal(got, rgba),
+      f"--depth 16 of 8-bit RGBA: a 16-bit RGBA PNG, values kept: exit {rc} {err.strip()}")
+
+# ---- the library: clconv_image_load_color / clconv_image_save_color ----
+import ctypes  # noqa: E402
+import glob  # noqa: E402
+libs = sorted(glob.glob(os.path.join(os.path.dirname(CLCONV), "libclconv.so*")))
+if libs:
+    lib = ctypes.CDLL(libs[0])
+
+    class Plane(ctypes.Structure):
+        _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                    ("data", ctypes.POINTER(ctypes.c_float))]
+
+    class ColorImage(ctypes.Structure):
+        _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                    ("channels", ctypes.c_int), ("depth", ctypes.c_int),
+                    ("planes", Plane * 4)]
+    check(hasattr(lib, "clconv_image_load_color") and hasattr(lib, "clconv_image_save_color"),
+          "libclconv.so exports clconv_image_load_color and clconv_image_save_color")
+    if hasattr(lib, "clconv_image_load_color"):
+        im, err = ColorImage(), ctypes.create_string_buffer(4096)
+        st = lib.clconv_image_load_color(path("rgba.png").encode(), ctypes.c_longlong(0),
+                                         ctypes.byref(im), err)
+        ok = st == 0 and (im.width, im.height, im.channels, im.depth) == (26, 19, 4, 8)
+        if ok:
+            for c in range(4):
+                v = np.ctypeslib.as_array(im.planes[c].data, (19 * 26,)).reshape(19, 26)
+                ok = ok and np.array_equal(v, rgba[..., c].astype(np.float32))
+        check(ok, f"clconv_image_load_color: RGBA as 4 planes: status {st} {err.value}")
+        st = lib.clconv_image_save_color(path("lib.png").encode(), ctypes.byref(im), 0, 0, 95,
+                                         None, None, err)
+        check(st == 0 and np.array_equal(np.asarray(Image.open(path("lib.png"))), rgba),
+              f"clconv_image_save_color: the same RGBA PNG: status {st} {err.value}")
+        lib.clconv_image_free(ctypes.byref(im))
+
 # ---- gray mode unchanged: luma, 2-D ----
 rc, err = run("-f", "sharpen", path("rgb.png"), "-o", path("l.npy"))
 luma = np.asarray(Image.open(path("rgb.png")).convert("L")).astype(float)

@@ -545,6 +545,7 @@ static clconv_status color_decode(const clconv_job *job, const char *input, clco
     clconv_status st = clconv_image_load_color(input, job->max_pixels, in, err);
     if (st != CLCONV_OK) return st;
     r->in_depth = in->depth;
+    r->in_channels = in->channels;
     r->in_w = in->width;
     r->in_h = in->height;
     if (job->resize_w > 0 && job->resize_h > 0 &&
@@ -586,6 +587,7 @@ static clconv_status process_color(const clconv_job *job, const char *input,
     out.height = g.out_h;
     out.depth = in.depth;
     out.channels = alpha && job->alpha == CLCONV_ALPHA_DROP ? in.channels - 1 : in.channels;
+    r->out_channels = out.channels;
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
     if (cl && job->fallback) cl = usable_device(job, cl);
     t = clconv__now_ms();

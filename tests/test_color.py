@@ -379,6 +379,22 @@ if libs:
               f"clconv_image_save_color: the same RGBA PNG: status {st} {err.value}")
         lib.clconv_image_free(ctypes.byref(im))
 
+
+# ---- --side-by-side in colour; --alpha without --color ----
+rc, err = run("--color", "-f", "sharpen", "--device", "cpu", path("rgb.png"), "-o",
+              path("s.png"), "--side-by-side", path("sbs.png"))
+im = Image.open(path("sbs.png")) if rc == 0 else None
+want = to8(np.stack([correlate(planes[..., c], SHARPEN) for c in range(3)], -1))
+check(im is not None and im.mode == "RGB" and im.size == (30 + 8 + 30, 21) and
+      np.array_equal(np.asarray(im)[:, :30], rgb) and
+      np.array_equal(np.asarray(im)[:, 38:], want),
+      f"--side-by-side under --color: RGB input | RGB output: exit {rc} {err.strip()}")
+for mode in ("filter", "drop"):
+    rc, err = run("--alpha", mode, "-f", "sharpen", path("rgba.png"), "-o", path("x.png"))
+    check(rc == 2 and "--alpha" in err and "--color" in err and len(err.strip().splitlines()) <= 3
+          and not os.path.exists(path("x.png")),
+          f"--alpha {mode} without --color: a usage error: exit {rc} {err.strip()}")
+
 # ---- gray mode unchanged: luma, 2-D ----
 rc, err = run("-f", "sharpen", path("rgb.png"), "-o", path("l.npy"))
 luma = np.asarray(Image.open(path("rgb.png")).convert("L")).astype(float)

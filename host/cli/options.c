@@ -488,6 +488,9 @@ static int check_config(cli_config *c)
         if (c->nargs == 0 && c->nfrom == 0) return usage_error("%sno input image given", "");
         if (!c->output) return usage_error("%sno output given (-o)", "");
     }
+    if (c->job.alpha != CLCONV_ALPHA_KEEP && !c->job.color)
+        return usage_error("--alpha %s: only with --color (gray mode ignores alpha)",
+                           c->job.alpha == CLCONV_ALPHA_DROP ? "drop" : "filter");
     if (!c->device || !*c->device) c->device = "auto";
     if (strcmp(c->device, "all") == 0) c->dev_kind = DEV_ALL;
     else if (strcmp(c->device, "auto") == 0) c->dev_kind = DEV_AUTO;

@@ -97,46 +97,65 @@ static clconv_status within_limit(const clconv_job *job, long long w, long long 
     return fail(r, CLCONV_E_TOO_LARGE, msg);
 }
 
-/* The gray input and the mapped output next to each other, 8 pixels apart on
- * a black ground, written as a PNG (the seed's plot_two_images). */
-static clconv_status side_by_side(const clconv_plane *in,
-                                  const clconv_plane *out, clconv_map map,
-                                  const char *path, const char *format_of,
-                                  const clconv__path_key *keep, int nkeep, char *err)
+/* One channel of --side-by-side: input | mapped output, 8 pixels apart on
+ * a black ground, into `both` (allocated here). */
+static clconv_status side_plane(const clconv_plane *in, const clconv_plane *out,
+                                clconv_map map, clconv_plane *both)
 {
     const int gap = 8;
-    clconv_plane both = {0, 0, NULL};
-    unsigned char *u8 = NULL;
-    long long w = (long long)in->width + gap + out->width;
-    int h = in->height > out->height ? in->height : out->height, y, x;
-    clconv_status st;
-
-    if (w > 1 << 20) {
-        clconv__err(err, "%s: side-by-side image too wide", path);
-        return CLCONV_E_TOO_LARGE;
+    const long long w = (long long)in->width + gap + out->width;
+    const int h = in->height > out->height ? in->height : out->height;
+    unsigned char *u8;
+    int y, x;
+    clconv_status st = w > 1 << 20 ? CLCONV_E_TOO_LARGE
+                                   : clconv_plane_alloc(both, (int)w, h);
+    if (st != CLCONV_OK) return st;
+    if (!(u8 = malloc((size_t)out->width * (size_t)out->height))) {
+        clconv_plane_free(both);
+        return CLCONV_E_NOMEM;
     }
-    st = clconv_plane_alloc(&both, (int)w, h);
-    if (st == CLCONV_OK &&
-        !(u8 = malloc((size_t)out->width * (size_t)out->height)))
-        st = CLCONV_E_NOMEM;
-    if (st != CLCONV_OK) {
-        clconv__err(err, "%s: cannot allocate the side-by-side image", path);
-        goto cleanup;
-    }
-    memset(both.data, 0, (size_t)w * (size_t)h * sizeof(float));
+    memset(both->data, 0, (size_t)w * (size_t)h * sizeof(float));
     clconv_plane_to_u8(out, map, u8, NULL);
     for (y = 0; y < in->height; y++)
-        memcpy(both.data + (size_t)y * (size_t)w,
+        memcpy(both->data + (size_t)y * (size_t)w,
                in->data + (size_t)y * in->width, (size_t)in->width * sizeof(float));
     for (y = 0; y < out->height; y++)
         for (x = 0; x < out->width; x++)
-            both.data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
+            both->data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
                 u8[(size_t)y * out->width + x];
-    st = clconv__image_save(path, format_of, keep, nkeep, &both, CLCONV_MAP_CLAMP, 95,
-                            NULL, err);
-cleanup:
-    clconv_plane_free(&both);
     free(u8);
+    return CLCONV_OK;
+}
+
+/* The input and the mapped output next to each other, written as a PNG
+ * (the seed's plot_two_images): gray planes, or with --color every
+ * output channel beside the input's (`cin`, `cout` set). */
+static clconv_status side_by_side(const clconv_plane *in, const clconv_plane *out,
+                                  const clconv_image *cin, const clconv_image *cout,
+                                  clconv_map map, const char *path, const char *format_of,
+                                  const clconv__path_key *keep, int nkeep, char *err)
+{
+    clconv_image both;
+    const int n = cout ? cout->channels : 1;
+    clconv_status st = CLCONV_OK;
+    int k;
+    memset(&both, 0, sizeof both);
+    for (k = 0; k < n && st == CLCONV_OK; k++)
+        st = side_plane(cout ? &cin->planes[k < cin->channels ? k : cin->channels - 1] : in,
+                        cout ? &cout->planes[k] : out, map, &both.planes[k]);
+    if (st != CLCONV_OK) {
+        clconv__err(err, "%s: cannot make the side-by-side image: %s", path,
+                    clconv_status_str(st));
+    } else {
+        const clconv__save_opts o = {CLCONV_MAP_CLAMP, 95, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
+                                     NULL, NULL, NULL, &both, 0};
+        both.width = both.planes[0].width;
+        both.height = both.planes[0].height;
+        both.channels = n;
+        both.depth = CLCONV_DEPTH_8;
+        st = clconv__image_save_opts(path, format_of, keep, nkeep, &both.planes[0], &o, err);
+    }
+    clconv_image_free(&both);
     return st;
 }
 
@@ -156,7 +175,7 @@ static char *marked_name(const char *path)
  * the output's. */
 static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
                                    const clconv_plane *img, const clconv_plane *out,
-                                   const clconv_image *color,
+                                   const clconv_image *cin, const clconv_image *color,
                                    const clconv__path_key *keep, clconv_report *r, char *err)
 {
     const char *sbs = job->side_by_side;
@@ -186,7 +205,8 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
             clconv__err(err, "%s: out of memory", sbs);
             st = CLCONV_E_NOMEM;
         } else {
-            st = side_by_side(img, out, job->map, sdst ? sdst : sbs, sbs, two, 2, err);
+            st = side_by_side(img, out, cin, color, job->map, sdst ? sdst : sbs, sbs, two,
+                              2, err);
             clconv__path_key_free(&two[1]);
         }
     }
@@ -610,8 +630,8 @@ static clconv_status process_color(const clconv_job *job, const char *input,
     r->compute_ms = clconv__now_ms() - t;
     marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &out, keep, r,
-                       err);
+    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, keep,
+                       r, err);
     if (st != CLCONV_OK) goto failed;
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {
@@ -764,7 +784,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     /* An explicit device's wrong spot check, or --verify full's mismatch. */
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &img, &out, NULL, keep, r, err);
+    st = write_outputs(job, output, marked, &img, &out, NULL, NULL, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {

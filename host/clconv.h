@@ -1,6 +1,7 @@
 /* clconv.h — the only public header of libclconv: 2-D convolution (correlation)
- * of grayscale images on OpenCL devices, with a CPU reference path that is both
- * the fallback and the oracle the device is verified against.
+ * of grayscale images (and, channel by channel, colour ones) on OpenCL
+ * devices, with a CPU reference path that is both the fallback and the
+ * oracle the device is verified against.
  *
  * Conventions, for every function below:
  *  - Every call returns a clconv_status; CLCONV_OK is 0. clconv_status_str()

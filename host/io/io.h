@@ -1,5 +1,5 @@
-/* io.h — what the codecs of host/io/ share, not installed: the gray
- * destination every decoder writes into, the format table (formats.c) that
+/* io.h — what the codecs of host/io/ share, not installed: the gray (or,
+ * for --color, multi-channel) destination every decoder writes into, the format table (formats.c) that
  * names each format's extensions, magic bytes, decoder, encoder and what it
  * holds, and the codec entry points. Uses host/core/ only (docs/layers.md).
  * Nothing here may know about devices or the CLI.

@@ -1,7 +1,7 @@
 /* jpeg.c — JPEG through libjpeg-turbo, the decoder Pillow itself uses, so a
  * JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling differ by a
  * level here and there), and one-component JPEG writing (stb writes
- * 3-channel JPEGs). One row of the format table (formats.c).
+ * 3-channel JPEGs), RGB for --color. One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"

@@ -1,4 +1,5 @@
-/* load.c — reading image files into Pillow-exact gray planes: the file
+/* load.c — reading image files into Pillow-exact gray planes (or, for
+ * --color, one plane per channel: clconv_image_load_color): the file
  * read whole (a regular file size-checked first, a pipe or FIFO read in an
  * interruptible loop up to the same limit), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination

@@ -1,7 +1,8 @@
 /* npy.c — NumPy's .npy format: read 2-D arrays (C or Fortran order) of
  * float32/float64 and the 8/16/32-bit integers, either byte order, as float
- * planes, their values as they are; write the raw float32 result ('<f4',
- * shape (H, W)), for people who want exact values. The header dict is
+ * planes, their values as they are, and under --color (H, W, 3|4) arrays as
+ * one plane per channel; write the raw float32 result ('<f4', shape (H, W),
+ * or (H, W, C) in colour), for people who want exact values. The header dict is
  * parsed as the Python literal it is (numpy's own keys only), never by
  * substring. One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.

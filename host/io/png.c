@@ -21,8 +21,9 @@
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
  * their state at every step; the fuzzers cover it as it stands.
- * The encoder writes 8-bit gray through stb and 16-bit gray itself
- * (zlib, Up-filtered rows deflated one by one into 64 KiB IDAT chunks).
+ * The encoder writes 8-bit gray (and --color's gray+alpha, RGB, RGBA)
+ * through stb and 16-bit ones itself, colour types 0, 4, 2 and 6 (zlib,
+ * Up-filtered rows deflated one by one into 64 KiB IDAT chunks).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"

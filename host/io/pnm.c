@@ -5,8 +5,9 @@
  * (round(v / maxval * 255), ties to even); a maxval above 255 is 16-bit
  * data, decoded at full depth into floats, each sample the number it
  * stores (DESIGN §6: never rescaled), colour by the luma formula in 64-bit
- * integers. Data shorter than the header says is refused, never filled.
- * The writer makes raw PGMs (P5), 8-bit or 16-bit big-endian.
+ * integers (or, under --color, each channel kept). Data shorter than the
+ * header says is refused, never filled. The writer makes raw PGMs (P5),
+ * and for --color raw PPMs (P6), 8-bit or 16-bit big-endian.
  * One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */

@@ -1,6 +1,7 @@
 /* save.c — writing results: the output depth resolved (--depth, the
  * input's, what the format holds), the plane mapped to 8 or 16 bits where
- * the format wants integers (clipped pixels counted), handed to the
+ * the format wants integers (clipped pixels counted; --color: each channel
+ * mapped, counts summed, samples interleaved), handed to the
  * format's encoder (formats.c), and the atomic writer: a temporary file in the output's directory (named by files.c),
  * created with the mode open(2) would give, flushed to the disk, and renamed
  * into place only when everything was written, then the directory flushed;

@@ -3,8 +3,9 @@
  * pixel is decoded (sizes, --max-pixels, data shorter than the header
  * says, which stb would fill with zeros or the background: raw pixels, TGA
  * runs, a GIF frame's blocks), then stb's decode under an allocation cap,
- * and the gray rows; stb's reasons only when they say something. TGA
- * output is stb_image_write's.
+ * and the gray rows (or, under --color, the channels: palette expanded,
+ * a GIF as RGBA); stb's reasons only when they say something. TGA output
+ * is stb_image_write's.
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"

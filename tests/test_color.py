@@ -151,6 +151,23 @@ rc, err = run("--color", "-f", "identity", path("rgb.png"), "-o", path("o.pgm"))
 check(rc != 0 and "o.pgm" in err and not os.path.exists(path("o.pgm")),
       f"colour into .pgm: refused naming the file: exit {rc} {err.strip()}")
 
+
+# ---- every colour decoder gives Pillow's convert("RGB") planes ----
+photo = np.clip(np.stack([xx * 6 + yy, yy * 7, 255 - xx * 3], -1) +
+                rng.integers(0, 40, (32, 40, 3)), 0, 255).astype(np.uint8)
+for name, kw in (("q.jpg", {"quality": 90}), ("q.bmp", {}), ("q.tga", {}),
+                 ("q.gif", {}), ("q.ppm", {})):
+    Image.fromarray(photo, "RGB").save(path(name), **kw)
+with open(path("q3.ppm"), "w") as f:  # plain P3
+    f.write("P3\n40 32\n255\n" + " ".join(str(v) for v in photo.reshape(-1)) + "\n")
+for name in ("q.jpg", "q.bmp", "q.tga", "q.gif", "q.ppm", "q3.ppm"):
+    rc, err = run("--color", "--alpha", "drop", "-f", "identity", "--device", "cpu",
+                  path(name), "-o", path("q.npy"))
+    want = np.asarray(Image.open(path(name)).convert("RGB")).astype(np.float32)
+    got = np.load(path("q.npy")) if rc == 0 else None
+    check(got is not None and got.shape == want.shape and np.array_equal(got, want),
+          f"{name} under --color: Pillow's RGB planes: exit {rc} {err.strip()}")
+
 # ---- RGBA: the three alpha modes ----
 rgba = rng.integers(0, 256, (19, 26, 4), dtype=np.uint8)
 Image.fromarray(rgba, "RGBA").save(path("rgba.png"))

@@ -323,6 +323,23 @@ for filt in ("bicubic", "lanczos", "nearest"):
     check(rc == 0 and np.array_equal(np.load(path("r.npy")), want.astype(np.float32)),
           f"--resize 17x11 {filt} in colour: Pillow's RGB resize: exit {rc} {err.strip()}")
 
+# RGBA and LA: Pillow premultiplies by alpha around the resize (not for
+# nearest); transparent and opaque rows included.
+ra = rng.integers(0, 256, (37, 41, 4), dtype=np.uint8)
+ra[:5, :, 3], ra[5:9, :, 3] = 0, 255
+Image.fromarray(ra, "RGBA").save(path("ra.png"))
+Image.fromarray(ra[..., [0, 3]].copy(), "LA").save(path("la.png"))
+for name in ("ra.png", "la.png"):
+    for filt, size in (("bicubic", (13, 9)), ("bilinear", (60, 50)), ("nearest", (13, 9))):
+        rc, err = run("--color", "--resize", f"{size[0]}x{size[1]}", "--resize-filter", filt,
+                      "-f", "identity", "--device", "cpu", path(name), "-o", path("r.npy"))
+        want = np.asarray(Image.open(path(name)).resize(
+            size, getattr(Image.Resampling, filt.upper()))).astype(np.float32)
+        got = np.load(path("r.npy")) if rc == 0 else None
+        check(got is not None and got.shape == want.shape and np.array_equal(got, want),
+              f"--resize {size} {filt} of {name}: Pillow's (premultiplied) resize: "
+              f"exit {rc} {err.strip()}")
+
 # ---- clipped counts summed over the channels; channels in --json ----
 import json  # noqa: E402
 p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "--json", "--device", "cpu",

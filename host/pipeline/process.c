@@ -424,11 +424,41 @@ static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
 
 /* ---- --color: the channels one by one through the gray path's steps ---- */
 
+/* Pillow's RGBA <-> RGBa (LA <-> La) of Convert.c, which Image.resize
+ * goes through for every filter but nearest: the colour channels of 8-bit
+ * samples multiplied by alpha (MULDIV255), and back (255 * v / alpha,
+ * clipped; alpha 0 and 255 left as they are). */
+static void premultiply(clconv_image *c, int back)
+{
+    const size_t n = (size_t)c->width * (size_t)c->height;
+    const float *a = c->planes[c->channels - 1].data;
+    size_t i;
+    int k;
+    for (k = 0; k < c->channels - 1; k++) {
+        float *v = c->planes[k].data;
+        for (i = 0; i < n; i++) {
+            const unsigned al = (unsigned)a[i], x = (unsigned)v[i];
+            unsigned t;
+            if (!back) {
+                t = x * al + 128;
+                v[i] = (float)(((t >> 8) + t) >> 8);
+            } else if (al != 0 && al != 255) {
+                t = 255 * x / al;
+                v[i] = (float)(t > 255 ? 255 : t);
+            }
+        }
+    }
+}
+
 /* --resize on every channel, as Pillow resizes mode RGB(A) (8-bit: its
- * bytes, mode "L" per channel), I;16 (mode "I") and float (mode "F"). */
+ * bytes, mode "L" per channel, RGBA premultiplied by alpha as Pillow
+ * does), I;16 (mode "I") and float (mode "F"). */
 static clconv_status resize_color(const clconv_job *job, clconv_image *c, char *err)
 {
+    const int pre = c->depth == CLCONV_DEPTH_8 && c->channels % 2 == 0 &&
+                    job->resize_filter != CLCONV_RESIZE_NEAREST;
     int k;
+    if (pre) premultiply(c, 0);
     for (k = 0; k < c->channels; k++) {
         clconv_image8 b = {0, 0, NULL};
         clconv_plane t = {0, 0, NULL};
@@ -459,6 +489,7 @@ static clconv_status resize_color(const clconv_job *job, clconv_image *c, char *
     }
     c->width = job->resize_w;
     c->height = job->resize_h;
+    if (pre) premultiply(c, 1);
     return CLCONV_OK;
 }
 

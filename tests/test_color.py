@@ -429,6 +429,27 @@ for mode in ("filter", "drop"):
           and not os.path.exists(path("x.png")),
           f"--alpha {mode} without --color: a usage error: exit {rc} {err.strip()}")
 
+
+# ---- a wrong device result in one channel (CLCONV_FAULT=perturb) ----
+small = rng.integers(0, 256, (12, 15, 3), dtype=np.uint8)
+Image.fromarray(small, "RGB").save(path("small.png"))
+env = dict(os.environ, CLCONV_FAULT="perturb")
+env.pop("CLCONV_DEVICE", None)
+p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "--device", "opencl",
+                    path("small.png"), "-o", path("m.png")], capture_output=True, text=True,
+                   env=env)
+if "no OpenCL" not in p.stderr and p.returncode != 2:
+    check(p.returncode == 3 and os.path.exists(path("m.png.mismatch")) and
+          not os.path.exists(path("m.png")) and "spot check" in p.stderr,
+          f"perturbed channel, explicit device: exit 3, m.png.mismatch: {p.returncode} "
+          f"{p.stderr.strip()}")
+    p = subprocess.run([CLCONV, "--color", "-f", "sharpen", path("small.png"), "-o",
+                        path("m.npy")], capture_output=True, text=True, env=env)
+    want = np.stack([correlate(small[..., c].astype(float), SHARPEN) for c in range(3)], -1)
+    check(p.returncode == 0 and np.array_equal(np.load(path("m.npy")), want),
+          f"perturbed channel under auto: redone on the reference, numpy's result: "
+          f"{p.returncode} {p.stderr.strip()}")
+
 # ---- gray mode unchanged: luma, 2-D ----
 rc, err = run("-f", "sharpen", path("rgb.png"), "-o", path("l.npy"))
 luma = np.asarray(Image.open(path("rgb.png")).convert("L")).astype(float)

@@ -577,14 +577,16 @@ typedef struct clconv_report {
     long long clipped;           /* pixels the mapping clamped (below 0 or
                                     above the depth's maximum) */
     int in_depth, out_depth;     /* clconv_depth of the input and the output */
-    int in_channels, out_channels; /* --color: the image's channels and the
-                                    output's (0: gray, one) */
+    int in_channels, out_channels; /* --color: the image's channels and
+                                    those written (JPEG and PNM drop an
+                                    alpha) (0: gray, one) */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */
 void clconv_job_init(clconv_job *job);
 
-/* One image, start to end: decode, luma, (resize), pad, compute, (verify),
+/* One image, start to end: decode, luma (job->color: every channel, each
+ * through the steps that follow), (resize), pad, compute, (verify),
  * (scale and offset: job->affine), map to the output depth (job->depth;
  * AUTO keeps the input's where the format holds it), write atomically. Never overwrites `input` (nor, with side_by_side,
  * the output). Every plane is held to max_pixels before it is allocated.

@@ -354,6 +354,15 @@ check(img.get("clipped") == clipped and img.get("channels") == [4, 4],
       f"--json: clipped {img.get('clipped')} (numpy: {clipped} over the RGB channels), "
       f"channels {img.get('channels')} (want [4, 4])")
 
+p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "--json", "--device", "cpu",
+                    path("rgba.png"), "-o", path("j.jpg")], capture_output=True, text=True)
+try:
+    img = json.loads(p.stdout)["images"][0]
+except (ValueError, KeyError, IndexError):
+    img = {}
+check(img.get("channels") == [4, 3] and Image.open(path("j.jpg")).mode == "RGB",
+      f"RGBA into JPEG: alpha dropped, --json channels [4, 3]: {img.get('channels')}")
+
 # ---- RGBA into BMP and TGA keep alpha; PPM (P6) out; 16-bit PPM in ----
 for ext in ("bmp", "tga"):
     rc, err = run("--color", "-f", "identity", path("rgba.png"), "-o", path("k." + ext))

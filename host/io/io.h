@@ -217,6 +217,7 @@ typedef struct clconv__save_opts {
     const clconv_image *color;  /* set: write these channels, not the plane */
     int alpha_clamp;            /* the last channel is a kept alpha: clamp
                                    it whatever the map */
+    int *channels;              /* receives the channels written (may be NULL) */
 } clconv__save_opts;
 
 /* clconv__image_save with clconv__save_opts. */

@@ -82,6 +82,7 @@ static clconv_status encode_color(const clconv__format *f, sink *s, const char *
     unsigned char *all = malloc(n * (size_t)nc * es), *one = malloc(n * es);
     size_t i;
     int k, r;
+    if (o->channels) *o->channels = nc;
     if (!all || !one) {
         free(all);
         free(one);
@@ -125,6 +126,7 @@ static clconv_status encode(const clconv__format *f, sink *s, const char *path,
                             const clconv_plane *p, const clconv__save_opts *o,
                             clconv_depth d, char *err)
 {
+    if (o->channels) *o->channels = 1;
     if (o->color && o->color->channels > 1) return encode_color(f, s, path, o, d, err);
     if (o->color) p = &o->color->planes[0];
     {
@@ -332,7 +334,7 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
                                  long long *nan_count, char *err)
 {
     const clconv__save_opts o = {map, quality, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
-                                 nan_count, NULL, NULL, NULL, 0};
+                                 nan_count, NULL, NULL, NULL, 0, NULL};
     return clconv__image_save_opts(path, format_of, keep, nkeep, p, &o, err);
 }
 
@@ -349,7 +351,7 @@ clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
                                       char err[CLCONV_ERR_MAX])
 {
     const clconv__save_opts o = {map, quality, depth, CLCONV_DEPTH_8, nan_count,
-                                 clipped, NULL, NULL, 0};
+                                 clipped, NULL, NULL, 0, NULL};
     return clconv__image_save_opts(path, NULL, NULL, 0, p, &o, err);
 }
 
@@ -360,7 +362,7 @@ clconv_status clconv_image_save_color(const char *path, const clconv_image *img,
 {
     const clconv__save_opts o = {map, quality, depth,
                                  img->depth ? (clconv_depth)img->depth : CLCONV_DEPTH_8,
-                                 nan_count, clipped, NULL, img, 0};
+                                 nan_count, clipped, NULL, img, 0, NULL};
     if (img->channels < 1 || img->channels > CLCONV_MAX_CHANNELS) {
         clconv__err(err, "%s: an image of %d channels cannot be written", path,
                     img->channels);

@@ -148,7 +148,7 @@ static clconv_status side_by_side(const clconv_plane *in, const clconv_plane *ou
                     clconv_status_str(st));
     } else {
         const clconv__save_opts o = {CLCONV_MAP_CLAMP, 95, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
-                                     NULL, NULL, NULL, &both, 0};
+                                     NULL, NULL, NULL, &both, 0, NULL};
         both.width = both.planes[0].width;
         both.height = both.planes[0].height;
         both.channels = n;
@@ -194,7 +194,8 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
                                      (clconv_depth)r->in_depth, &r->nan_count,
                                      &r->clipped, &written, color,
                                      color && color->channels % 2 == 0 &&
-                                         job->alpha == CLCONV_ALPHA_KEEP};
+                                         job->alpha == CLCONV_ALPHA_KEEP,
+                                     color ? &r->out_channels : NULL};
         st = clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
         r->out_depth = written;
     }
@@ -638,7 +639,6 @@ static clconv_status process_color(const clconv_job *job, const char *input,
     out.height = g.out_h;
     out.depth = in.depth;
     out.channels = alpha && job->alpha == CLCONV_ALPHA_DROP ? in.channels - 1 : in.channels;
-    r->out_channels = out.channels;
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
     if (cl && job->fallback) cl = usable_device(job, cl);
     t = clconv__now_ms();

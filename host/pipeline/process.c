@@ -525,12 +525,13 @@ static void worse_of(clconv_verify_result *acc, const clconv_verify_result *v)
 
 /* One colour channel as clconv_process_file does a gray image: the device
  * (spot-checked, falling back to the reference as the job says) or the
- * reference, then --verify full. *dev says whether the device did it. */
+ * reference, then --verify full. *dev says whether the device did it.
+ * in8: the same channel as bytes for the device (data NULL: none). */
 static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const char *input,
-                                   const clconv_plane *in, const clconv_geometry *g,
-                                   clconv_plane *out, clconv_report *r, int *dev, char *err)
+                                   const clconv_plane *in, const clconv_image8 *in8,
+                                   const clconv_geometry *g, clconv_plane *out,
+                                   clconv_report *r, int *dev, char *err)
 {
-    const clconv_image8 none = {0, 0, NULL};
     clconv_plane padded = {0, 0, NULL};
     clconv_report one;
     clconv_status st = CLCONV_OK;
@@ -538,13 +539,19 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
     one.vr.worst_x = one.sr.worst_x = -1;
     *dev = 0;
     if (cl) {
-        st = clconv_conv_cl_image(cl, in, NULL, &job->params, job->filter, g, out,
-                                  &r->cl_timing, err);
+        const clconv_cl_timing sum = r->cl_timing;
+        st = clconv_conv_cl_image(cl, in8->data ? NULL : in, in8->data ? in8 : NULL,
+                                  &job->params, job->filter, g, out, &r->cl_timing, err);
+        /* The report's times are the channels' sums. */
+        r->cl_timing.upload_ms += sum.upload_ms;
+        r->cl_timing.kernel_ms += sum.kernel_ms;
+        r->cl_timing.download_ms += sum.download_ms;
+        r->cl_timing.pad_ms += sum.pad_ms;
         if (st == CLCONV_OK) {
             *dev = 1;
             one.cl_timing = r->cl_timing;
             if (job->verify == CLCONV_VERIFY_SAMPLE &&
-                spot_check_failed(job, input, in, &none, g, out, &one) && job->fallback) {
+                spot_check_failed(job, input, in, in8, g, out, &one) && job->fallback) {
                 char msg[CLCONV_ERR_MAX];
                 size_t len = append(r->note, 0, sizeof r->note, input);
                 spot_message(job, &one, msg, sizeof msg);
@@ -588,6 +595,19 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
         worse_of(&r->vr, &one.vr);
     }
     return st;
+}
+
+/* An 8-bit channel as bytes, for the device's byte path (a quarter of the
+ * upload, as gray images get). */
+static clconv_status channel_bytes(const clconv_plane *p, clconv_image8 *b)
+{
+    const size_t n = (size_t)p->width * (size_t)p->height;
+    size_t i;
+    if (!(b->data = malloc(n))) return CLCONV_E_NOMEM;
+    b->width = p->width;
+    b->height = p->height;
+    for (i = 0; i < n; i++) b->data[i] = (unsigned char)p->data[i];
+    return CLCONV_OK;
 }
 
 /* Decodes with the channels kept, resizes, and sizes the output. */
@@ -649,8 +669,14 @@ static clconv_status process_color(const clconv_job *job, const char *input,
         else if (alpha && k == in.channels - 1 && job->alpha == CLCONV_ALPHA_KEEP)
             st = alpha_keep(job, &in.planes[k], &g, &out.planes[k], err);
         else {
-            st = color_channel(job, r->fell_back && job->fallback ? NULL : cl, input,
-                               &in.planes[k], &g, &out.planes[k], r, &dev, err);
+            clconv_image8 b = {0, 0, NULL};
+            if (in.depth == CLCONV_DEPTH_8 && cl && bytes_for_device(job) &&
+                (st = channel_bytes(&in.planes[k], &b)) != CLCONV_OK)
+                clconv__err(err, "out of memory for a channel's bytes");
+            if (st == CLCONV_OK)
+                st = color_channel(job, r->fell_back && job->fallback ? NULL : cl, input,
+                                   &in.planes[k], &b, &g, &out.planes[k], r, &dev, err);
+            clconv_image8_free(&b);
             all_dev &= dev;
             if (st == CLCONV_OK && job->affine)
                 clconv__plane_affine(&out.planes[k], job->scale, job->offset);
@@ -659,6 +685,7 @@ static clconv_status process_color(const clconv_job *job, const char *input,
     if (st != CLCONV_OK) goto failed;
     r->on_device = cl && all_dev && !r->fell_back;
     r->compute_ms = clconv__now_ms() - t;
+    r->pad_ms = r->cl_timing.pad_ms;
     marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
     st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, keep,

@@ -394,10 +394,25 @@ static void adopt_gray(clconv_image *c, clconv_plane *npy, int depth)
     c->depth = depth;
 }
 
+/* The formats whose decoders fill a colour destination (clconv__gray's c);
+ * any other (a codec added later) is read as gray, one channel, rather
+ * than handed a destination it does not know. */
+static int keeps_color(const unsigned char *buf, size_t len)
+{
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "GIF", "PNM", "NPY"};
+    const clconv__format *f = clconv__format_sniff(buf, len);
+    size_t i;
+    if (!f) return 1; /* stb's (TGA) */
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(f->name, names[i]) == 0) return 1;
+    return 0;
+}
+
 clconv_status clconv_image_load_color(const char *path, long long max_pixels,
                                       clconv_image *out, char err[CLCONV_ERR_MAX])
 {
     clconv_plane npy = {0, 0, NULL};
+    clconv_image8 b8 = {0, 0, NULL};
     clconv__gray g = {NULL, NULL, out};
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -406,14 +421,22 @@ clconv_status clconv_image_load_color(const char *path, long long max_pixels,
 
     memset(out, 0, sizeof *out);
     st = read_file(path, &buf, &len, err);
+    if (st == CLCONV_OK && !keeps_color(buf, len)) {
+        g.c = NULL; /* as gray: bytes, or floats in npy (16-bit) */
+        g.b = &b8;
+    }
     if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, &npy, err);
-    if (st == CLCONV_OK && npy.data) {
+    if (st == CLCONV_OK && b8.data) {
+        st = clconv__plane_from_u8(&b8, &npy, err);
+        if (st == CLCONV_OK) adopt_gray(out, &npy, CLCONV_DEPTH_8);
+    } else if (st == CLCONV_OK && npy.data) {
         const clconv__format *f = clconv__format_sniff(buf, len);
         adopt_gray(out, &npy, f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT
                                                                : CLCONV_DEPTH_16);
     }
     free(buf);
     clconv_plane_free(&npy);
+    clconv_image8_free(&b8);
     if (st != CLCONV_OK) {
         clconv_image_free(out);
         return st;

@@ -59,6 +59,17 @@ static const char *ext_of(const char *path)
 
 /* Encodes p as format f into the sink at depth d: mapped to 8 or 16 bits
  * first for the integer formats, NaNs counted for the float ones. */
+/* Whether f's encoder takes interleaved channels (encode_args.channels);
+ * a codec added later writes gray until it says it does. */
+static int holds_color(const clconv__format *f)
+{
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "PNM", "NPY"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(f->name, names[i]) == 0) return 1;
+    return 0;
+}
+
 /* The channels of o->color that format f holds: all of them, less the
  * alpha for JPEG and PNM (RGB only). */
 static int channels_for(const clconv__format *f, const clconv_image *c)
@@ -287,6 +298,11 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
     if (d == CLCONV_DEPTH_AUTO) {
         clconv__err(err, "%s: %s cannot hold %s samples (--depth)", path, f->name,
                     depth_name(o->depth));
+        return CLCONV_E_INVALID;
+    }
+    if (o->color && o->color->channels > 1 && !holds_color(f)) {
+        clconv__err(err, "%s: %s output holds gray only, not a colour image (--color)",
+                    path, f->name);
         return CLCONV_E_INVALID;
     }
     if (o->color && o->color->channels > 2 && strcmp(f->name, "PNM") == 0 &&

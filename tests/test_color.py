@@ -459,6 +459,18 @@ if "no OpenCL" not in p.stderr and p.returncode != 2:
           f"perturbed channel under auto: redone on the reference, numpy's result: "
           f"{p.returncode} {p.stderr.strip()}")
 
+# Fortran order, RGBA, integer dtypes; (H, W, 3) without --color is refused.
+f4 = np.asfortranarray(rng.integers(0, 1000, (11, 14, 4)).astype(">i4"))
+np.save(path("f4.npy"), f4)
+rc, err = run("--color", "--alpha", "filter", "-f", "emboss", "--device", "cpu",
+              path("f4.npy"), "-o", path("f4o.npy"))
+want = np.stack([correlate(f4[..., c].astype(float), EMBOSS) for c in range(4)], -1)
+check(rc == 0 and np.array_equal(np.load(path("f4o.npy")), want),
+      f"Fortran-order big-endian int32 (H, W, 4) .npy: 4 channels: exit {rc} {err.strip()}")
+rc, err = run("-f", "emboss", path("c.npy"), "-o", path("no.npy"))
+check(rc == 1 and "c.npy" in err and "--color" in err,
+      f"(H, W, 3) .npy without --color: refused, pointing at --color: {rc} {err.strip()}")
+
 # ---- gray mode unchanged: luma, 2-D ----
 rc, err = run("-f", "sharpen", path("rgb.png"), "-o", path("l.npy"))
 luma = np.asarray(Image.open(path("rgb.png")).convert("L")).astype(float)

@@ -357,7 +357,7 @@ static const opt_row table[] = {
     {"stride", 0, "N", S_GEOMETRY, "step between output pixels (1)", o_stride},
     {"dilation", 0, "N", S_GEOMETRY, "spacing between filter taps (1)", o_dilation},
     {"resize", 0, "WxH", S_GEOMETRY,
-     "resize the gray image before filtering, as Pillow's\nImage.resize (off)", o_resize},
+     "resize the image (each channel under --color) before\nfiltering, as Pillow's Image.resize (off)", o_resize},
     {"resize-filter", 0, "NAME", S_GEOMETRY,
      "nearest | box | bilinear | hamming | bicubic | lanczos,\nPillow's filters (bicubic)",
      o_resize_filter},

@@ -1,6 +1,7 @@
 /* clconv.h — the only public header of libclconv: 2-D convolution (correlation)
- * of grayscale images on OpenCL devices, with a CPU reference path that is both
- * the fallback and the oracle the device is verified against.
+ * of grayscale images (and, channel by channel, colour ones) on OpenCL
+ * devices, with a CPU reference path that is both the fallback and the
+ * oracle the device is verified against.
  *
  * Conventions, for every function below:
  *  - Every call returns a clconv_status; CLCONV_OK is 0. clconv_status_str()
@@ -220,6 +221,37 @@ clconv_depth clconv_format_depth(const char *path, clconv_depth want,
  * when the format cannot hold it. *clipped (may be NULL): pixels the
  * mapping clamped. */
 clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
+                                      clconv_map map, clconv_depth depth, int quality,
+                                      long long *nan_count, long long *clipped,
+                                      char err[CLCONV_ERR_MAX]);
+
+/* A multi-channel image (--color, DESIGN §6): one float plane per channel,
+ * all of one size. channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (alpha
+ * last); depth: the clconv_depth the file stored (8, 16 or FLOAT). Planes
+ * past `channels` are empty. Free with clconv_image_free. */
+#define CLCONV_MAX_CHANNELS 4
+typedef struct clconv_image {
+    int width, height, channels;
+    int depth;
+    clconv_plane planes[CLCONV_MAX_CHANNELS];
+} clconv_image;
+
+void clconv_image_free(clconv_image *img);
+
+/* Loads an image keeping its channels: RGB(A) as 3 (4) planes (palette
+ * expanded, 16-bit kept at full depth), gray and gray+alpha as 1 (2), a
+ * .npy of shape (H, W) as 1 and (H, W, 3|4) as 3 (4) planes. Errors as
+ * clconv_image_load. */
+clconv_status clconv_image_load_color(const char *path, long long max_pixels,
+                                      clconv_image *out, char err[CLCONV_ERR_MAX]);
+
+/* Writes a multi-channel image: .png (gray, gray+alpha, RGB, RGBA; 8 or
+ * 16 bits), .bmp/.tga (8-bit RGB(A)), .jpg (8-bit RGB: alpha dropped),
+ * .ppm/.pnm (P6, RGB: alpha dropped; 8 or 16 bits), .npy (float32 of shape
+ * (H, W, C); (H, W) for one channel). Every channel is mapped with `map`;
+ * *nan_count and *clipped (may be NULL) are summed over the channels.
+ * Depth, atomic writing and errors as clconv_image_save_depth. */
+clconv_status clconv_image_save_color(const char *path, const clconv_image *img,
                                       clconv_map map, clconv_depth depth, int quality,
                                       long long *nan_count, long long *clipped,
                                       char err[CLCONV_ERR_MAX]);
@@ -500,7 +532,20 @@ typedef struct clconv_job {
                                     the mapping (and in .npy), after --verify */
     double scale, offset;
     clconv_resize_filter resize_filter; /* --resize's filter (bicubic) */
+    /* --color and --alpha (DESIGN §6), appended: */
+    int color;                   /* nonzero: filter RGB(A) channel by channel
+                                    instead of taking luma */
+    int alpha;                   /* a clconv_alpha: what --color does with alpha */
 } clconv_job;
+
+/* --alpha: the alpha channel carried through the geometry unfiltered (the
+ * sample under the window's centre: with same padding and stride 1 it is
+ * unchanged bit for bit), filtered like a colour channel, or dropped. */
+typedef enum clconv_alpha {
+    CLCONV_ALPHA_KEEP = 0,
+    CLCONV_ALPHA_FILTER,
+    CLCONV_ALPHA_DROP
+} clconv_alpha;
 
 /* How device results are checked against the CPU reference: not at all;
  * every pixel (the reference runs in full); or, the default, a spot check
@@ -532,12 +577,16 @@ typedef struct clconv_report {
     long long clipped;           /* pixels the mapping clamped (below 0 or
                                     above the depth's maximum) */
     int in_depth, out_depth;     /* clconv_depth of the input and the output */
+    int in_channels, out_channels; /* --color: the image's channels and
+                                    those written (JPEG and PNM drop an
+                                    alpha) (0: gray, one) */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */
 void clconv_job_init(clconv_job *job);
 
-/* One image, start to end: decode, luma, (resize), pad, compute, (verify),
+/* One image, start to end: decode, luma (job->color: every channel, each
+ * through the steps that follow), (resize), pad, compute, (verify),
  * (scale and offset: job->affine), map to the output depth (job->depth;
  * AUTO keeps the input's where the format holds it), write atomically. Never overwrites `input` (nor, with side_by_side,
  * the output). Every plane is held to max_pixels before it is allocated.

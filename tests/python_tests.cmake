@@ -57,3 +57,8 @@ set_tests_properties(py_resize PROPERTIES TIMEOUT 300 LABELS "python")
 # against tifffile, round trips, refusals, header bombs under a memory cap.
 clconv_py_test(py_tiff test_tiff.py)
 set_tests_properties(py_tiff PROPERTIES TIMEOUT 300 LABELS "python")
+# --color and --alpha: RGB(A) channel by channel against numpy on Pillow's
+# planes, every border/stride/dilation, 16-bit and .npy colour, on the CPU
+# reference and the default device (DESIGN §6, issue 13).
+clconv_py_test(py_color test_color.py)
+set_tests_properties(py_color PROPERTIES TIMEOUT 300 LABELS "python")

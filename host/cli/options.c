@@ -227,6 +227,22 @@ static int o_depth(cli_config *c, const char *a)
     return -1;
 }
 
+static int o_color(cli_config *c, const char *a)
+{
+    (void)a;
+    c->job.color = 1;
+    return -1;
+}
+
+static int o_alpha(cli_config *c, const char *a)
+{
+    if (strcmp(a, "keep") == 0) c->job.alpha = CLCONV_ALPHA_KEEP;
+    else if (strcmp(a, "filter") == 0) c->job.alpha = CLCONV_ALPHA_FILTER;
+    else if (strcmp(a, "drop") == 0) c->job.alpha = CLCONV_ALPHA_DROP;
+    else return usage_error("--alpha: '%s' is not keep, filter or drop", a);
+    return -1;
+}
+
 /* --scale and --offset: a whole-string finite number into *v. */
 static int affine_value(cli_config *c, const char *a, const char *name, double *v)
 {
@@ -341,10 +357,15 @@ static const opt_row table[] = {
     {"stride", 0, "N", S_GEOMETRY, "step between output pixels (1)", o_stride},
     {"dilation", 0, "N", S_GEOMETRY, "spacing between filter taps (1)", o_dilation},
     {"resize", 0, "WxH", S_GEOMETRY,
-     "resize the gray image before filtering, as Pillow's\nImage.resize (off)", o_resize},
+     "resize the image (each channel under --color) before\nfiltering, as Pillow's Image.resize (off)", o_resize},
     {"resize-filter", 0, "NAME", S_GEOMETRY,
      "nearest | box | bilinear | hamming | bicubic | lanczos,\nPillow's filters (bicubic)",
      o_resize_filter},
+    {"color", 0, NULL, S_GEOMETRY,
+     "filter RGB(A) channel by channel instead of the\ngray (luma) image (off)", o_color},
+    {"alpha", 0, "MODE", S_GEOMETRY,
+     "keep | filter | drop: the alpha under --color; keep\ncarries it through unfiltered (keep)",
+     o_alpha},
     {"recursive", 'r', NULL, S_INPUTS,
      "walk directories below the ones given; outputs keep\ntheir relative paths (off)",
      o_recursive},
@@ -467,6 +488,9 @@ static int check_config(cli_config *c)
         if (c->nargs == 0 && c->nfrom == 0) return usage_error("%sno input image given", "");
         if (!c->output) return usage_error("%sno output given (-o)", "");
     }
+    if (c->job.alpha != CLCONV_ALPHA_KEEP && !c->job.color)
+        return usage_error("--alpha %s: only with --color (gray mode ignores alpha)",
+                           c->job.alpha == CLCONV_ALPHA_DROP ? "drop" : "filter");
     if (!c->device || !*c->device) c->device = "auto";
     if (strcmp(c->device, "all") == 0) c->dev_kind = DEV_ALL;
     else if (strcmp(c->device, "auto") == 0) c->dev_kind = DEV_AUTO;

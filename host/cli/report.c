@@ -256,6 +256,9 @@ static void json_image(run_state *s, const clconv_report *r)
     json_depth(r->in_depth);
     printf(", \"out_depth\": ");
     json_depth(r->out_depth);
+    /* --color: the channels in and out (gray: 1 and 1). */
+    printf(", \"channels\": [%d, %d]", r->in_channels ? r->in_channels : 1,
+           r->out_channels ? r->out_channels : 1);
     if (r->sampled) {
         printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);

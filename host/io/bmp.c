@@ -1,10 +1,12 @@
 /* bmp.c — 8-bit gray BMP writing with a gray palette (stb writes 24-bit
- * BMPs); reading is stb's (stb_formats.c). One row of the format table.
+ * BMPs, which --color's RGB(A) takes); reading is stb's (stb_formats.c). One row of the format table.
  * It must not open files: save.c owns the writer.
  */
 #include "io/io.h"
 
 #include <string.h>
+
+#include <stb_image_write.h>
 
 static void put_le(unsigned char *p, unsigned v, int n)
 {
@@ -23,6 +25,8 @@ int clconv__encode_bmp(const clconv__encode_args *a)
     const unsigned stride = ((unsigned)w + 3u) & ~3u;
     unsigned long long size = 54ull + 1024ull + (unsigned long long)stride * (unsigned)h;
     int i, y;
+    if (a->channels > 1)
+        return stbi_write_bmp_to_func(fn, ctx, w, h, a->channels, px);
     if (w < 1 || h < 1 || size > 0xFFFFFFFFull) return 0;
     memset(hdr, 0, sizeof hdr);
     hdr[0] = 'B';

@@ -1,5 +1,5 @@
-/* io.h — what the codecs of host/io/ share, not installed: the gray
- * destination every decoder writes into, the format table (formats.c) that
+/* io.h — what the codecs of host/io/ share, not installed: the gray (or,
+ * for --color, multi-channel) destination every decoder writes into, the format table (formats.c) that
  * names each format's extensions, magic bytes, decoder, encoder and what it
  * holds, and the codec entry points. Uses host/core/ only (docs/layers.md).
  * Nothing here may know about devices or the CLI.
@@ -16,6 +16,8 @@
 typedef struct clconv__gray {
     clconv_plane *f;
     clconv_image8 *b;
+    clconv_image *c;    /* set: keep the channels (--color) instead of luma;
+                           f and b are then unused */
 } clconv__gray;
 
 /* Allocates the destination for a w x h image (CLCONV_E_NOMEM, ...). */
@@ -27,6 +29,12 @@ void clconv__gray_free(clconv__gray *g);
  * >> 16 for colour (3, 4). */
 void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px,
                       int comp);
+
+/* For a colour destination (g->c): allocates CLCONV_MAX_CHANNELS planes of
+ * w x h (load.c keeps the ones a decoder fills), and the 16-bit decoders'
+ * way in: pixel i of `comp` samples at full depth. */
+clconv_status clconv__color_alloc(clconv__gray *g, int w, int h);
+void clconv__color_px16(clconv__gray *g, size_t i, const unsigned *s, int comp);
 
 /* What a decoder is handed: the whole file in memory, the name for
  * messages, the pixel limit (0: none), and where to put the image. A .npy
@@ -58,6 +66,9 @@ typedef struct clconv__encode_args {
     int quality;
     const uint16_t *u16;
     int depth;                  /* 8, 16 or CLCONV_DEPTH_FLOAT */
+    int channels;               /* 0 or 1: gray; 2..4: u8, u16 and fc hold
+                                   that many samples a pixel, interleaved */
+    const float *fc;            /* float samples, interleaved (channels > 1) */
 } clconv__encode_args;
 typedef int (*clconv__encode_fn)(const clconv__encode_args *a);
 
@@ -212,6 +223,10 @@ typedef struct clconv__save_opts {
     clconv_depth depth, in_depth;
     long long *nan_count, *clipped;
     clconv_depth *written;      /* receives the depth written */
+    const clconv_image *color;  /* set: write these channels, not the plane */
+    int alpha_clamp;            /* the last channel is a kept alpha: clamp
+                                   it whatever the map */
+    int *channels;              /* receives the channels written (may be NULL) */
 } clconv__save_opts;
 
 /* clconv__image_save with clconv__save_opts. */

@@ -1,7 +1,7 @@
 /* jpeg.c — JPEG through libjpeg-turbo, the decoder Pillow itself uses, so a
  * JPEG's luma is Pillow's to the bit (stb's IDCT and upsampling differ by a
  * level here and there), and one-component JPEG writing (stb writes
- * 3-channel JPEGs). One row of the format table (formats.c).
+ * 3-channel JPEGs), RGB for --color. One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
@@ -57,7 +57,7 @@ static void on_jpeg_error(j_common_ptr cinfo)
 }
 
 static int write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
-                           const unsigned char *px, int quality)
+                           const unsigned char *px, int quality, int nc)
 {
     struct jpeg_compress_struct c;
     jerr err;
@@ -83,13 +83,13 @@ static int write_jpeg_gray(clconv__write_fn fn, void *ctx, int w, int h,
     c.dest = &dest->mgr;
     c.image_width = (JDIMENSION)w;
     c.image_height = (JDIMENSION)h;
-    c.input_components = 1;
-    c.in_color_space = JCS_GRAYSCALE;
+    c.input_components = nc;
+    c.in_color_space = nc == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, quality, TRUE);
     jpeg_start_compress(&c, TRUE);
     for (y = 0; y < h; y++) {
-        JSAMPROW row = (JSAMPROW)(px + (size_t)y * (size_t)w);
+        JSAMPROW row = (JSAMPROW)(px + (size_t)y * (size_t)w * (size_t)nc);
         jpeg_write_scanlines(&c, &row, 1);
     }
     jpeg_finish_compress(&c);
@@ -204,5 +204,5 @@ clconv_status clconv__decode_jpeg(const clconv__decode_args *a, const char *kind
 int clconv__encode_jpeg(const clconv__encode_args *a)
 {
     return write_jpeg_gray(a->fn, a->ctx, a->p->width, a->p->height, a->u8,
-                           a->quality);
+                           a->quality, a->channels == 3 ? 3 : 1);
 }

@@ -1,4 +1,5 @@
-/* load.c — reading image files into Pillow-exact gray planes: the file
+/* load.c — reading image files into Pillow-exact gray planes (or, for
+ * --color, one plane per channel: clconv_image_load_color): the file
  * read whole (a regular file size-checked first, a pipe or FIFO read in an
  * interruptible loop up to the same limit), its format found in the format table
  * (formats.c) and decoded by that format's codec into a gray destination
@@ -23,9 +24,43 @@
  * uncompressed RGBA BMP is 1 GiB). */
 #define MAX_FILE_BYTES (2LL << 30)
 
+clconv_status clconv__color_alloc(clconv__gray *g, int w, int h)
+{
+    clconv_image *c = g->c;
+    clconv_status st = CLCONV_OK;
+    int k;
+    c->width = c->height = c->channels = 0;
+    for (k = 0; k < CLCONV_MAX_CHANNELS && st == CLCONV_OK; k++)
+        st = clconv_plane_alloc(&c->planes[k], w, h);
+    if (st != CLCONV_OK) {
+        clconv_image_free(c);
+        return st;
+    }
+    c->width = w;
+    c->height = h;
+    return CLCONV_OK;
+}
+
+void clconv__color_px16(clconv__gray *g, size_t i, const unsigned *s, int comp)
+{
+    int k;
+    g->c->channels = comp;
+    g->c->depth = CLCONV_DEPTH_16;
+    for (k = 0; k < comp; k++) g->c->planes[k].data[i] = (float)s[k];
+}
+
+void clconv_image_free(clconv_image *img)
+{
+    int k;
+    if (!img) return;
+    for (k = 0; k < CLCONV_MAX_CHANNELS; k++) clconv_plane_free(&img->planes[k]);
+    img->width = img->height = img->channels = 0;
+}
+
 clconv_status clconv__gray_alloc(clconv__gray *g, int w, int h)
 {
     size_t n;
+    if (g->c) return clconv__color_alloc(g, w, h);
     if (g->f) return clconv_plane_alloc(g->f, w, h);
     g->b->width = g->b->height = 0;
     if (w < 1 || h < 1) return CLCONV_E_INVALID;
@@ -39,14 +74,27 @@ clconv_status clconv__gray_alloc(clconv__gray *g, int w, int h)
 
 void clconv__gray_free(clconv__gray *g)
 {
+    if (g->c) clconv_image_free(g->c);
     if (g->f) clconv_plane_free(g->f);
     if (g->b) clconv_image8_free(g->b);
 }
 
 void clconv__gray_row(clconv__gray *g, int y, const unsigned char *px, int comp)
 {
-    const size_t w = g->f ? (size_t)g->f->width : (size_t)g->b->width;
+    const size_t w = g->c ? 0 : g->f ? (size_t)g->f->width : (size_t)g->b->width;
     size_t x;
+    if (g->c) {
+        /* --color: every channel as it is (8 bits). */
+        const size_t w8 = (size_t)g->c->width, at = (size_t)y * w8;
+        int k;
+        g->c->channels = comp;
+        g->c->depth = CLCONV_DEPTH_8;
+        for (k = 0; k < comp; k++) {
+            float *o = g->c->planes[k].data + at;
+            for (x = 0; x < w8; x++) o[x] = (float)px[x * (size_t)comp + (size_t)k];
+        }
+        return;
+    }
     if (g->b) {
         unsigned char *o = g->b->data + (size_t)y * w;
         if (comp >= 3) {
@@ -288,7 +336,7 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
                                        const char *name, long long max_pixels,
                                        clconv_plane *out, char err[CLCONV_ERR_MAX])
 {
-    clconv__gray g = {out, NULL};
+    clconv__gray g = {out, NULL, NULL};
     out->data = NULL;
     out->width = out->height = 0;
     return decode(buf, len, name, max_pixels, &g, out, err);
@@ -300,7 +348,7 @@ clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
 {
     clconv_image8 own = {0, 0, NULL};
     clconv_image8 *b = out8 ? out8 : &own;
-    clconv__gray g = {NULL, b};
+    clconv__gray g = {NULL, b, NULL};
     unsigned char *buf = NULL;
     size_t len = 0;
     clconv_status st;
@@ -335,4 +383,69 @@ clconv_status clconv_image_load8(const char *path, long long max_pixels,
                                  char err[CLCONV_ERR_MAX])
 {
     return clconv_image_load_depth(path, max_pixels, out8, out, NULL, err);
+}
+
+/* A .npy or 16-bit decoder that put a gray plane into `npy` (no colour
+ * support of its own, or a 2-D array): that plane as the one channel. */
+static void adopt_gray(clconv_image *c, clconv_plane *npy, int depth)
+{
+    clconv_image_free(c);
+    c->planes[0] = *npy;
+    npy->data = NULL;
+    c->width = npy->width;
+    c->height = npy->height;
+    c->channels = 1;
+    c->depth = depth;
+}
+
+/* The formats whose decoders fill a colour destination (clconv__gray's c);
+ * any other (a codec added later) is read as gray, one channel, rather
+ * than handed a destination it does not know. */
+static int keeps_color(const unsigned char *buf, size_t len)
+{
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "GIF", "PNM", "NPY"};
+    const clconv__format *f = clconv__format_sniff(buf, len);
+    size_t i;
+    if (!f) return 1; /* stb's (TGA) */
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(f->name, names[i]) == 0) return 1;
+    return 0;
+}
+
+clconv_status clconv_image_load_color(const char *path, long long max_pixels,
+                                      clconv_image *out, char err[CLCONV_ERR_MAX])
+{
+    clconv_plane npy = {0, 0, NULL};
+    clconv_image8 b8 = {0, 0, NULL};
+    clconv__gray g = {NULL, NULL, out};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    clconv_status st;
+    int k;
+
+    memset(out, 0, sizeof *out);
+    st = read_file(path, &buf, &len, err);
+    if (st == CLCONV_OK && !keeps_color(buf, len)) {
+        g.c = NULL; /* as gray: bytes, or floats in npy (16-bit) */
+        g.b = &b8;
+    }
+    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, &npy, err);
+    if (st == CLCONV_OK && b8.data) {
+        st = clconv__plane_from_u8(&b8, &npy, err);
+        if (st == CLCONV_OK) adopt_gray(out, &npy, CLCONV_DEPTH_8);
+    } else if (st == CLCONV_OK && npy.data) {
+        const clconv__format *f = clconv__format_sniff(buf, len);
+        adopt_gray(out, &npy, f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT
+                                                               : CLCONV_DEPTH_16);
+    }
+    free(buf);
+    clconv_plane_free(&npy);
+    clconv_image8_free(&b8);
+    if (st != CLCONV_OK) {
+        clconv_image_free(out);
+        return st;
+    }
+    /* The decoder filled `channels` planes of the CLCONV_MAX_CHANNELS. */
+    for (k = out->channels; k < CLCONV_MAX_CHANNELS; k++) clconv_plane_free(&out->planes[k]);
+    return CLCONV_OK;
 }

@@ -1,7 +1,8 @@
 /* npy.c — NumPy's .npy format: read 2-D arrays (C or Fortran order) of
  * float32/float64 and the 8/16/32-bit integers, either byte order, as float
- * planes, their values as they are; write the raw float32 result ('<f4',
- * shape (H, W)), for people who want exact values. The header dict is
+ * planes, their values as they are, and under --color (H, W, 3|4) arrays as
+ * one plane per channel; write the raw float32 result ('<f4', shape (H, W),
+ * or (H, W, C) in colour), for people who want exact values. The header dict is
  * parsed as the Python literal it is (numpy's own keys only), never by
  * substring. One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
@@ -268,8 +269,8 @@ static int preamble(const unsigned char *b, size_t n, size_t *off,
 }
 
 /* The shape as height and width; why says what is wrong with it. */
-static int shape_2d(const npy_hdr *h, long long *hh, long long *ww, char *why,
-                    size_t wn)
+static int shape_2d(const npy_hdr *h, long long *hh, long long *ww, int color,
+                    int *cc, char *why, size_t wn)
 {
     char txt[96];
     size_t k = 0;
@@ -279,9 +280,16 @@ static int shape_2d(const npy_hdr *h, long long *hh, long long *ww, char *why,
         k += (size_t)snprintf(txt + k, sizeof txt - k, "%s%lld%s", d ? ", " : "",
                               h->shape[d], h->ndim == 1 ? "," : "");
     snprintf(txt + k, sizeof txt - k, ")");
+    if (h->ndim == 3 && (h->shape[2] == 3 || h->shape[2] == 4) && color) {
+        *hh = h->shape[0];
+        *ww = h->shape[1];
+        *cc = (int)h->shape[2];
+        return *hh >= 1 && *ww >= 1 && *hh <= INT32_MAX && *ww <= INT32_MAX
+                   ? 1 : (snprintf(why, wn, ".npy shape %s is empty or too large", txt), 0);
+    }
     if (h->ndim == 3 && (h->shape[2] == 3 || h->shape[2] == 4)) {
-        snprintf(why, wn, ".npy shape %s is a color image (H, W, C); only 2-D "
-                 "(height, width) arrays are read", txt);
+        snprintf(why, wn, ".npy shape %s is a color image (H, W, C); without "
+                 "--color only 2-D (height, width) arrays are read", txt);
         return 0;
     }
     if (h->ndim != 2) {
@@ -321,6 +329,55 @@ static int fill_plane(clconv_plane *out, const unsigned char *data, size_t sz,
     return 1;
 }
 
+/* --color: a (H, W, C) array, C = 3 or 4, as C planes (last axis the
+ * channel; Fortran order has the first axis fastest). */
+static clconv_status color_npy(const clconv__decode_args *a, const unsigned char *data,
+                               size_t avail, const npy_hdr *h, long long hh,
+                               long long ww, int cc, char *err)
+{
+    char dk = 0;
+    int big = 0, k;
+    const size_t sz = dtype_of(h, &dk, &big), H = (size_t)hh, W = (size_t)ww;
+    size_t need, i, n;
+    clconv_status st;
+    if (a->max_pixels > 0 && hh * ww > a->max_pixels) {
+        clconv__err(err, "%s: %lldx%lld is %lld pixels, over the limit of %lld "
+                    "(--max-pixels)", a->name, ww, hh, hh * ww, a->max_pixels);
+        return CLCONV_E_TOO_LARGE;
+    }
+    if (!clconv__mul_ok(H * (size_t)cc, W, sz, &need) || need > avail) {
+        clconv__err(err, "%s: truncated .npy (%zu bytes of data, its shape (%lld, %lld, "
+                    "%d) needs more)", a->name, avail, hh, ww, cc);
+        return CLCONV_E_DECODE;
+    }
+    st = clconv__color_alloc(a->out, (int)ww, (int)hh);
+    if (st != CLCONV_OK) {
+        clconv__err(err, "%s: cannot allocate the planes: %s", a->name,
+                    clconv_status_str(st));
+        return st;
+    }
+    a->out->c->channels = cc;
+    a->out->c->depth = CLCONV_DEPTH_FLOAT;
+    n = H * W * (size_t)cc;
+    for (i = 0; i < n; i++) {
+        const double v = element(data + i * sz, sz, dk, big);
+        size_t y, x;
+        if (h->fortran) {
+            y = i % H, x = (i / H) % W, k = (int)(i / (H * W));
+        } else {
+            y = i / (W * (size_t)cc), x = (i / (size_t)cc) % W, k = (int)(i % (size_t)cc);
+        }
+        if (dk != 'f' && (v > F32_EXACT || v < -F32_EXACT)) {
+            clconv_image_free(a->out->c);
+            clconv__err(err, "%s: value %.0f at (x=%zu, y=%zu) is not exact in "
+                        "float32, the type clconv computes in", a->name, v, x, y);
+            return CLCONV_E_DECODE;
+        }
+        a->out->c->planes[k].data[y * W + x] = (float)v;
+    }
+    return CLCONV_OK;
+}
+
 clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
                                  char *err)
 {
@@ -332,7 +389,7 @@ clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
     npy_hdr h;
     npy_in p;
     long long hh = 0, ww = 0;
-    int big = 0;
+    int big = 0, cc = 1;
     clconv_status st;
 
     (void)kind;
@@ -353,7 +410,8 @@ clconv_status clconv__decode_npy(const clconv__decode_args *a, const char *kind,
                  h.descr, h.descr_str ? "'" : "");
         goto bad;
     }
-    if (!shape_2d(&h, &hh, &ww, why, sizeof why)) goto bad;
+    if (!shape_2d(&h, &hh, &ww, a->out->c != NULL, &cc, why, sizeof why)) goto bad;
+    if (cc > 1) return color_npy(a, b + off, n - off, &h, hh, ww, cc, err);
     if (a->max_pixels > 0 && hh * ww > a->max_pixels) {
         clconv__err(err, "%s: %lldx%lld is %lld pixels, over the limit of "
                     "%lld (--max-pixels)", a->name, ww, hh, hh * ww,
@@ -388,10 +446,13 @@ bad:
 int clconv__encode_npy(const clconv__encode_args *a)
 {
     const clconv_plane *p = a->p;
-    char hdr[128];
-    int n = snprintf(hdr, sizeof hdr,
-                     "{'descr': '<f4', 'fortran_order': False, "
-                     "'shape': (%d, %d), }", p->height, p->width);
+    const int nc = a->channels > 1 && a->fc ? a->channels : 1;
+    char hdr[128], dims[16] = "";
+    int n;
+    if (nc > 1) snprintf(dims, sizeof dims, ", %d", nc);
+    n = snprintf(hdr, sizeof hdr,
+                 "{'descr': '<f4', 'fortran_order': False, "
+                 "'shape': (%d, %d%s), }", p->height, p->width, dims);
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
     int total = 10 + n + 1;
     int pad = (64 - total % 64) % 64;
@@ -405,7 +466,7 @@ int clconv__encode_npy(const clconv__encode_args *a)
     a->fn(a->ctx, hdr, hlen);
     /* x86 and ARM are little-endian; '<f4' is the bytes as they lie. */
     for (row = 0; row < (size_t)p->height; row++)
-        a->fn(a->ctx, p->data + row * (size_t)p->width,
-              (int)((size_t)p->width * sizeof(float)));
+        a->fn(a->ctx, (void *)((nc > 1 ? a->fc : p->data) + row * (size_t)p->width * (size_t)nc),
+              (int)((size_t)p->width * (size_t)nc * sizeof(float)));
     return 1;
 }

@@ -21,8 +21,9 @@
  * clconv__png_fast is one long function on purpose: a decoder's state
  * machine, where the chunk walk, the zlib stream and the row unfilter share
  * their state at every step; the fuzzers cover it as it stands.
- * The encoder writes 8-bit gray through stb and 16-bit gray itself
- * (zlib, Up-filtered rows deflated one by one into 64 KiB IDAT chunks).
+ * The encoder writes 8-bit gray (and --color's gray+alpha, RGB, RGBA)
+ * through stb and 16-bit ones itself, colour types 0, 4, 2 and 6 (zlib,
+ * Up-filtered rows deflated one by one into 64 KiB IDAT chunks).
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
@@ -529,7 +530,8 @@ static int deflate_idat(const clconv__encode_args *a, z_stream *z, unsigned char
     return 1;
 }
 
-/* A 16-bit gray PNG (colour type 0, bit depth 16, samples big-endian):
+/* A 16-bit PNG (colour type 0, or 4, 2, 6 for 2, 3, 4 interleaved
+ * channels; bit depth 16, samples big-endian):
  * rows filtered with Up (smooth images deflate far better) and deflated
  * one at a time into IDAT chunks of IDAT_BYTES, so memory stays at a row
  * and a chunk whatever the size. stb writes only 8-bit PNGs. Returns 0 on
@@ -537,13 +539,15 @@ static int deflate_idat(const clconv__encode_args *a, z_stream *z, unsigned char
 #define IDAT_BYTES ((size_t)1 << 16)
 static int encode_png16(const clconv__encode_args *a)
 {
+    const size_t nc = a->channels > 1 ? (size_t)a->channels : 1;
     const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
-    const size_t row = 1 + 2 * w;
+    const size_t row = 1 + 2 * w * nc;
+    static const unsigned char ctype[5] = {0, 0, 4, 2, 6}; /* by channels */
     unsigned char ihdr[13], *r = NULL, *out = NULL;
     z_stream z;
     size_t x, y;
     int ok = 0;
-    if (w > 0x3fffffff || h > 0x7fffffff) return 0;
+    if (w * nc > 0x3fffffff || h > 0x7fffffff) return 0;
     memset(&z, 0, sizeof z);
     /* Level 1, run-length: what the 8-bit writer uses (docs/formats.md). */
     if (deflateInit2(&z, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK) return 0;
@@ -553,14 +557,14 @@ static int encode_png16(const clconv__encode_args *a)
     put_be32(ihdr, (uint32_t)w);
     put_be32(ihdr + 4, (uint32_t)h);
     ihdr[8] = 16; /* bit depth */
-    ihdr[9] = 0;  /* gray */
+    ihdr[9] = ctype[nc]; /* gray, gray+alpha, RGB, RGBA */
     ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filters, no Adam7 */
     a->fn(a->ctx, (void *)"\x89PNG\r\n\x1a\n", 8);
     put_chunk(a, "IHDR", ihdr, 13);
     for (y = 0; y < h; y++) {
-        const uint16_t *s = a->u16 + y * w, *up = y ? s - w : NULL;
+        const uint16_t *s = a->u16 + y * w * nc, *up = y ? s - w * nc : NULL;
         r[0] = y ? 2 : 0; /* Up, from the second row on */
-        for (x = 0; x < w; x++) {
+        for (x = 0; x < w * nc; x++) {
             /* Up works on bytes: each byte minus the same byte above. */
             const unsigned v = s[x], u = up ? up[x] : 0;
             r[1 + 2 * x] = (unsigned char)((v >> 8) - (u >> 8));
@@ -582,5 +586,6 @@ int clconv__encode_png(const clconv__encode_args *a)
 {
     const int w = a->p->width, h = a->p->height;
     if (a->u16) return encode_png16(a);
-    return stbi_write_png_to_func(a->fn, a->ctx, w, h, 1, a->u8, w);
+    const int nc = a->channels > 1 ? a->channels : 1;
+    return stbi_write_png_to_func(a->fn, a->ctx, w, h, nc, a->u8, w * nc);
 }

@@ -5,8 +5,9 @@
  * (round(v / maxval * 255), ties to even); a maxval above 255 is 16-bit
  * data, decoded at full depth into floats, each sample the number it
  * stores (DESIGN §6: never rescaled), colour by the luma formula in 64-bit
- * integers. Data shorter than the header says is refused, never filled.
- * The writer makes raw PGMs (P5), 8-bit or 16-bit big-endian.
+ * integers (or, under --color, each channel kept). Data shorter than the
+ * header says is refused, never filled. The writer makes raw PGMs (P5),
+ * and for --color raw PPMs (P6), 8-bit or 16-bit big-endian.
  * One row of the format table (formats.c).
  * It must not open files: load.c and save.c own them.
  */
@@ -167,6 +168,11 @@ static void put_row(const pnm *p, const clconv__decode_args *a, int y,
 {
     const size_t n = (size_t)p->w * (size_t)p->comp;
     size_t k;
+    if (p->maxval > 255 && a->out->c) {
+        for (k = 0; k < (size_t)p->w; k++, s += p->comp)
+            clconv__color_px16(a->out, (size_t)y * (size_t)p->w + k, s, p->comp);
+        return;
+    }
     if (p->maxval > 255) {
         float *o = a->npy->data + (size_t)y * (size_t)p->w;
         for (k = 0; k < (size_t)p->w; k++, s += p->comp)
@@ -188,13 +194,14 @@ static void put_row(const pnm *p, const clconv__decode_args *a, int y,
 
 static clconv_status alloc_dest(const pnm *p, const clconv__decode_args *a)
 {
-    if (p->maxval > 255) return clconv_plane_alloc(a->npy, (int)p->w, (int)p->h);
+    if (p->maxval > 255 && !a->out->c)
+        return clconv_plane_alloc(a->npy, (int)p->w, (int)p->h);
     return clconv__gray_alloc(a->out, (int)p->w, (int)p->h);
 }
 
 static void free_dest(const pnm *p, const clconv__decode_args *a)
 {
-    if (p->maxval > 255) clconv_plane_free(a->npy);
+    if (p->maxval > 255 && !a->out->c) clconv_plane_free(a->npy);
     else clconv__gray_free(a->out);
 }
 
@@ -283,12 +290,14 @@ cleanup:
  * most significant first, as Netpbm defines it. */
 int clconv__encode_pnm(const clconv__encode_args *a)
 {
-    const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
+    /* --color: P6 with the three channels interleaved, as PPM lays them. */
+    const size_t nc = a->channels == 3 ? 3 : 1;
+    const size_t w = (size_t)a->p->width * nc, h = (size_t)a->p->height;
     unsigned char *row;
     char head[64];
     size_t x, y;
-    const int n = snprintf(head, sizeof head, "P5\n%zu %zu\n%u\n", w, h,
-                           a->u16 ? 65535u : 255u);
+    const int n = snprintf(head, sizeof head, "P%c\n%zu %zu\n%u\n", nc == 3 ? '6' : '5',
+                           w / nc, h, a->u16 ? 65535u : 255u);
     if (a->u16 ? w > (size_t)INT32_MAX / 2 : w > (size_t)INT32_MAX) return 0;
     a->fn(a->ctx, head, n);
     if (!a->u16) {

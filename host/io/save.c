@@ -1,6 +1,7 @@
 /* save.c — writing results: the output depth resolved (--depth, the
  * input's, what the format holds), the plane mapped to 8 or 16 bits where
- * the format wants integers (clipped pixels counted), handed to the
+ * the format wants integers (clipped pixels counted; --color: each channel
+ * mapped, counts summed, samples interleaved), handed to the
  * format's encoder (formats.c), and the atomic writer: a temporary file in the output's directory (named by files.c),
  * created with the mode open(2) would give, flushed to the disk, and renamed
  * into place only when everything was written, then the directory flushed;
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,11 +59,89 @@ static const char *ext_of(const char *path)
 
 /* Encodes p as format f into the sink at depth d: mapped to 8 or 16 bits
  * first for the integer formats, NaNs counted for the float ones. */
+/* Whether f's encoder takes interleaved channels (encode_args.channels);
+ * a codec added later writes gray until it says it does. */
+static int holds_color(const clconv__format *f)
+{
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "PNM", "NPY"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(f->name, names[i]) == 0) return 1;
+    return 0;
+}
+
+/* The channels of o->color that format f holds: all of them, less the
+ * alpha for JPEG and PNM (RGB only). */
+static int channels_for(const clconv__format *f, const clconv_image *c)
+{
+    if (strcmp(f->name, "JPEG") == 0 || strcmp(f->name, "PNM") == 0)
+        return c->channels >= 3 ? 3 : 1;
+    return c->channels;
+}
+
+/* --color: every channel mapped (or, for float, copied) and interleaved,
+ * pixel by pixel, into one buffer for the encoder; the counts summed. */
+static clconv_status encode_color(const clconv__format *f, sink *s, const char *path,
+                                  const clconv__save_opts *o, clconv_depth d, char *err)
+{
+    const clconv_image *c = o->color;
+    const int nc = channels_for(f, c);
+    const size_t n = (size_t)c->width * (size_t)c->height;
+    const size_t es = d == CLCONV_DEPTH_FLOAT ? 4u : d == 16 ? 2u : 1u;
+    clconv__encode_args a = {sink_write, s, &c->planes[0], NULL, o->quality, NULL,
+                             (int)d, nc, NULL};
+    unsigned char *all = malloc(n * (size_t)nc * es), *one = malloc(n * es);
+    size_t i;
+    int k, r;
+    if (o->channels) *o->channels = nc;
+    if (!all || !one) {
+        free(all);
+        free(one);
+        clconv__err(err, "%s: out of memory", path);
+        return CLCONV_E_NOMEM;
+    }
+    for (k = 0; k < nc; k++) {
+        const clconv_plane *p = &c->planes[k];
+        long long nans = 0, clipped = 0;
+        const clconv_map map = o->alpha_clamp && k == c->channels - 1 ? CLCONV_MAP_CLAMP
+                                                                      : o->map;
+        if (d == CLCONV_DEPTH_FLOAT) {
+            for (i = 0; i < n; i++) {
+                nans += isnan(p->data[i]) != 0;
+                memcpy(all + (i * (size_t)nc + (size_t)k) * 4, &p->data[i], 4);
+            }
+        } else {
+            clconv__plane_map(p, map, (int)d, d == 16 ? NULL : one,
+                              d == 16 ? (uint16_t *)(void *)one : NULL, &nans, &clipped);
+            for (i = 0; i < n; i++)
+                memcpy(all + (i * (size_t)nc + (size_t)k) * es, one + i * es, es);
+        }
+        if (o->nan_count) *o->nan_count += nans;
+        if (o->clipped) *o->clipped += clipped;
+    }
+    free(one);
+    if (d == CLCONV_DEPTH_FLOAT) a.fc = (const float *)(void *)all;
+    else if (d == 16) a.u16 = (const uint16_t *)(void *)all;
+    else a.u8 = all;
+    r = f->encode(&a);
+    free(all);
+    if (!r && !s->failed) {
+        clconv__err(err, "%s: the encoder failed (%dx%d too large for the "
+                    "format?)", path, c->width, c->height);
+        return CLCONV_E_IO;
+    }
+    return CLCONV_OK;
+}
+
 static clconv_status encode(const clconv__format *f, sink *s, const char *path,
                             const clconv_plane *p, const clconv__save_opts *o,
                             clconv_depth d, char *err)
 {
-    clconv__encode_args a = {sink_write, s, p, NULL, o->quality, NULL, (int)d};
+    if (o->channels) *o->channels = 1;
+    if (o->color && o->color->channels > 1) return encode_color(f, s, path, o, d, err);
+    if (o->color) p = &o->color->planes[0];
+    {
+    clconv__encode_args a = {sink_write, s, p, NULL, o->quality, NULL, (int)d, 1, NULL};
     void *mapped = NULL;
     int r;
     if (d != CLCONV_DEPTH_FLOAT) {
@@ -88,6 +168,7 @@ static clconv_status encode(const clconv__format *f, sink *s, const char *path,
         return CLCONV_E_IO;
     }
     return CLCONV_OK;
+    }
 }
 
 /* A seed for temp names that differs between threads and calls. */
@@ -219,6 +300,17 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
                     depth_name(o->depth));
         return CLCONV_E_INVALID;
     }
+    if (o->color && o->color->channels > 1 && !holds_color(f)) {
+        clconv__err(err, "%s: %s output holds gray only, not a colour image (--color)",
+                    path, f->name);
+        return CLCONV_E_INVALID;
+    }
+    if (o->color && o->color->channels > 2 && strcmp(f->name, "PNM") == 0 &&
+        strcasecmp(ext_of(format_of ? format_of : path), "pgm") == 0) {
+        clconv__err(err, "%s: PGM holds gray only; write a colour image as .pnm "
+                    "(PPM) or .png", path);
+        return CLCONV_E_INVALID;
+    }
     if (o->written) *o->written = d;
     if ((st = check_target(path, NULL, 0, err)) != CLCONV_OK) return st;
     if (clconv__fault_on("write", path)) s.fault_after = 100;
@@ -258,7 +350,7 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
                                  long long *nan_count, char *err)
 {
     const clconv__save_opts o = {map, quality, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
-                                 nan_count, NULL, NULL};
+                                 nan_count, NULL, NULL, NULL, 0, NULL};
     return clconv__image_save_opts(path, format_of, keep, nkeep, p, &o, err);
 }
 
@@ -275,6 +367,22 @@ clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
                                       char err[CLCONV_ERR_MAX])
 {
     const clconv__save_opts o = {map, quality, depth, CLCONV_DEPTH_8, nan_count,
-                                 clipped, NULL};
+                                 clipped, NULL, NULL, 0, NULL};
     return clconv__image_save_opts(path, NULL, NULL, 0, p, &o, err);
+}
+
+clconv_status clconv_image_save_color(const char *path, const clconv_image *img,
+                                      clconv_map map, clconv_depth depth, int quality,
+                                      long long *nan_count, long long *clipped,
+                                      char err[CLCONV_ERR_MAX])
+{
+    const clconv__save_opts o = {map, quality, depth,
+                                 img->depth ? (clconv_depth)img->depth : CLCONV_DEPTH_8,
+                                 nan_count, clipped, NULL, img, 0, NULL};
+    if (img->channels < 1 || img->channels > CLCONV_MAX_CHANNELS) {
+        clconv__err(err, "%s: an image of %d channels cannot be written", path,
+                    img->channels);
+        return CLCONV_E_INVALID;
+    }
+    return clconv__image_save_opts(path, NULL, NULL, 0, &img->planes[0], &o, err);
 }

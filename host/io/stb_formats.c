@@ -3,8 +3,9 @@
  * pixel is decoded (sizes, --max-pixels, data shorter than the header
  * says, which stb would fill with zeros or the background: raw pixels, TGA
  * runs, a GIF frame's blocks), then stb's decode under an allocation cap,
- * and the gray rows; stb's reasons only when they say something. TGA
- * output is stb_image_write's.
+ * and the gray rows (or, under --color, the channels: palette expanded,
+ * a GIF as RGBA); stb's reasons only when they say something. TGA output
+ * is stb_image_write's.
  * It must not open files: load.c and save.c own them.
  */
 #include "io/io.h"
@@ -305,7 +306,7 @@ clconv_status clconv__stb_pixels16(const clconv__decode_args *a, int w, int h,
                         stb_reason("the data is corrupt or cut short"));
         return CLCONV_E_DECODE;
     }
-    st = clconv_plane_alloc(a->npy, w, h);
+    st = a->out->c ? clconv__color_alloc(a->out, w, h) : clconv_plane_alloc(a->npy, w, h);
     if (st != CLCONV_OK) {
         clconv__err(err, "%s: cannot allocate a %dx%d image: %s", a->name, w, h,
                     clconv_status_str(st));
@@ -313,7 +314,14 @@ clconv_status clconv__stb_pixels16(const clconv__decode_args *a, int w, int h,
         return st;
     }
     n = (size_t)w * (size_t)h;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && a->out->c; i++) {
+        const stbi_us *p = px + i * (size_t)comp;
+        unsigned s4[4] = {0, 0, 0, 0};
+        int k;
+        for (k = 0; k < comp && k < 4; k++) s4[k] = p[k];
+        clconv__color_px16(a->out, i, s4, comp);
+    }
+    for (i = 0; i < n && !a->out->c; i++) {
         const stbi_us *p = px + i * (size_t)comp;
         a->npy->data[i] = comp < 3 ? (float)p[0] : (float)(
             (19595ULL * p[0] + 38470ULL * p[1] + 7471ULL * p[2] + 32768ULL) >> 16);
@@ -332,6 +340,6 @@ clconv_status clconv__decode_stb(const clconv__decode_args *a, const char *kind,
 
 int clconv__encode_tga(const clconv__encode_args *a)
 {
-    return stbi_write_tga_to_func(a->fn, a->ctx, a->p->width, a->p->height, 1,
-                                  a->u8);
+    return stbi_write_tga_to_func(a->fn, a->ctx, a->p->width, a->p->height,
+                                  a->channels > 1 ? a->channels : 1, a->u8);
 }

@@ -1,6 +1,6 @@
 /* process.c — one image through the library, file to file: decode (io/),
- * luma, resize, device (cl/) or reference (core/), verify, --scale and
- * --offset, map to the output depth (the input's under --depth auto), atomic
+ * luma (or, with --color, each channel in turn), resize, device (cl/) or
+ * reference (core/), verify, --scale and --offset, map to the output depth (the input's under --depth auto), atomic
  * write; a failure is that image's report, never the process's. Every
  * plane it allocates is held to max_pixels first, and a result that failed
  * verification is written under a marked name (NAME.mismatch), never
@@ -97,46 +97,65 @@ static clconv_status within_limit(const clconv_job *job, long long w, long long 
     return fail(r, CLCONV_E_TOO_LARGE, msg);
 }
 
-/* The gray input and the mapped output next to each other, 8 pixels apart on
- * a black ground, written as a PNG (the seed's plot_two_images). */
-static clconv_status side_by_side(const clconv_plane *in,
-                                  const clconv_plane *out, clconv_map map,
-                                  const char *path, const char *format_of,
-                                  const clconv__path_key *keep, int nkeep, char *err)
+/* One channel of --side-by-side: input | mapped output, 8 pixels apart on
+ * a black ground, into `both` (allocated here). */
+static clconv_status side_plane(const clconv_plane *in, const clconv_plane *out,
+                                clconv_map map, clconv_plane *both)
 {
     const int gap = 8;
-    clconv_plane both = {0, 0, NULL};
-    unsigned char *u8 = NULL;
-    long long w = (long long)in->width + gap + out->width;
-    int h = in->height > out->height ? in->height : out->height, y, x;
-    clconv_status st;
-
-    if (w > 1 << 20) {
-        clconv__err(err, "%s: side-by-side image too wide", path);
-        return CLCONV_E_TOO_LARGE;
+    const long long w = (long long)in->width + gap + out->width;
+    const int h = in->height > out->height ? in->height : out->height;
+    unsigned char *u8;
+    int y, x;
+    clconv_status st = w > 1 << 20 ? CLCONV_E_TOO_LARGE
+                                   : clconv_plane_alloc(both, (int)w, h);
+    if (st != CLCONV_OK) return st;
+    if (!(u8 = malloc((size_t)out->width * (size_t)out->height))) {
+        clconv_plane_free(both);
+        return CLCONV_E_NOMEM;
     }
-    st = clconv_plane_alloc(&both, (int)w, h);
-    if (st == CLCONV_OK &&
-        !(u8 = malloc((size_t)out->width * (size_t)out->height)))
-        st = CLCONV_E_NOMEM;
-    if (st != CLCONV_OK) {
-        clconv__err(err, "%s: cannot allocate the side-by-side image", path);
-        goto cleanup;
-    }
-    memset(both.data, 0, (size_t)w * (size_t)h * sizeof(float));
+    memset(both->data, 0, (size_t)w * (size_t)h * sizeof(float));
     clconv_plane_to_u8(out, map, u8, NULL);
     for (y = 0; y < in->height; y++)
-        memcpy(both.data + (size_t)y * (size_t)w,
+        memcpy(both->data + (size_t)y * (size_t)w,
                in->data + (size_t)y * in->width, (size_t)in->width * sizeof(float));
     for (y = 0; y < out->height; y++)
         for (x = 0; x < out->width; x++)
-            both.data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
+            both->data[(size_t)y * (size_t)w + (size_t)in->width + gap + x] =
                 u8[(size_t)y * out->width + x];
-    st = clconv__image_save(path, format_of, keep, nkeep, &both, CLCONV_MAP_CLAMP, 95,
-                            NULL, err);
-cleanup:
-    clconv_plane_free(&both);
     free(u8);
+    return CLCONV_OK;
+}
+
+/* The input and the mapped output next to each other, written as a PNG
+ * (the seed's plot_two_images): gray planes, or with --color every
+ * output channel beside the input's (`cin`, `cout` set). */
+static clconv_status side_by_side(const clconv_plane *in, const clconv_plane *out,
+                                  const clconv_image *cin, const clconv_image *cout,
+                                  clconv_map map, const char *path, const char *format_of,
+                                  const clconv__path_key *keep, int nkeep, char *err)
+{
+    clconv_image both;
+    const int n = cout ? cout->channels : 1;
+    clconv_status st = CLCONV_OK;
+    int k;
+    memset(&both, 0, sizeof both);
+    for (k = 0; k < n && st == CLCONV_OK; k++)
+        st = side_plane(cout ? &cin->planes[k < cin->channels ? k : cin->channels - 1] : in,
+                        cout ? &cout->planes[k] : out, map, &both.planes[k]);
+    if (st != CLCONV_OK) {
+        clconv__err(err, "%s: cannot make the side-by-side image: %s", path,
+                    clconv_status_str(st));
+    } else {
+        const clconv__save_opts o = {CLCONV_MAP_CLAMP, 95, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
+                                     NULL, NULL, NULL, &both, 0, NULL};
+        both.width = both.planes[0].width;
+        both.height = both.planes[0].height;
+        both.channels = n;
+        both.depth = CLCONV_DEPTH_8;
+        st = clconv__image_save_opts(path, format_of, keep, nkeep, &both.planes[0], &o, err);
+    }
+    clconv_image_free(&both);
     return st;
 }
 
@@ -156,6 +175,7 @@ static char *marked_name(const char *path)
  * the output's. */
 static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
                                    const clconv_plane *img, const clconv_plane *out,
+                                   const clconv_image *cin, const clconv_image *color,
                                    const clconv__path_key *keep, clconv_report *r, char *err)
 {
     const char *sbs = job->side_by_side;
@@ -172,7 +192,10 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
         /* The input's depth decides under --depth auto (DESIGN §6). */
         const clconv__save_opts o = {job->map, job->quality, (clconv_depth)job->depth,
                                      (clconv_depth)r->in_depth, &r->nan_count,
-                                     &r->clipped, &written};
+                                     &r->clipped, &written, color,
+                                     color && color->channels % 2 == 0 &&
+                                         job->alpha == CLCONV_ALPHA_KEEP,
+                                     color ? &r->out_channels : NULL};
         st = clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
         r->out_depth = written;
     }
@@ -183,7 +206,8 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
             clconv__err(err, "%s: out of memory", sbs);
             st = CLCONV_E_NOMEM;
         } else {
-            st = side_by_side(img, out, job->map, sdst ? sdst : sbs, sbs, two, 2, err);
+            st = side_by_side(img, out, cin, color, job->map, sdst ? sdst : sbs, sbs, two,
+                              2, err);
             clconv__path_key_free(&two[1]);
         }
     }
@@ -399,6 +423,289 @@ static clconv_cl *usable_device(const clconv_job *job, clconv_cl *cl)
     return NULL;
 }
 
+/* ---- --color: the channels one by one through the gray path's steps ---- */
+
+/* Pillow's RGBA <-> RGBa (LA <-> La) of Convert.c, which Image.resize
+ * goes through for every filter but nearest: the colour channels of 8-bit
+ * samples multiplied by alpha (MULDIV255), and back (255 * v / alpha,
+ * clipped; alpha 0 and 255 left as they are). */
+static void premultiply(clconv_image *c, int back)
+{
+    const size_t n = (size_t)c->width * (size_t)c->height;
+    const float *a = c->planes[c->channels - 1].data;
+    size_t i;
+    int k;
+    for (k = 0; k < c->channels - 1; k++) {
+        float *v = c->planes[k].data;
+        for (i = 0; i < n; i++) {
+            const unsigned al = (unsigned)a[i], x = (unsigned)v[i];
+            unsigned t;
+            if (!back) {
+                t = x * al + 128;
+                v[i] = (float)(((t >> 8) + t) >> 8);
+            } else if (al != 0 && al != 255) {
+                t = 255 * x / al;
+                v[i] = (float)(t > 255 ? 255 : t);
+            }
+        }
+    }
+}
+
+/* --resize on every channel, as Pillow resizes mode RGB(A) (8-bit: its
+ * bytes, mode "L" per channel, RGBA premultiplied by alpha as Pillow
+ * does), I;16 (mode "I") and float (mode "F"). */
+static clconv_status resize_color(const clconv_job *job, clconv_image *c, char *err)
+{
+    const int pre = c->depth == CLCONV_DEPTH_8 && c->channels % 2 == 0 &&
+                    job->resize_filter != CLCONV_RESIZE_NEAREST;
+    int k;
+    if (pre) premultiply(c, 0);
+    for (k = 0; k < c->channels; k++) {
+        clconv_image8 b = {0, 0, NULL};
+        clconv_plane t = {0, 0, NULL};
+        clconv_status st = CLCONV_OK;
+        if (c->depth == CLCONV_DEPTH_8) {
+            clconv_image8 t8 = {0, 0, NULL};
+            const size_t n = (size_t)c->width * (size_t)c->height;
+            size_t i;
+            if (!(b.data = malloc(n))) return CLCONV_E_NOMEM;
+            b.width = c->width;
+            b.height = c->height;
+            for (i = 0; i < n; i++) b.data[i] = (unsigned char)c->planes[k].data[i];
+            st = clconv_image8_resize(&b, job->resize_w, job->resize_h,
+                                      job->resize_filter, &t8, err);
+            if (st == CLCONV_OK) st = clconv__plane_from_u8(&t8, &t, err);
+            clconv_image8_free(&t8);
+            clconv_image8_free(&b);
+        } else {
+            st = clconv_plane_resize_filter(&c->planes[k], job->resize_w, job->resize_h,
+                                            job->resize_filter,
+                                            c->depth != CLCONV_DEPTH_FLOAT &&
+                                                whole_numbers(&c->planes[k]),
+                                            &t, err);
+        }
+        if (st != CLCONV_OK) return st;
+        clconv_plane_free(&c->planes[k]);
+        c->planes[k] = t;
+    }
+    c->width = job->resize_w;
+    c->height = job->resize_h;
+    if (pre) premultiply(c, 1);
+    return CLCONV_OK;
+}
+
+/* --alpha keep: the alpha plane through the geometry without filtering:
+ * each output pixel is the padded sample under the centre of its window
+ * (row y*stride + dilation*(kh-1)/2, likewise for columns; the centre tap
+ * for odd sizes), so same padding with stride 1 gives the input back. */
+static clconv_status alpha_keep(const clconv_job *job, const clconv_plane *in,
+                                const clconv_geometry *g, clconv_plane *out, char *err)
+{
+    clconv_plane padded = {0, 0, NULL};
+    const int oy = g->dilation * (g->kh - 1) / 2, ox = g->dilation * (g->kw - 1) / 2;
+    int y, x;
+    clconv_status st = clconv_pad(in, g, &job->params, &padded, err);
+    if (st != CLCONV_OK) return st;
+    for (y = 0; y < g->out_h; y++)
+        for (x = 0; x < g->out_w; x++)
+            out->data[(size_t)y * (size_t)g->out_w + (size_t)x] =
+                padded.data[(size_t)(y * g->stride + oy) * (size_t)g->padded_w +
+                            (size_t)(x * g->stride + ox)];
+    clconv_plane_free(&padded);
+    return CLCONV_OK;
+}
+
+/* Keeps in *acc the worse of two check results, the counts summed. */
+static void worse_of(clconv_verify_result *acc, const clconv_verify_result *v)
+{
+    const long long bad = acc->bad + v->bad;
+    if (v->max_abs_err > acc->max_abs_err || acc->worst_x < 0) *acc = *v;
+    acc->bad = bad;
+}
+
+/* One colour channel as clconv_process_file does a gray image: the device
+ * (spot-checked, falling back to the reference as the job says) or the
+ * reference, then --verify full. *dev says whether the device did it.
+ * in8: the same channel as bytes for the device (data NULL: none). */
+static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const char *input,
+                                   const clconv_plane *in, const clconv_image8 *in8,
+                                   const clconv_geometry *g, clconv_plane *out,
+                                   clconv_report *r, int *dev, char *err)
+{
+    clconv_plane padded = {0, 0, NULL};
+    clconv_report one;
+    clconv_status st = CLCONV_OK;
+    memset(&one, 0, sizeof one);
+    one.vr.worst_x = one.sr.worst_x = -1;
+    *dev = 0;
+    if (cl) {
+        const clconv_cl_timing sum = r->cl_timing;
+        st = clconv_conv_cl_image(cl, in8->data ? NULL : in, in8->data ? in8 : NULL,
+                                  &job->params, job->filter, g, out, &r->cl_timing, err);
+        /* The report's times are the channels' sums. */
+        r->cl_timing.upload_ms += sum.upload_ms;
+        r->cl_timing.kernel_ms += sum.kernel_ms;
+        r->cl_timing.download_ms += sum.download_ms;
+        r->cl_timing.pad_ms += sum.pad_ms;
+        if (st == CLCONV_OK) {
+            *dev = 1;
+            one.cl_timing = r->cl_timing;
+            if (job->verify == CLCONV_VERIFY_SAMPLE &&
+                spot_check_failed(job, input, in, in8, g, out, &one) && job->fallback) {
+                char msg[CLCONV_ERR_MAX];
+                size_t len = append(r->note, 0, sizeof r->note, input);
+                spot_message(job, &one, msg, sizeof msg);
+                len = append(r->note, len, sizeof r->note, ": ");
+                len = append(r->note, len, sizeof r->note, msg);
+                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+                append(r->note, len, sizeof r->note,
+                       " retired for the rest of the run; redone on the CPU reference");
+                clconv__cl_retire(cl);
+                *dev = 0;
+                r->fell_back = 1;
+            }
+        } else if (job->fallback) {
+            size_t len = append(r->note, 0, sizeof r->note, input);
+            len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
+            len = append(r->note, len, sizeof r->note, err);
+            append(r->note, len, sizeof r->note, "); using the CPU reference");
+            r->fell_back = 1;
+        } else {
+            return st;
+        }
+    }
+    if (!*dev || job->verify == CLCONV_VERIFY_FULL) {
+        st = clconv_pad(in, g, &job->params, &padded, err);
+        if (st == CLCONV_OK && !*dev) st = clconv_conv_ref(&padded, job->filter, g, out, NULL);
+        if (st == CLCONV_OK && job->verify == CLCONV_VERIFY_FULL) {
+            const char *msg = NULL;
+            st = verify(job, &padded, g, out, &one, &msg);
+            if (st != CLCONV_OK) clconv__err(err, "%s", msg);
+        }
+        clconv_plane_free(&padded);
+    }
+    if (one.sampled && *dev) {
+        r->sampled = 1;
+        r->sample_points += one.sample_points;
+        worse_of(&r->sr, &one.sr);
+    }
+    if (one.verified) {
+        r->verified = 1;
+        worse_of(&r->vr, &one.vr);
+    }
+    return st;
+}
+
+/* An 8-bit channel as bytes, for the device's byte path (a quarter of the
+ * upload, as gray images get). */
+static clconv_status channel_bytes(const clconv_plane *p, clconv_image8 *b)
+{
+    const size_t n = (size_t)p->width * (size_t)p->height;
+    size_t i;
+    if (!(b->data = malloc(n))) return CLCONV_E_NOMEM;
+    b->width = p->width;
+    b->height = p->height;
+    for (i = 0; i < n; i++) b->data[i] = (unsigned char)p->data[i];
+    return CLCONV_OK;
+}
+
+/* Decodes with the channels kept, resizes, and sizes the output. */
+static clconv_status color_decode(const clconv_job *job, const char *input, clconv_image *in,
+                                  clconv_geometry *g, clconv_report *r, char *err)
+{
+    clconv_status st = clconv_image_load_color(input, job->max_pixels, in, err);
+    if (st != CLCONV_OK) return st;
+    r->in_depth = in->depth;
+    r->in_channels = in->channels;
+    r->in_w = in->width;
+    r->in_h = in->height;
+    if (job->resize_w > 0 && job->resize_h > 0 &&
+        (in->width != job->resize_w || in->height != job->resize_h) &&
+        (st = resize_color(job, in, err)) != CLCONV_OK)
+        return st;
+    return clconv_geometry_compute(in->width, in->height, clconv_filter_width(job->filter),
+                                   clconv_filter_height(job->filter), &job->params, g, err);
+}
+
+/* clconv_process_file under --color (DESIGN §6): every colour channel
+ * (and the alpha under --alpha filter) filtered like a gray image; the
+ * alpha kept (centre sample) or dropped; one multi-channel output. */
+static clconv_status process_color(const clconv_job *job, const char *input,
+                                   const char *output, clconv__path_key *keep,
+                                   clconv_report *r)
+{
+    clconv_image in, out;
+    clconv_geometry g;
+    clconv_cl *cl = job->cl;
+    char err[CLCONV_ERR_MAX];
+    clconv_status st;
+    double t = clconv__now_ms();
+    int k, alpha, all_dev = 1, marked;
+
+    memset(&out, 0, sizeof out);
+    r->vr.worst_x = r->sr.worst_x = -1;
+    err[0] = '\0';
+    st = color_decode(job, input, &in, &g, r, err);
+    if (st != CLCONV_OK) goto failed;
+    r->decode_ms = clconv__now_ms() - t;
+    r->out_w = g.out_w;
+    r->out_h = g.out_h;
+    st = within_limit(job, g.padded_w, g.padded_h, "the padded plane", r);
+    if (st == CLCONV_OK) st = within_limit(job, g.out_w, g.out_h, "the output", r);
+    if (st != CLCONV_OK) goto cleanup;
+    alpha = in.channels % 2 == 0; /* gray+alpha, RGBA: alpha last */
+    out.width = g.out_w;
+    out.height = g.out_h;
+    out.depth = in.depth;
+    out.channels = alpha && job->alpha == CLCONV_ALPHA_DROP ? in.channels - 1 : in.channels;
+    if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
+    if (cl && job->fallback) cl = usable_device(job, cl);
+    t = clconv__now_ms();
+    for (k = 0; k < out.channels && st == CLCONV_OK; k++) {
+        int dev = 0;
+        st = clconv_plane_alloc(&out.planes[k], g.out_w, g.out_h);
+        if (st != CLCONV_OK) clconv__err(err, "cannot allocate the output plane");
+        else if (alpha && k == in.channels - 1 && job->alpha == CLCONV_ALPHA_KEEP)
+            st = alpha_keep(job, &in.planes[k], &g, &out.planes[k], err);
+        else {
+            clconv_image8 b = {0, 0, NULL};
+            if (in.depth == CLCONV_DEPTH_8 && cl && bytes_for_device(job) &&
+                (st = channel_bytes(&in.planes[k], &b)) != CLCONV_OK)
+                clconv__err(err, "out of memory for a channel's bytes");
+            if (st == CLCONV_OK)
+                st = color_channel(job, r->fell_back && job->fallback ? NULL : cl, input,
+                                   &in.planes[k], &b, &g, &out.planes[k], r, &dev, err);
+            clconv_image8_free(&b);
+            all_dev &= dev;
+            if (st == CLCONV_OK && job->affine)
+                clconv__plane_affine(&out.planes[k], job->scale, job->offset);
+        }
+    }
+    if (st != CLCONV_OK) goto failed;
+    r->on_device = cl && all_dev && !r->fell_back;
+    r->compute_ms = clconv__now_ms() - t;
+    r->pad_ms = r->cl_timing.pad_ms;
+    marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
+    t = clconv__now_ms();
+    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, keep,
+                       r, err);
+    if (st != CLCONV_OK) goto failed;
+    r->encode_ms = clconv__now_ms() - t;
+    if (marked) {
+        mismatch_message(job, r, r->on_device, output, err, sizeof err);
+        st = fail(r, CLCONV_E_MISMATCH, err);
+    }
+    goto cleanup;
+failed:
+    fail(r, st, err);
+cleanup:
+    clconv_image_free(&in);
+    clconv_image_free(&out);
+    r->status = st;
+    return st;
+}
+
 clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                   const char *output, clconv_report *r)
 {
@@ -421,6 +728,10 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     if (job->resize_w > 0 && job->resize_h > 0) {
         st = within_limit(job, job->resize_w, job->resize_h, "the --resize target", r);
         if (st != CLCONV_OK) goto cleanup;
+    }
+    if (job->color) {
+        st = process_color(job, input, output, keep, r);
+        goto cleanup;
     }
     t = clconv__now_ms();
     st = decode_input(job, input, &img8, &img, r, err);
@@ -531,7 +842,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     /* An explicit device's wrong spot check, or --verify full's mismatch. */
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &img, &out, keep, r, err);
+    st = write_outputs(job, output, marked, &img, &out, NULL, NULL, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {

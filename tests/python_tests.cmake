@@ -45,9 +45,7 @@ set_tests_properties(py_presets PROPERTIES TIMEOUT 300 LABELS "python")
 # --scale/--offset and clipped counts, against numpy and Pillow (issue 13).
 clconv_py_test(py_depth test_depth.py)
 set_tests_properties(py_depth PROPERTIES TIMEOUT 300 LABELS "python")
-if(CLCONV_ASAN_RT)  # it loads libclconv.so through ctypes too
-  set_property(TEST py_depth APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
-endif()
+
 # --resize and --resize-filter: Pillow's Image.resize bit for bit on 8-bit
 # gray and RGB (luma first), 16-bit ("I") and float .npy ("F") inputs, every
 # filter and awkward sizes, on the CPU path and the default device.
@@ -62,3 +60,11 @@ set_tests_properties(py_tiff PROPERTIES TIMEOUT 300 LABELS "python")
 # reference and the default device (DESIGN §6, issue 13).
 clconv_py_test(py_color test_color.py)
 set_tests_properties(py_color PROPERTIES TIMEOUT 300 LABELS "python")
+
+# Under ASan, the tests that load the instrumented libclconv.so through
+# ctypes need its runtime first in the process.
+if(CLCONV_ASAN_RT)
+  foreach(t py_depth py_color)
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
+  endforeach()
+endif()

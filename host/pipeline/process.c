@@ -395,6 +395,37 @@ static void spot_message(const clconv_job *job, const clconv_report *r, char *bu
              r->sr.worst_dev, r->sr.worst_ref, r->sr.worst_tol, job->verify_seed);
 }
 
+/* A wrong spot check under fallback: the device is not trusted again this
+ * run, and the image is redone by the reference; r->note says so, with
+ * `checked`'s worst pixel. */
+static void retire_wrong_device(const clconv_job *job, const char *input,
+                                const clconv_report *checked, clconv_cl *cl,
+                                clconv_report *r)
+{
+    char msg[CLCONV_ERR_MAX];
+    size_t len = append(r->note, 0, sizeof r->note, input);
+    spot_message(job, checked, msg, sizeof msg);
+    len = append(r->note, len, sizeof r->note, ": ");
+    len = append(r->note, len, sizeof r->note, msg);
+    len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+    len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+    append(r->note, len, sizeof r->note,
+           " retired for the rest of the run; redone on the CPU reference");
+    clconv__cl_retire(cl);
+    r->fell_back = 1;
+}
+
+/* An OpenCL failure under fallback: "<input>: OpenCL failed (<err>); using
+ * the CPU reference" in r->note; returns its length, for more. */
+static size_t note_cl_failed(const char *input, const char *err, clconv_report *r)
+{
+    size_t len = append(r->note, 0, sizeof r->note, input);
+    len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
+    len = append(r->note, len, sizeof r->note, err);
+    r->fell_back = 1;
+    return append(r->note, len, sizeof r->note, "); using the CPU reference");
+}
+
 /* Why the result is wrong (the spot check's or --verify's worst pixel),
  * and where it went instead of `output`. */
 static void mismatch_message(const clconv_job *job, const clconv_report *r,
@@ -552,25 +583,11 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
             one.cl_timing = r->cl_timing;
             if (job->verify == CLCONV_VERIFY_SAMPLE &&
                 spot_check_failed(job, input, in, in8, g, out, &one) && job->fallback) {
-                char msg[CLCONV_ERR_MAX];
-                size_t len = append(r->note, 0, sizeof r->note, input);
-                spot_message(job, &one, msg, sizeof msg);
-                len = append(r->note, len, sizeof r->note, ": ");
-                len = append(r->note, len, sizeof r->note, msg);
-                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
-                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
-                append(r->note, len, sizeof r->note,
-                       " retired for the rest of the run; redone on the CPU reference");
-                clconv__cl_retire(cl);
+                retire_wrong_device(job, input, &one, cl, r);
                 *dev = 0;
-                r->fell_back = 1;
             }
         } else if (job->fallback) {
-            size_t len = append(r->note, 0, sizeof r->note, input);
-            len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
-            len = append(r->note, len, sizeof r->note, err);
-            append(r->note, len, sizeof r->note, "); using the CPU reference");
-            r->fell_back = 1;
+            note_cl_failed(input, err, r);
         } else {
             return st;
         }
@@ -773,26 +790,11 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
                               spot_check_failed(job, input, &img, &img8, &g, &out, r);
             r->verify_ms = clconv__now_ms() - tv;
             if (wrong && job->fallback) {
-                /* A wrong result: the device is not trusted again this run,
-                 * and this image is redone by the reference. */
-                char msg[CLCONV_ERR_MAX];
-                size_t len = append(r->note, 0, sizeof r->note, input);
-                spot_message(job, r, msg, sizeof msg);
-                len = append(r->note, len, sizeof r->note, ": ");
-                len = append(r->note, len, sizeof r->note, msg);
-                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
-                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
-                append(r->note, len, sizeof r->note,
-                       " retired for the rest of the run; redone on the CPU reference");
-                clconv__cl_retire(cl);
+                retire_wrong_device(job, input, r, cl, r);
                 done_on_device = 0;
-                r->fell_back = 1;
             }
         } else if (job->fallback) {
-            size_t len = append(r->note, 0, sizeof r->note, input);
-            len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
-            len = append(r->note, len, sizeof r->note, err);
-            len = append(r->note, len, sizeof r->note, "); using the CPU reference");
+            size_t len = note_cl_failed(input, err, r);
             if (clconv__cl_failed(cl)) {
                 /* The one message: its other images go to the next path. */
                 len = append(r->note, len, sizeof r->note, "; OpenCL device ");
@@ -800,7 +802,6 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
                 append(r->note, len, sizeof r->note, " retired for the rest of the run "
                        "after 2 failures");
             }
-            r->fell_back = 1;
         } else {
             fail(r, st, err);
             goto cleanup;

@@ -440,7 +440,20 @@ typedef struct clconv_cl_timing {
                                NULL for clconv_conv_cl (the caller padded) */
     double pad_ms;          /* host padding done inside the call, if any */
     int band_rows;          /* output rows per band (the last may be fewer) */
+    /* Where a device without host-unified memory spent the call's time
+     * besides upload_ms, kernel_ms and download_ms (docs/pipeline.md): */
+    double stage_ms;        /* host copies into and out of pinned staging */
+    double wait_ms;         /* waiting for a free slot of the device (another
+                               image held it) */
+    double queue_ms;        /* the kernels' time queued before they started
+                               (waiting for an upload, a buffer, the device) */
 } clconv_cl_timing;
+
+/* The device's busy time since clconv_cl_open, in milliseconds: the union
+ * of the intervals its kernels ran (overlapping kernels of images in flight
+ * count once). Over a batch, its growth over the batch's wall time is the
+ * share of time the device computed. Thread-safe. */
+double clconv_cl_busy_ms(clconv_cl *cl);
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the
  * padded plane uploaded in horizontal bands with their halo when it does not

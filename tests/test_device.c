@@ -195,7 +195,7 @@ static int same_from_source(clconv_cl *cl, const tcase *c, const clconv_plane *i
         return 0;
     }
     for (pass = 0; pass < passes && ok; pass++) {
-        clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0, 0};
+        clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0, 0, 0, 0, 0};
         clconv_status st;
         /* local (forced only) has no border-reading form: host pad. */
         const int expect_dev = strcmp(want_tm->kernel, "local") != 0;
@@ -254,7 +254,7 @@ static int run_case(clconv_cl *cl, const tcase *c, clconv_plane *keep,
     clconv_params prm;
     clconv_geometry g;
     clconv_verify_result vr;
-    clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, -1, NULL, NULL, 0, 0, 0, 0, 0};
     clconv_status st;
     int ok = 0, exact, taps;
     size_t i, n;
@@ -722,7 +722,7 @@ static void local_fallback(clconv_cl *cl)
          * not fit. */
         tcase c = pass == 0 ? base_case(75, 41, 3, 3) : base_case(7, 5, kw, kw);
         const char *want = pass == 0 ? "local" : "tiled";
-        clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
+        clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
         char desc[512];
         if (pass == 1) c.dilation = d;
         describe(&c, desc, sizeof desc);
@@ -744,7 +744,7 @@ static void local_fallback(clconv_cl *cl)
  * same_from_source, from the float and 8-bit sources with the same kernel. */
 static void run_expect(clconv_cl *cl, const tcase *c, int want_fft)
 {
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
     char desc[512];
     if (!run_case(cl, c, NULL, &tm)) return;
     if (!expect_output(c)) return;

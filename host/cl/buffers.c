@@ -31,6 +31,16 @@ double clconv__event_ms(cl_event ev)
     return b > a ? (double)(b - a) * 1e-6 : 0;
 }
 
+double clconv__event_wait_ms(cl_event ev)
+{
+    cl_ulong a = 0, b = 0;
+    if (!ev) return 0;
+    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_QUEUED, sizeof a, &a, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof b, &b, NULL) != CL_SUCCESS)
+        return 0;
+    return b > a ? (double)(b - a) * 1e-6 : 0;
+}
+
 clconv_status clconv__ensure_buf(clconv_cl *cl, cl_mem *buf, size_t *cap,
                                  size_t need, cl_mem_flags flags, char *err)
 {
@@ -77,8 +87,8 @@ cleanup:
     return st;
 }
 
-clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
-                                float *host_out, size_t out_bytes,
+clconv_status clconv__read_back(clconv_cl *cl, cl_command_queue q, int zc,
+                                cl_mem out_b, float *host_out, size_t out_bytes,
                                 cl_event *ev_read, cl_event *ev_unmap, char *err)
 {
     clconv_status st = CLCONV_OK;
@@ -86,18 +96,75 @@ clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
     if (zc) {
         /* Mapping the wrapped output makes the host copy current (a no-op
          * where the device wrote host memory in place). */
-        void *m = clEnqueueMapBuffer(cl->queue, out_b, CL_TRUE, CL_MAP_READ, 0,
+        void *m = clEnqueueMapBuffer(q, out_b, CL_TRUE, CL_MAP_READ, 0,
                                      out_bytes, 0, NULL, ev_read, &e);
         CL_CHECK(err, e, "clEnqueueMapBuffer");
-        CL_TRY(err, clEnqueueUnmapMemObject(cl->queue, out_b, m, 0, NULL, ev_unmap));
+        CL_TRY(err, clEnqueueUnmapMemObject(q, out_b, m, 0, NULL, ev_unmap));
         CL_TRY(err, clWaitForEvents(1, ev_unmap));
         if (m != (void *)host_out) memcpy(host_out, m, out_bytes);
     } else {
-        CL_TRY(err, clEnqueueReadBuffer(cl->queue, out_b, CL_TRUE, 0, out_bytes,
+        CL_TRY(err, clEnqueueReadBuffer(q, out_b, CL_TRUE, 0, out_bytes,
                                         host_out, 0, NULL, ev_read));
     }
 cleanup:
+    (void)cl;
     return st;
+}
+
+clconv_status clconv__stage_ensure(clconv_cl *cl, cl_command_queue q,
+                                   clconv__stage *st_, size_t need, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_int e = CL_SUCCESS;
+    if (st_->buf && st_->cap >= need) return CLCONV_OK;
+    clconv__stage_release(q, st_);
+    if (clconv__fault("cl-alloc"))
+        e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    else
+        st_->buf = clCreateBuffer(cl->ctx, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                                  need, NULL, &e);
+    CL_CHECK(err, e, "clCreateBuffer");
+    /* Mapped once, for good: the pointer is what transfers copy from and to
+     * (pinned memory the driver moves by DMA, without a copy of its own). */
+    st_->map = clEnqueueMapBuffer(q, st_->buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
+                                  need, 0, NULL, NULL, &e);
+    CL_CHECK(err, e, "clEnqueueMapBuffer");
+    st_->cap = need;
+cleanup:
+    if (st != CLCONV_OK) clconv__stage_release(q, st_);
+    return st;
+}
+
+void clconv__stage_release(cl_command_queue q, clconv__stage *st)
+{
+    if (st->buf && st->map && q) {
+        cl_event ev = NULL;
+        if (clEnqueueUnmapMemObject(q, st->buf, st->map, 0, NULL, &ev) == CL_SUCCESS) {
+            clWaitForEvents(1, &ev);
+            clReleaseEvent(ev);
+        }
+    }
+    if (st->buf) clReleaseMemObject(st->buf);
+    st->buf = NULL;
+    st->map = NULL;
+    st->cap = 0;
+}
+
+void clconv__slot_trim(clconv_cl *cl, clconv__slot *s)
+{
+    int i;
+    (void)cl;
+    for (i = 0; i < 2; i++) {
+        clconv__stage_release(s->q[CLCONV__Q_UP], &s->up[i]);
+        clconv__stage_release(s->q[CLCONV__Q_UP], &s->down[i]);
+        if (s->in_buf[i]) clReleaseMemObject(s->in_buf[i]);
+        if (s->out_buf[i]) clReleaseMemObject(s->out_buf[i]);
+        s->in_buf[i] = s->out_buf[i] = NULL;
+        s->in_cap[i] = s->out_cap[i] = 0;
+    }
+    if (s->tmp_buf) clReleaseMemObject(s->tmp_buf);
+    s->tmp_buf = NULL;
+    s->tmp_cap = 0;
 }
 
 size_t clconv__round_up(size_t n, size_t m)

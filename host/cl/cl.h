@@ -34,26 +34,67 @@ enum {
     CLCONV__SLOTS
 };
 
+/* Pinned host memory for transfers (CL_MEM_ALLOC_HOST_PTR), mapped once
+ * and kept mapped: what uploads are copied into and read-backs land in,
+ * reused from image to image and grown when one needs more. */
+typedef struct clconv__stage {
+    cl_mem buf;
+    void *map;
+    size_t cap;
+} clconv__stage;
+
+/* The command queues of a slot: uploads, kernels, read-backs. */
+enum { CLCONV__Q_UP, CLCONV__Q_COMPUTE, CLCONV__Q_DOWN, CLCONV__QUEUES };
+
+/* Images in flight per device, at most (docs/pipeline.md). */
+#define CLCONV__MAX_INFLIGHT 2
+
+/* One image in flight on a device: its own queues, kernel objects (their
+ * arguments are per call), device buffers and pinned staging. A call holds
+ * one slot (clconv__slot_get) for its whole run; the device lock guards
+ * only the assignment. Where zero-copy wraps host memory, or the pipeline
+ * is off (CLCONV_PIPELINE=0), a device has one slot and one queue. */
+typedef struct clconv__slot {
+    cl_command_queue q[CLCONV__QUEUES]; /* all one queue when not pipelined */
+    cl_kernel k[CLCONV__VARIANTS][CLCONV__SLOTS];
+    /* Band buffers, kept between calls and grown when an image needs more:
+     * [0] and [1] take turns when bands overlap. */
+    cl_mem in_buf[2], out_buf[2];
+    size_t in_cap[2], out_cap[2];
+    cl_mem tmp_buf;         /* the separable path's row-pass plane */
+    size_t tmp_cap;
+    clconv__stage up[2], down[2];
+    int busy;               /* held by a call (under the device lock) */
+} clconv__slot;
+
 struct clconv_cl {
     clconv_device_info info;
     cl_device_id dev;
     cl_context ctx;
-    cl_command_queue queue;
     cl_program program;                            /* every registry entry
                                                       with a file, built once */
-    cl_kernel k[CLCONV__VARIANTS][CLCONV__SLOTS];  /* by registry entry */
-    /* Band buffers, kept between calls and grown when an image needs more. */
-    cl_mem in_buf, out_buf;
-    size_t in_cap, out_cap;
-    cl_mem tmp_buf;         /* the separable path's row-pass plane */
-    size_t tmp_cap;
+    cl_kernel k[CLCONV__VARIANTS][CLCONV__SLOTS];  /* by registry entry; each
+                                                      slot has its own copies */
+    int zc;                 /* clconv__zero_copy, fixed at open */
+    int pipelined;          /* transfers overlap kernels (not zc, not
+                               CLCONV_PIPELINE=0) */
+    int nslots;             /* images in flight: CLCONV__MAX_INFLIGHT when
+                               pipelined, else 1 */
+    clconv__slot slot[CLCONV__MAX_INFLIGHT];
+    pthread_cond_t slot_free;  /* signalled when a slot is given back */
+    /* The device's busy time: the union of its kernels' intervals (device
+     * clock, ns), merged as they come; `settled` holds what no later kernel
+     * can overlap any more. Under `lock`. */
+    struct { cl_ulong t0, t1; } busy[64];
+    int nbusy;
+    double busy_settled_ms;
     int band_rows;          /* cap on output rows per band, 0: none */
     /* Work-group limits of the device (CL_DEVICE_MAX_WORK_GROUP_SIZE,
      * _MAX_WORK_ITEM_SIZES) and its __constant arguments per kernel. */
     size_t max_wg, max_items[3];
     unsigned int max_const_args;
     int kernel;             /* forced kernel variant, -1: chosen per call */
-    pthread_mutex_t lock;   /* one call at a time on this device */
+    pthread_mutex_t lock;   /* slot assignment, settings, counters */
     int failures;           /* failed calls so far (under `lock`) */
     /* The FFT path (fft.c), built on its first use: one program per
      * block side N = 128 << i, with its twiddles and bit-reversal table. */
@@ -86,6 +127,17 @@ int clconv__cl_retired(clconv_cl *cl);
 
 /* The planning view of a device (plan.h). */
 clconv__limits clconv__limits_of(const clconv_cl *cl);
+
+/* Takes a free slot of cl (waiting for one), or with `all` every slot (the
+ * whole device: the FFT path, and calls too big for a slot's share), and
+ * adds the time waited to *wait_ms. NULL when the lock is broken. */
+clconv__slot *clconv__slot_get(clconv_cl *cl, int all, double *wait_ms);
+void clconv__slot_put(clconv_cl *cl, clconv__slot *s, int all);
+/* What one slot may plan with: the device's limits with its global memory
+ * shared among the slots (all of it with `all`). */
+clconv__limits clconv__limits_slot(const clconv_cl *cl, int all);
+/* Adds a kernel's interval to the device's busy time (thread-safe). */
+void clconv__busy_add(clconv_cl *cl, cl_event ev);
 
 /* The largest work-group up to want_x x want_y that kernel k may run on
  * this device: within CL_KERNEL_WORK_GROUP_SIZE, the device's work-group
@@ -208,50 +260,66 @@ clconv_status clconv__copy_buf(clconv_cl *cl, cl_mem *buf, size_t bytes,
  * integrated GPUs): then bands are wrapped, not copied. CLCONV_ZERO_COPY=0
  * turns this off. */
 int clconv__zero_copy(const clconv_cl *cl);
-/* Brings out_b's out_bytes to host_out: maps it (zc, a wrapped host
- * buffer; events ev_read, ev_unmap) or reads it (ev_read). Blocks. */
-clconv_status clconv__read_back(clconv_cl *cl, int zc, cl_mem out_b,
-                                float *host_out, size_t out_bytes,
+/* Brings out_b's out_bytes to host_out on queue q: maps it (zc, a wrapped
+ * host buffer; events ev_read, ev_unmap) or reads it (ev_read). Blocks. */
+clconv_status clconv__read_back(clconv_cl *cl, cl_command_queue q, int zc,
+                                cl_mem out_b, float *host_out, size_t out_bytes,
                                 cl_event *ev_read, cl_event *ev_unmap, char *err);
+/* Grows the pinned staging buffer st to `need` bytes, mapped on queue q. */
+clconv_status clconv__stage_ensure(clconv_cl *cl, cl_command_queue q,
+                                   clconv__stage *st, size_t need, char *err);
+void clconv__stage_release(cl_command_queue q, clconv__stage *st);
+/* Frees slot s's band buffers and staging: after a call that held the
+ * whole device, so a slot's buffers keep to a slot's share. */
+void clconv__slot_trim(clconv_cl *cl, clconv__slot *s);
 double clconv__event_ms(cl_event ev);
+/* COMMAND_START - COMMAND_QUEUED of ev: how long it waited, in ms. */
+double clconv__event_wait_ms(cl_event ev);
 size_t clconv__round_up(size_t n, size_t m);
 
 /* ------------------------------------------------------------ bands */
 
-/* One band of a call: its first output row, its rows, and its buffers
- * (the input: the band's padded rows, or the whole source on the device). */
+/* One band of a call: its first output row, its rows, its buffers (the
+ * input: the band's padded rows, or the whole source on the device), and
+ * the queue its kernels go on (the slot's compute queue: what they wait
+ * for is already on it). */
 typedef struct clconv__band {
     int r0, rows;
     cl_mem in, out;
+    cl_command_queue queue;
 } clconv__band;
 
 /* A variant's launch for one band: sets the band's arguments and enqueues
- * its kernels, their events in ev[0..3] (unused ones left NULL). */
+ * its kernels on b->queue, their events in ev[0..3] (unused ones left
+ * NULL). */
 typedef clconv_status (*clconv__launch_fn)(void *user, const clconv__band *b,
                                            cl_event ev[4], char *err);
 
 /* What the band loop runs. */
 typedef struct clconv__band_run {
     clconv_cl *cl;
+    clconv__slot *slot;     /* the slot the call holds */
     const clconv_geometry *g;
     long long rows_per_band;
-    int zc;                 /* wrap host memory instead of copying */
+    int depth;              /* band buffers taking turns: 2 lets band i+1's
+                               upload and band i-1's read-back overlap band
+                               i's kernels (pipelined devices), else 1 */
     /* The padded path: the host-padded plane, uploaded band by band with
-     * its halo (into cl->in_buf unless zc). NULL: the input is already on
-     * the device, in `in`, uploaded by the event `upload` (counted once,
-     * released by the loop; may be NULL). */
+     * its halo. NULL: the source path, `src` (src_bytes) goes up whole
+     * first and every band reads it. */
     const float *padded;
-    cl_mem in;
-    cl_event upload;
+    const void *src;
+    size_t src_bytes;
     clconv__launch_fn launch;
     void *user;
 } clconv__band_run;
 
 /* The one band loop (bands.c): for each band of rows_per_band output rows,
- * its input and output buffers, the variant's launch, the read-back into
- * out (g's out_w wide), and the timing (added to *tm). The lock is the
- * caller's. cl->out_buf (and cl->in_buf for the padded path) must hold a
- * band unless zc. */
+ * its input and output buffers (the slot's, grown as needed, or host memory
+ * wrapped where zero-copy), the variant's launch, the read-back into out
+ * (g's out_w wide), and the timing (added to *tm). On a pipelined device
+ * uploads, kernels and read-backs go on the slot's three queues, chained by
+ * events, through pinned staging; the host waits only for read-backs. */
 clconv_status clconv__run_bands(clconv__band_run *run, float *out,
                                 clconv_cl_timing *tm, char *err);
 
@@ -260,6 +328,7 @@ clconv_status clconv__run_bands(clconv__band_run *run, float *out,
 /* Everything a variant's launch reads, set once per call (conv.c). */
 typedef struct clconv__call {
     clconv_cl *cl;
+    clconv__slot *slot;      /* its kernel objects, tmp_buf */
     int var;                 /* the registry entry */
     const clconv_geometry *g;
     int src;                 /* reads the unpadded source through the maps */
@@ -318,10 +387,11 @@ typedef struct clconv__fft_src {
     float cval;
 } clconv__fft_src;
 
-/* Runs the FFT path (lock held). CLCONV_E_TOO_LARGE, with nothing done, when
+/* Runs the FFT path on slot s, holding the whole device. CLCONV_E_TOO_LARGE, with nothing done, when
  * it declines (its buffers do not fit the device, or the filter's spectrum
  * fails the accuracy gate): the caller falls back to the default choice. */
-clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
+clconv_status clconv__fft_run(clconv_cl *cl, clconv__slot *s,
+                              const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
                               clconv_plane *out, clconv_cl_timing *tm, char *err);
 

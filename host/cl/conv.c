@@ -53,7 +53,7 @@ static clconv_status setup_call(clconv__call *c, int var, int u8,
         if (st == CLCONV_OK)
             st = clconv__copy_buf(cl, &c->taps_u, (size_t)g->kh * sizeof(float), fu, err);
         if (st == CLCONV_OK)
-            st = clconv__ensure_buf(cl, &cl->tmp_buf, &cl->tmp_cap,
+            st = clconv__ensure_buf(cl, &c->slot->tmp_buf, &c->slot->tmp_cap,
                                     (size_t)tmp_rows * (size_t)g->out_w * sizeof(float),
                                     CL_MEM_READ_WRITE, err);
     } else {
@@ -104,7 +104,8 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
 }
 
 /* The FFT path on a plane with identity maps (clconv_conv_cl). */
-static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
+static clconv_status fft_on_plane(clconv_cl *cl, clconv__slot *slot,
+                                  const clconv_plane *plane,
                                   const clconv_filter *f, const clconv_geometry *g,
                                   clconv_plane *out, clconv_cl_timing *tm, char *err)
 {
@@ -130,10 +131,49 @@ static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
     s.c_lo = 0;
     s.c_hi = plane->width;
     s.cval = 0.0f;
-    st = clconv__fft_run(cl, &s, f, g, out, tm, err);
+    st = clconv__fft_run(cl, slot, &s, f, g, out, tm, err);
     free(rmap);
     free(cmap);
     return st;
+}
+
+/* The variant forced on cl (clconv_cl_set_kernel), read under its lock. */
+static int forced_of(clconv_cl *cl)
+{
+    int k;
+    pthread_mutex_lock(&cl->lock);
+    k = cl->kernel;
+    pthread_mutex_unlock(&cl->lock);
+    return clconv__forced_variant(k);
+}
+
+/* Band rows of the padded path for a slot's share of the device (the whole
+ * device with *all, set when a slot's share is too small), and the band
+ * buffers that take turns (*depth: 2 where bands overlap). */
+static long long plan_padded(clconv_cl *cl, const clconv_geometry *g, int sep,
+                             int *all, int *depth)
+{
+    clconv__limits lim = clconv__limits_slot(cl, 0);
+    long long rows = clconv__band_rows_padded(&lim, g, sep);
+    *all = 0;
+    *depth = 1;
+    if (rows < 1 && cl->nslots > 1) {
+        lim = clconv__limits_slot(cl, 1);
+        rows = clconv__band_rows_padded(&lim, g, sep);
+        *all = 1;
+    }
+    if (rows >= 1 && rows < g->out_h && cl->pipelined && lim.global_mem) {
+        /* Two turns of band buffers within the same budget. */
+        clconv__limits half = lim;
+        long long r2;
+        half.global_mem /= 2;
+        r2 = clconv__band_rows_padded(&half, g, sep);
+        if (r2 >= 1) {
+            rows = r2;
+            *depth = 2;
+        }
+    }
+    return rows;
 }
 
 clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
@@ -143,14 +183,15 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
-    const size_t pw = (size_t)g->padded_w, ow = (size_t)g->out_w;
+    const size_t pw = (size_t)g->padded_w;
     float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     clconv__call c;
     clconv__band_run run;
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
     clconv_status st = CLCONV_OK;
+    clconv__slot *slot = NULL;
     long long rows;
-    int forced, var;
+    int forced, var, all = 0, depth = 1;
 
     if (padded->width != g->padded_w || padded->height != g->padded_h ||
         out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
@@ -161,23 +202,27 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     memset(&c, 0, sizeof c);
     c.cl = cl;
     c.g = g;
-    if (pthread_mutex_lock(&cl->lock) != 0) {
-        clconv__err(err, "cannot lock the device");
-        return CLCONV_E_INVALID;
-    }
-    forced = clconv__forced_variant(cl->kernel);
+    forced = forced_of(cl);
     var = clconv__choose_variant(&lim, forced, f, g, fu, fv);
     if (clconv__fft_wanted(&lim, forced, f, g, var) &&
         clconv__fft_values_ok(padded->data, pw * (size_t)g->padded_h)) {
-        st = fft_on_plane(cl, padded, f, g, out, &tm, err);
+        /* The FFT's buffers are the device's: it takes the whole device. */
+        double waited = 0;
+        slot = clconv__slot_get(cl, 1, &waited);
+        if (!slot) goto no_lock;
+        st = fft_on_plane(cl, slot, padded, f, g, out, &tm, err);
+        clconv__slot_put(cl, slot, 1);
+        slot = NULL;
+        tm.wait_ms += waited;
         if (st != CLCONV_E_TOO_LARGE) {
             if (st == CLCONV_OK) perturb(out);
             goto cleanup;
         }
         st = CLCONV_OK; /* does not fit: the default choice */
         memset(&tm, 0, sizeof tm);
+        tm.wait_ms = waited;
     }
-    rows = clconv__band_rows_padded(&lim, g, var == CLCONV__SEPARABLE);
+    rows = plan_padded(cl, g, var == CLCONV__SEPARABLE, &all, &depth);
     if (rows < 1) {
         clconv__err(err, "one row of the %dx%d padded image with its halo does "
                     "not fit the device (max allocation %llu bytes)",
@@ -185,25 +230,24 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         st = CLCONV_E_TOO_LARGE;
         goto cleanup;
     }
+    slot = clconv__slot_get(cl, all, &tm.wait_ms);
+    if (!slot) goto no_lock;
+    c.slot = slot;
     st = setup_call(&c, var, 0, f, fu, fv, (rows - 1) * g->stride + keff, err);
     if (st != CLCONV_OK) goto cleanup;
     memset(&run, 0, sizeof run);
-    run.zc = clconv__zero_copy(cl);
-    if (!run.zc) {
-        st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap,
-                                (size_t)((rows - 1) * g->stride + keff) * pw * sizeof(float),
-                                CL_MEM_READ_ONLY, err);
-        if (st == CLCONV_OK)
-            st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                                    (size_t)rows * ow * sizeof(float),
-                                    CL_MEM_WRITE_ONLY, err);
-        if (st != CLCONV_OK) goto cleanup;
-    }
+    run.slot = slot;
+    run.depth = depth;
     run.padded = padded->data;
     st = run_call(&run, &c, rows, out, &tm, err);
+    goto cleanup;
+no_lock:
+    clconv__err(err, "cannot lock the device");
+    st = CLCONV_E_INVALID;
 cleanup:
     release_call(&c);
-    pthread_mutex_unlock(&cl->lock);
+    if (slot && all) clconv__slot_trim(cl, slot);
+    clconv__slot_put(cl, slot, all);
     if (timing) *timing = tm;
     return st;
 }
@@ -218,7 +262,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
                                  clconv_cl_timing *timing, char *err)
 {
     clconv_plane tmp = {0, 0, NULL}, padded = {0, 0, NULL};
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
     clconv_status st = CLCONV_OK;
     const double t = clconv__now_ms();
     double pad_ms;
@@ -303,7 +347,8 @@ static int build_frame(frame *fr, const clconv_geometry *g, const int *rmap,
  * every padded value an integer in 0..255 (8-bit sources are, float ones
  * are checked; so is a constant border's cval where there is a border).
  * CLCONV_E_TOO_LARGE when it declines. Lock held. */
-static clconv_status fft_on_image(clconv_cl *cl, const clconv_plane *in,
+static clconv_status fft_on_image(clconv_cl *cl, clconv__slot *slot,
+                                  const clconv_plane *in,
                                   const clconv_image8 *in8,
                                   const clconv_params *prm, const int *rmap,
                                   const int *cmap, int c_lo, int c_hi,
@@ -325,7 +370,7 @@ static clconv_status fft_on_image(clconv_cl *cl, const clconv_plane *in,
     fs.c_lo = c_lo;
     fs.c_hi = c_hi;
     fs.cval = prm->cval;
-    return clconv__fft_run(cl, &fs, f, g, out, tm, err);
+    return clconv__fft_run(cl, slot, &fs, f, g, out, tm, err);
 }
 
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
@@ -335,24 +380,25 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_geometry *g, clconv_plane *out,
                                    clconv_cl_timing *timing, char err[CLCONV_ERR_MAX])
 {
-    const clconv__limits lim = clconv__limits_of(cl);
+    const clconv__limits full = clconv__limits_of(cl);
+    clconv__limits lim = clconv__limits_slot(cl, 0);
     const int u8 = in8 != NULL;
     const int sw = u8 ? in8->width : in ? in->width : 0;
     const int sh = u8 ? in8->height : in ? in->height : 0;
-    const size_t ow = (size_t)g->out_w;
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
-    void *host_src = u8 ? (void *)(in8 ? in8->data : NULL) : (void *)(in ? in->data : NULL);
+    const void *host_src = u8 ? (const void *)(in8 ? in8->data : NULL)
+                              : (const void *)(in ? in->data : NULL);
     unsigned long long src_bytes, left = 0;
     float fu[CLCONV_FILTER_MAX], fv[CLCONV_FILTER_MAX];
     int *rmap = NULL, *cmap = NULL;
     frame fr = {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     clconv__call c;
     clconv__band_run run;
-    clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0, 0};
+    clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0, 0, 0, 0, 0};
     clconv_status st = CLCONV_OK;
-    cl_mem src_b = NULL;
+    clconv__slot *slot = NULL;
     long long rows;
-    int forced, var, locked = 0;
+    int forced, var, all = 0, depth = 1;
 
     if ((in == NULL) == (in8 == NULL) || sw != g->in_w || sh != g->in_h ||
         out->width != g->out_w || out->height != g->out_h || f->kw != g->kw ||
@@ -360,15 +406,36 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         clconv__err(err, "image sizes do not match the geometry");
         return CLCONV_E_INVALID;
     }
-    forced = clconv__forced_variant(cl->kernel);
-    var = clconv__choose_variant(&lim, forced, f, g, fu, fv);
+    forced = forced_of(cl);
+    var = clconv__choose_variant(&full, forced, f, g, fu, fv);
     src_bytes = (unsigned long long)sw * (unsigned long long)sh * (u8 ? 1 : sizeof(float));
     rows = clconv__band_rows_src(&lim, g, src_bytes, var == CLCONV__SEPARABLE, &left);
+    if (rows < 1 && cl->nslots > 1) {
+        /* Too big for a slot's share: the whole device, one image at a time. */
+        lim = full;
+        rows = clconv__band_rows_src(&lim, g, src_bytes, var == CLCONV__SEPARABLE, &left);
+        all = 1;
+    }
     /* A variant without a border-reading form (local), a source that does
      * not fit beside a band, or the test switch: pad on the host. */
     if (!clconv__registry[var].entry[CLCONV__SRC_F32_CONST] || rows < 1 ||
         getenv("CLCONV_HOST_PAD"))
         return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+    if (cl->pipelined && rows < g->out_h) {
+        /* Two turns of output buffers: in the room the memory allows one
+         * (band_rows_src without the cap on rows), halved where needed. */
+        clconv__limits nocap = lim;
+        unsigned long long l2;
+        long long m;
+        nocap.band_rows = 0;
+        m = clconv__band_rows_src(&nocap, g, src_bytes, var == CLCONV__SEPARABLE, &l2);
+        if (m >= 2 * rows) {
+            depth = 2;
+        } else if (m >= 2) {
+            rows = m / 2;
+            depth = 2;
+        }
+    }
 
     memset(&c, 0, sizeof c);
     memset(&run, 0, sizeof run);
@@ -401,15 +468,16 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         free(fr.data);
         return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
     }
-    if (pthread_mutex_lock(&cl->lock) != 0) {
-        clconv__err(err, "cannot lock the device");
-        st = CLCONV_E_INVALID;
-        goto cleanup;
-    }
-    locked = 1;
-    if (clconv__fft_wanted(&lim, forced, f, g, var)) {
-        st = fft_on_image(cl, in, in8, prm, rmap, cmap, c.c_lo, c.c_hi, f, g, out,
+    if (clconv__fft_wanted(&full, forced, f, g, var)) {
+        /* The FFT's buffers are the device's: it takes the whole device. */
+        double waited = 0;
+        slot = clconv__slot_get(cl, 1, &waited);
+        if (!slot) goto no_lock;
+        st = fft_on_image(cl, slot, in, in8, prm, rmap, cmap, c.c_lo, c.c_hi, f, g, out,
                           &tm, err);
+        clconv__slot_put(cl, slot, 1);
+        slot = NULL;
+        tm.wait_ms += waited;
         if (st != CLCONV_E_TOO_LARGE) {
             if (st == CLCONV_OK) perturb(out);
             goto cleanup;
@@ -417,7 +485,11 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         st = CLCONV_OK; /* does not apply or fit: the default choice */
         memset(&tm, 0, sizeof tm);
         tm.pad = "device";
+        tm.wait_ms = waited;
     }
+    slot = clconv__slot_get(cl, all, &tm.wait_ms);
+    if (!slot) goto no_lock;
+    c.slot = slot;
     st = setup_call(&c, var, u8, f, fu, fv, rows - 1 + keff, err);
     if (st == CLCONV_OK)
         st = clconv__copy_buf(cl, &c.rmap, (size_t)g->padded_h * sizeof(int), rmap, err);
@@ -430,29 +502,19 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         st = clconv__copy_buf(cl, &c.frame, (fr.n ? fr.n : 1) * sizeof(float), fr.data, err);
     }
     if (st != CLCONV_OK) goto cleanup;
-    run.zc = clconv__zero_copy(cl);
-    if (run.zc) {
-        st = clconv__wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes, host_src, err);
-        if (st != CLCONV_OK) goto cleanup;
-        run.in = src_b;
-    } else {
-        st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
-                                CL_MEM_READ_ONLY, err);
-        if (st == CLCONV_OK)
-            st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                                    (size_t)rows * ow * sizeof(float), CL_MEM_WRITE_ONLY, err);
-        if (st != CLCONV_OK) goto cleanup;
-        run.in = cl->in_buf;
-        CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
-                                         (size_t)src_bytes, host_src, 0, NULL, &run.upload));
-    }
+    run.slot = slot;
+    run.depth = depth;
+    run.src = host_src;
+    run.src_bytes = (size_t)src_bytes;
     st = run_call(&run, &c, rows, out, &tm, err);
+    goto cleanup;
+no_lock:
+    clconv__err(err, "cannot lock the device");
+    st = CLCONV_E_INVALID;
 cleanup:
-    if (st != CLCONV_OK && locked) clFinish(cl->queue);
-    if (run.upload) clReleaseEvent(run.upload);
-    if (src_b) clReleaseMemObject(src_b);
     release_call(&c);
-    if (locked) pthread_mutex_unlock(&cl->lock);
+    if (slot && all) clconv__slot_trim(cl, slot);
+    clconv__slot_put(cl, slot, all);
     free(rmap);
     free(cmap);
     free(fr.data);

@@ -165,6 +165,142 @@ void clconv_devices_free(clconv_device_info *list)
     free(list);
 }
 
+/* The kernel `k`'s twin for a slot: the same entry point of the same
+ * program, a kernel object of its own (arguments are per object). */
+static clconv_status twin(cl_kernel k, cl_kernel *out, char *err)
+{
+    clconv_status st = CLCONV_OK;
+    cl_program prog = NULL;
+    char name[128];
+    cl_int e;
+    CL_TRY(err, clGetKernelInfo(k, CL_KERNEL_PROGRAM, sizeof prog, &prog, NULL));
+    CL_TRY(err, clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL));
+    name[sizeof name - 1] = '\0';
+    *out = clCreateKernel(prog, name, &e);
+    CL_CHECK(err, e, "clCreateKernel");
+cleanup:
+    return st;
+}
+
+/* The slots: one with one queue where zero-copy wraps host memory or
+ * CLCONV_PIPELINE=0, else CLCONV__MAX_INFLIGHT with an upload, a compute and
+ * a read-back queue each. */
+static clconv_status open_slots(clconv_cl *cl, char *err)
+{
+    const char *pipe = getenv("CLCONV_PIPELINE");
+    clconv_status st = CLCONV_OK;
+    int n, i, j;
+    cl_int e;
+    cl->zc = clconv__zero_copy(cl);
+    cl->pipelined = !cl->zc && !(pipe && strcmp(pipe, "0") == 0);
+    cl->nslots = cl->pipelined ? CLCONV__MAX_INFLIGHT : 1;
+    for (n = 0; n < cl->nslots; n++) {
+        clconv__slot *s = &cl->slot[n];
+        for (i = 0; i < (cl->pipelined ? CLCONV__QUEUES : 1); i++) {
+            s->q[i] = clCreateCommandQueue(cl->ctx, cl->dev, CL_QUEUE_PROFILING_ENABLE, &e);
+            CL_CHECK(err, e, "clCreateCommandQueue");
+        }
+        for (; i < CLCONV__QUEUES; i++) s->q[i] = s->q[0];
+        for (i = 0; i < CLCONV__VARIANTS; i++)
+            for (j = 0; j < CLCONV__SLOTS; j++)
+                if (cl->k[i][j]) {
+                    st = twin(cl->k[i][j], &s->k[i][j], err);
+                    if (st != CLCONV_OK) goto cleanup;
+                }
+    }
+cleanup:
+    return st;
+}
+
+clconv__slot *clconv__slot_get(clconv_cl *cl, int all, double *wait_ms)
+{
+    const double t = clconv__now_ms();
+    clconv__slot *got = NULL;
+    int i, busy;
+    if (pthread_mutex_lock(&cl->lock) != 0) return NULL;
+    for (;;) {
+        for (i = busy = 0; i < cl->nslots; i++) busy += cl->slot[i].busy;
+        if (all ? busy == 0 : busy < cl->nslots) break;
+        pthread_cond_wait(&cl->slot_free, &cl->lock);
+    }
+    for (i = 0; i < cl->nslots; i++)
+        if (!cl->slot[i].busy && (all || !got)) {
+            cl->slot[i].busy = 1;
+            if (!got) got = &cl->slot[i];
+        }
+    pthread_mutex_unlock(&cl->lock);
+    if (wait_ms) *wait_ms += clconv__now_ms() - t;
+    return got;
+}
+
+void clconv__slot_put(clconv_cl *cl, clconv__slot *s, int all)
+{
+    int i;
+    if (!s) return;
+    pthread_mutex_lock(&cl->lock);
+    for (i = 0; i < cl->nslots; i++)
+        if (all || &cl->slot[i] == s) cl->slot[i].busy = 0;
+    pthread_cond_broadcast(&cl->slot_free);
+    pthread_mutex_unlock(&cl->lock);
+}
+
+clconv__limits clconv__limits_slot(const clconv_cl *cl, int all)
+{
+    clconv__limits l = clconv__limits_of(cl);
+    if (!all && cl->nslots > 1) {
+        /* clconv__budget's share of global memory, split among the slots
+         * (a device that does not say keeps max_alloc as its budget). */
+        if (l.global_mem) l.global_mem /= (unsigned long long)cl->nslots;
+    }
+    return l;
+}
+
+void clconv__busy_add(clconv_cl *cl, cl_event ev)
+{
+    cl_ulong a = 0, b = 0;
+    int i, j;
+    if (!ev ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) != CL_SUCCESS ||
+        b <= a)
+        return;
+    pthread_mutex_lock(&cl->lock);
+    /* Kept sorted by start and disjoint: insert, then merge neighbours. */
+    for (i = cl->nbusy; i > 0 && cl->busy[i - 1].t0 > a; i--) {}
+    if (cl->nbusy == (int)(sizeof cl->busy / sizeof cl->busy[0])) {
+        /* Full: the oldest interval is settled (kernels of the images in
+         * flight now start far later). */
+        cl->busy_settled_ms += (double)(cl->busy[0].t1 - cl->busy[0].t0) * 1e-6;
+        memmove(&cl->busy[0], &cl->busy[1], (size_t)(cl->nbusy - 1) * sizeof cl->busy[0]);
+        cl->nbusy--;
+        if (i > 0) i--;
+    }
+    memmove(&cl->busy[i + 1], &cl->busy[i], (size_t)(cl->nbusy - i) * sizeof cl->busy[0]);
+    cl->busy[i].t0 = a;
+    cl->busy[i].t1 = b;
+    cl->nbusy++;
+    for (j = 0, i = 1; i < cl->nbusy; i++) {
+        if (cl->busy[i].t0 <= cl->busy[j].t1) {
+            if (cl->busy[i].t1 > cl->busy[j].t1) cl->busy[j].t1 = cl->busy[i].t1;
+        } else {
+            cl->busy[++j] = cl->busy[i];
+        }
+    }
+    cl->nbusy = cl->nbusy ? j + 1 : 0;
+    pthread_mutex_unlock(&cl->lock);
+}
+
+double clconv_cl_busy_ms(clconv_cl *cl)
+{
+    double ms;
+    int i;
+    pthread_mutex_lock(&cl->lock);
+    ms = cl->busy_settled_ms;
+    for (i = 0; i < cl->nbusy; i++) ms += (double)(cl->busy[i].t1 - cl->busy[i].t0) * 1e-6;
+    pthread_mutex_unlock(&cl->lock);
+    return ms;
+}
+
 clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
                              char *why, size_t why_len, char err[CLCONV_ERR_MAX])
 {
@@ -227,6 +363,14 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
         st = CLCONV_E_NOMEM;
         goto cleanup;
     }
+    if (pthread_cond_init(&cl->slot_free, NULL) != 0) {
+        pthread_mutex_destroy(&cl->lock);
+        free(cl);
+        cl = NULL;
+        clconv__err(err, "cannot create a mutex");
+        st = CLCONV_E_NOMEM;
+        goto cleanup;
+    }
     /* Test switch CLCONV_FAULT=cl-open=PART: a device whose "platform:
      * device" names hold PART cannot be opened (auto tries the next one). */
     snprintf(why_buf, sizeof why_buf, "%s: %s", cl->info.platform_name, cl->info.name);
@@ -244,12 +388,9 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
         st = clconv__cl_fail(err, e, "clCreateContext", __func__, __LINE__);
         goto cleanup;
     }
-    cl->queue = clCreateCommandQueue(cl->ctx, cl->dev, CL_QUEUE_PROFILING_ENABLE, &e);
-    if (e != CL_SUCCESS) {
-        st = clconv__cl_fail(err, e, "clCreateCommandQueue", __func__, __LINE__);
-        goto cleanup;
-    }
     st = clconv__registry_build(cl, err);
+    if (st != CLCONV_OK) goto cleanup;
+    st = open_slots(cl, err);
     if (st != CLCONV_OK) goto cleanup;
     {
         const char *b = getenv("CLCONV_BAND_ROWS");
@@ -267,18 +408,30 @@ cleanup:
 
 void clconv_cl_close(clconv_cl *cl)
 {
-    int i, j;
+    int i, j, n;
     if (!cl) return;
-    if (cl->in_buf) clReleaseMemObject(cl->in_buf);
-    if (cl->out_buf) clReleaseMemObject(cl->out_buf);
+    for (n = 0; n < CLCONV__MAX_INFLIGHT; n++) {
+        clconv__slot *s = &cl->slot[n];
+        for (i = 0; i < 2; i++) {
+            clconv__stage_release(s->q[CLCONV__Q_UP], &s->up[i]);
+            clconv__stage_release(s->q[CLCONV__Q_UP], &s->down[i]);
+            if (s->in_buf[i]) clReleaseMemObject(s->in_buf[i]);
+            if (s->out_buf[i]) clReleaseMemObject(s->out_buf[i]);
+        }
+        if (s->tmp_buf) clReleaseMemObject(s->tmp_buf);
+        for (i = 0; i < CLCONV__VARIANTS; i++)
+            for (j = 0; j < CLCONV__SLOTS; j++)
+                if (s->k[i][j]) clReleaseKernel(s->k[i][j]);
+        for (i = 0; i < CLCONV__QUEUES; i++)
+            if (s->q[i] && (i == 0 || s->q[i] != s->q[0])) clReleaseCommandQueue(s->q[i]);
+    }
     for (i = 0; i < CLCONV__VARIANTS; i++)
         for (j = 0; j < CLCONV__SLOTS; j++)
             if (cl->k[i][j]) clReleaseKernel(cl->k[i][j]);
-    if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     clconv__fft_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
-    if (cl->queue) clReleaseCommandQueue(cl->queue);
     if (cl->ctx) clReleaseContext(cl->ctx);
+    pthread_cond_destroy(&cl->slot_free);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
 }

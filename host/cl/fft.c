@@ -254,8 +254,9 @@ static clconv_status fft_launch(void *user, const clconv__band *b, cl_event ev[4
     const size_t gy[2] = {(size_t)n / 16, (size_t)ngrp}, ly[2] = {1, 1};
     const size_t gx[2] = {clconv__round_up((size_t)m + 1, c->lx), (size_t)ngrp};
     const size_t lxs[2] = {c->lx, 1};
-    cl_command_queue q = c->cl->queue;
+    cl_command_queue q = b->queue;
     clconv_status st = CLCONV_OK;
+    CL_TRY(err, clSetKernelArg(c->load, 0, sizeof(cl_mem), &b->in));
     CL_TRY(err, clSetKernelArg(c->load, 6, sizeof(int), &erows));
     CL_TRY(err, clSetKernelArg(c->load, 7, sizeof(int), &b->r0));
     CL_TRY(err, clSetKernelArg(p->fwd_y, 6, sizeof(int), &nb));
@@ -270,10 +271,11 @@ cleanup:
     return st;
 }
 
-/* The arguments that do not change from band to band. */
+/* The arguments that do not change from band to band (the source's
+ * buffer is the band's: fft_launch). */
 static clconv_status static_args(const fft_call *c, const clconv__fft_src *src,
-                                 const clconv_geometry *g, cl_mem src_b,
-                                 cl_mem rmap_b, cl_mem cmap_b, char *err)
+                                 const clconv_geometry *g, cl_mem rmap_b,
+                                 cl_mem cmap_b, char *err)
 {
     clconv_cl *cl = c->cl;
     struct clconv_fft_prog *p = c->p;
@@ -281,7 +283,6 @@ static clconv_status static_args(const fft_call *c, const clconv__fft_src *src,
     const int ew = (c->nbx - 1) * c->V + c->n;
     const int round_out = !clconv__fault("fft-raw");
     clconv_status st = CLCONV_OK;
-    CL_TRY(err, clSetKernelArg(kl, 0, sizeof(cl_mem), &src_b));
     CL_TRY(err, clSetKernelArg(kl, 1, sizeof(cl_mem), &cl->fft_ext));
     CL_TRY(err, clSetKernelArg(kl, 2, sizeof(cl_mem), &rmap_b));
     CL_TRY(err, clSetKernelArg(kl, 3, sizeof(cl_mem), &cmap_b));
@@ -317,7 +318,8 @@ cleanup:
     return st;
 }
 
-clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
+clconv_status clconv__fft_run(clconv_cl *cl, clconv__slot *slot,
+                              const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
                               clconv_plane *out, clconv_cl_timing *tm, char *err)
 {
@@ -327,14 +329,13 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
     const int V = n - kmax + 1;
     const int nbx = (g->out_w + V - 1) / V;
     const int ew = (nbx - 1) * V + n;
-    const size_t ow = (size_t)g->out_w;
     const unsigned long long src_bytes =
         (unsigned long long)src->sw * (unsigned long long)src->sh * (src->u8 ? 1 : sizeof(float));
     const long long rows = clconv__band_rows_fft(&lim, g, src_bytes);
     clconv_status st = CLCONV_OK;
     clconv__band_run run;
     fft_call c;
-    cl_mem src_b = NULL, rmap_b = NULL, cmap_b = NULL;
+    cl_mem rmap_b = NULL, cmap_b = NULL;
 
     if (rows < 1 || clconv__fault("fft-nomem"))
         return CLCONV_E_TOO_LARGE; /* nothing done: the caller takes tiled */
@@ -351,7 +352,6 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
     if (!clconv__fft_gate_ok(cl->fft_h_max)) return CLCONV_E_TOO_LARGE; /* declined */
     c.load = c.p->load[src->u8 ? 1 : 0];
 
-    run.zc = clconv__zero_copy(cl);
     {
         const long long band = rows < g->out_h ? rows : g->out_h;
         const long long bnby = (band + V - 1) / V;
@@ -368,48 +368,34 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                                     (size_t)((bnby * nbx + LANES - 1) / LANES) *
                                         (size_t)clconv__fft_column_bytes(n),
                                     CL_MEM_READ_WRITE, err);
-        if (st == CLCONV_OK && !run.zc)
-            st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                                    (size_t)band * ow * sizeof(float),
-                                    CL_MEM_WRITE_ONLY, err);
         if (st != CLCONV_OK) goto cleanup;
     }
     st = clconv__copy_buf(cl, &rmap_b, (size_t)g->padded_h * sizeof(int), src->rmap, err);
     if (st == CLCONV_OK)
         st = clconv__copy_buf(cl, &cmap_b, (size_t)g->padded_w * sizeof(int), src->cmap, err);
     if (st != CLCONV_OK) goto cleanup;
-    if (run.zc) {
-        st = clconv__wrap_host(cl, &src_b, CL_MEM_READ_ONLY, (size_t)src_bytes,
-                               (void *)src->data, err);
-        if (st != CLCONV_OK) goto cleanup;
-    } else {
-        st = clconv__ensure_buf(cl, &cl->in_buf, &cl->in_cap, (size_t)src_bytes,
-                                CL_MEM_READ_ONLY, err);
-        if (st != CLCONV_OK) goto cleanup;
-        CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
-                                         (size_t)src_bytes, src->data, 0, NULL,
-                                         &run.upload));
-    }
     {
         size_t one = 1;
         st = clconv__group_size(cl, c.p->x_conv, 16, 1, &c.lx, &one, err);
         if (st != CLCONV_OK) goto cleanup;
         if (c.lx < 16) c.lx = 1; /* (M + 1) items, rounded up to lx */
     }
-    st = static_args(&c, src, g, run.zc ? src_b : cl->in_buf, rmap_b, cmap_b, err);
+    st = static_args(&c, src, g, rmap_b, cmap_b, err);
     if (st != CLCONV_OK) goto cleanup;
     run.cl = cl;
+    run.slot = slot;
     run.g = g;
     run.rows_per_band = rows;
-    run.in = run.zc ? src_b : cl->in_buf;
+    /* One output buffer: plan.c sized the band for one (the FFT's own
+     * buffers dwarf it); the source still goes up before the bands. */
+    run.depth = 1;
+    run.src = src->data;
+    run.src_bytes = (size_t)src_bytes;
     run.launch = fft_launch;
     run.user = &c;
     st = clconv__run_bands(&run, out->data, tm, err);
     if (st == CLCONV_OK) tm->kernel = "fft";
 cleanup:
-    if (st != CLCONV_OK) clFinish(cl->queue);
-    if (run.upload) clReleaseEvent(run.upload);
-    if (src_b) clReleaseMemObject(src_b);
     if (rmap_b) clReleaseMemObject(rmap_b);
     if (cmap_b) clReleaseMemObject(cmap_b);
     return st;

@@ -78,13 +78,13 @@ static clconv_status launch_direct(void *user, const clconv__band *b,
         st = set_args(c->k, ka, c->frame ? 27 : 18, err);
         if (st != CLCONV_OK) goto cleanup;
     }
-    CL_TRY(err, clEnqueueNDRangeKernel(c->cl->queue, c->k, 2, NULL, gsz, lsz, 0,
+    CL_TRY(err, clEnqueueNDRangeKernel(b->queue, c->k, 2, NULL, gsz, lsz, 0,
                                        NULL, &ev[0]));
 cleanup:
     return st;
 }
 
-/* separable: the row pass into cl->tmp_buf, then the column pass
+/* separable: the row pass into the slot's tmp_buf, then the column pass
  * (separable.cl). */
 static clconv_status launch_separable(void *user, const clconv__band *b,
                                       cl_event ev[4], char *err)
@@ -101,7 +101,7 @@ static clconv_status launch_separable(void *user, const clconv__band *b,
     const size_t gc[2] = {clconv__round_up((ow + d->vw - 1) / d->vw, c->lx2),
                           clconv__round_up(((size_t)b->rows + d->vh - 1) / d->vh, c->ly2)};
     const size_t lc[2] = {c->lx2, c->ly2};
-    cl_mem tmp = c->cl->tmp_buf;
+    cl_mem tmp = c->slot->tmp_buf;
     clconv_status st = CLCONV_OK;
     if (!c->src) {
         const karg ka[] = {
@@ -122,7 +122,7 @@ static clconv_status launch_separable(void *user, const clconv__band *b,
         st = set_args(c->k, ka, sizeof ka / sizeof ka[0], err);
     }
     if (st != CLCONV_OK) goto cleanup;
-    CL_TRY(err, clEnqueueNDRangeKernel(c->cl->queue, c->k, 2, NULL, gr, lr, 0,
+    CL_TRY(err, clEnqueueNDRangeKernel(b->queue, c->k, 2, NULL, gr, lr, 0,
                                        NULL, &ev[0]));
     {
         const karg ka[] = {
@@ -133,7 +133,7 @@ static clconv_status launch_separable(void *user, const clconv__band *b,
         st = set_args(c->k2, ka, sizeof ka / sizeof ka[0], err);
         if (st != CLCONV_OK) goto cleanup;
     }
-    CL_TRY(err, clEnqueueNDRangeKernel(c->cl->queue, c->k2, 2, NULL, gc, lc, 0,
+    CL_TRY(err, clEnqueueNDRangeKernel(b->queue, c->k2, 2, NULL, gc, lc, 0,
                                        NULL, &ev[1]));
 cleanup:
     return st;
@@ -235,8 +235,8 @@ clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
                              : CLCONV__PAD_CONST) + !in_const;
     clconv_status st;
     c->var = var;
-    c->k = c->cl->k[var][slot];
-    c->k2 = c->cl->k[var][CLCONV__AUX];
+    c->k = c->slot->k[var][slot];
+    c->k2 = c->slot->k[var][CLCONV__AUX];
     if (!c->k) {
         clconv__err(err, "kernel %s has no %s entry point", d->name,
                     c->src ? "border-reading" : "padded");

@@ -68,3 +68,11 @@ if(CLCONV_ASAN_RT)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
   endforeach()
 endif()
+# The transfer pipeline of devices without host-unified memory (issue 14,
+# docs/pipeline.md): batches under -j 2/3 with forced small bands, every
+# border, strides, dilations, even filters, padded and border-on-device
+# paths and the FFT, CLCONV_ZERO_COPY=0 (pipelined) and CLCONV_PIPELINE=0
+# (serial) against the zero-copy run bit for bit and the CPU reference.
+# .ci/run repeats it on Intel's runtime and, reduced, under Oclgrind.
+clconv_py_test(py_pipeline test_pipeline.py)
+set_tests_properties(py_pipeline PROPERTIES TIMEOUT 600 LABELS "python;device")

@@ -193,7 +193,11 @@ static clconv_status open_slots(clconv_cl *cl, char *err)
     cl_int e;
     cl->zc = clconv__zero_copy(cl);
     cl->pipelined = !cl->zc && !(pipe && strcmp(pipe, "0") == 0);
-    cl->nslots = cl->pipelined ? CLCONV__MAX_INFLIGHT : 1;
+    /* Oclgrind (21.10) runs kernels in the thread that waits for them and
+     * aborts when two threads do at once: one image at a time there, its
+     * bands still pipelined. */
+    cl->nslots = cl->pipelined && !strstr(cl->info.platform_name, "Oclgrind")
+                     ? CLCONV__MAX_INFLIGHT : 1;
     for (n = 0; n < cl->nslots; n++) {
         clconv__slot *s = &cl->slot[n];
         for (i = 0; i < (cl->pipelined ? CLCONV__QUEUES : 1); i++) {

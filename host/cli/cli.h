@@ -108,6 +108,10 @@ typedef struct run_state {
     const char *device_name;
     int verify;                     /* the job's mode, for the JSON report */
     unsigned long long verify_seed;
+    /* The devices' busy time over the batch (clconv_cl_busy_ms) and the
+     * batch's wall time, for the JSON report (ndev 0: not measured). */
+    int ndev;
+    double dev_busy_ms, dev_wall_ms;
 } run_state;
 
 /* Prints "clconv: <message>" on stderr as one line: control bytes, DEL,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile int cli_stop_signal;
@@ -334,7 +335,18 @@ int cli_run(const cli_config *cfg, clconv_job *job, const cli_plan *p,
         cls = op.cls;
         ncl = op.ncl;
     } else {
+        /* The share of the batch's wall time the devices computed. */
+        struct timespec t0, t1;
+        double busy0 = 0;
+        for (i = 0; i < ncl; i++) busy0 += clconv_cl_busy_ms(cls[i]);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         clconv_batch_run(job, p->n, p->ins, p->todo, jobs, cli_on_report, s);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        s->ndev = ncl;
+        s->dev_wall_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                         (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+        for (i = 0; i < ncl; i++) s->dev_busy_ms += clconv_cl_busy_ms(cls[i]);
+        s->dev_busy_ms -= busy0;
     }
 cleanup:
     for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);

@@ -247,6 +247,12 @@ static void json_image(run_state *s, const clconv_report *r)
     json_num(r->cl_timing.upload_ms);
     printf(", \"download\": ");
     json_num(r->cl_timing.download_ms);
+    printf(", \"stage\": ");
+    json_num(r->cl_timing.stage_ms);
+    printf(", \"wait\": ");
+    json_num(r->cl_timing.wait_ms);
+    printf(", \"queue\": ");
+    json_num(r->cl_timing.queue_ms);
     printf(", \"verify\": ");
     json_num(r->verify_ms);
     printf(", \"encode\": ");
@@ -278,8 +284,20 @@ static void json_image(run_state *s, const clconv_report *r)
 static void json_end(run_state *s, int interrupted)
 {
     printf("\n], \"done\": %d, \"failed\": %d, \"mismatched\": %d, \"skipped\": %d, "
-           "\"clipped\": %lld, \"interrupted\": %s}\n", s->done - s->mismatched, s->failed,
+           "\"clipped\": %lld, \"interrupted\": %s", s->done - s->mismatched, s->failed,
            s->mismatched, s->skipped, s->clipped, interrupted ? "true" : "false");
+    if (s->ndev > 0) {
+        /* The union of the devices' kernel intervals over the batch's wall
+         * time (divided among the devices under --device all). */
+        printf(", \"device_busy\": {\"busy_ms\": ");
+        json_num(s->dev_busy_ms);
+        printf(", \"wall_ms\": ");
+        json_num(s->dev_wall_ms);
+        printf(", \"share\": ");
+        json_num(s->dev_wall_ms > 0 ? s->dev_busy_ms / (s->dev_wall_ms * s->ndev) : 0);
+        printf("}");
+    }
+    printf("}\n");
     json_flush(s);
 }
 

@@ -23,6 +23,7 @@
 
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ typedef struct options {
     int platform, device;
     int csv, check, no_e2e;
     long long copy_mib;
+    int batch, jobs;         /* --batch N: the pipeline comparison, N images
+                                per batch on --jobs threads */
 } options;
 
 static double now_ms(void)
@@ -108,7 +111,15 @@ static void usage(FILE *fp)
         "  --copy-mib N      size of the copy-bandwidth probe buffer (256)\n"
         "  --no-e2e          skip the end-to-end timing\n"
         "  --check           verify one result per case against the reference\n"
-        "  --csv             comma-separated output\n");
+        "  --csv             comma-separated output\n"
+        "  --batch N         instead of the table: batches of N images of each\n"
+        "                    --sizes side (8-bit, border on the device), on\n"
+        "                    --jobs threads sharing one device, the pipelined\n"
+        "                    path against the serial one (CLCONV_PIPELINE=0)\n"
+        "                    interleaved, float and 8-bit outputs; per-stage\n"
+        "                    times and the device's busy share. The pipeline\n"
+        "                    runs where zero-copy is off (CLCONV_ZERO_COPY=0)\n"
+        "  --jobs N          threads for --batch (2)\n");
 }
 
 static int parse_options(int argc, char **argv, options *o)
@@ -120,7 +131,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"warmup", required_argument, 0, 'w'}, {"variant", required_argument, 0, 'v'},
         {"device", required_argument, 0, 'd'}, {"copy-mib", required_argument, 0, 'm'},
         {"no-e2e", no_argument, 0, 'E'}, {"check", no_argument, 0, 'c'},
-        {"csv", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"csv", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'},
+        {"batch", required_argument, 0, 'b'}, {"jobs", required_argument, 0, 'j'},
+        {0, 0, 0, 0}};
     int c;
     char *end;
     memset(o, 0, sizeof *o);
@@ -131,6 +144,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->kind = "dense";
     o->platform = o->device = -1;
     o->copy_mib = 256;
+    o->jobs = 2;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 's': if (!parse_list(optarg, o->sizes, &o->nsizes)) goto bad; break;
@@ -156,6 +170,8 @@ static int parse_options(int argc, char **argv, options *o)
         case 'E': o->no_e2e = 1; break;
         case 'c': o->check = 1; break;
         case 'C': o->csv = 1; break;
+        case 'b': o->batch = (int)strtol(optarg, &end, 10); if (*end || o->batch < 1) goto bad; break;
+        case 'j': o->jobs = (int)strtol(optarg, &end, 10); if (*end || o->jobs < 1 || o->jobs > 64) goto bad; break;
         case 'h': usage(stdout); exit(0);
         default: goto bad;
         }
@@ -542,6 +558,193 @@ static const char *loadavg(char *buf, size_t n)
     return buf;
 }
 
+/* ------------------------------------------------------------ --batch */
+
+/* One batch: n images through one device handle on `jobs` threads, as the
+ * CLI's workers do (clconv_conv_cl_image from bytes, then the 8-bit mapping
+ * on the host for 8-bit outputs). Sums of the per-image stage times. */
+typedef struct batch {
+    clconv_cl *cl;
+    const clconv_image8 *img8;
+    const clconv_params *prm;
+    const clconv_filter *f;
+    const clconv_geometry *g;
+    int n, next, u8out, failed;
+    double up, k, down, stage, wait, queue;
+    pthread_mutex_t mu;
+    char err[CLCONV_ERR_MAX];
+} batch;
+
+static void *batch_worker(void *arg)
+{
+    batch *b = arg;
+    clconv_plane out = {0, 0, NULL};
+    unsigned char *o8 = NULL;
+    clconv_cl_timing tm;
+    char err[CLCONV_ERR_MAX];
+    if (clconv_plane_alloc(&out, b->g->out_w, b->g->out_h) != CLCONV_OK ||
+        (b->u8out && !(o8 = malloc((size_t)b->g->out_w * (size_t)b->g->out_h)))) {
+        pthread_mutex_lock(&b->mu);
+        b->failed++;
+        pthread_mutex_unlock(&b->mu);
+        goto done;
+    }
+    for (;;) {
+        clconv_status st;
+        pthread_mutex_lock(&b->mu);
+        const int i = b->next < b->n ? b->next++ : -1;
+        pthread_mutex_unlock(&b->mu);
+        if (i < 0) break;
+        st = clconv_conv_cl_image(b->cl, NULL, b->img8, b->prm, b->f, b->g, &out, &tm, err);
+        if (st == CLCONV_OK && b->u8out) clconv_plane_to_u8(&out, CLCONV_MAP_CLAMP, o8, NULL);
+        pthread_mutex_lock(&b->mu);
+        if (st != CLCONV_OK) {
+            b->failed++;
+            snprintf(b->err, sizeof b->err, "%s", err);
+        }
+        b->up += tm.upload_ms;
+        b->k += tm.kernel_ms;
+        b->down += tm.download_ms;
+        b->stage += tm.stage_ms;
+        b->wait += tm.wait_ms;
+        b->queue += tm.queue_ms;
+        pthread_mutex_unlock(&b->mu);
+    }
+done:
+    clconv_plane_free(&out);
+    free(o8);
+    return NULL;
+}
+
+/* Runs one batch; its wall time and the device's busy time over it. */
+static int run_batch(batch *b, int jobs, double *wall, double *busy)
+{
+    pthread_t th[64];
+    int i, started = 0;
+    const double busy0 = clconv_cl_busy_ms(b->cl), t0 = now_ms();
+    b->next = b->failed = 0;
+    b->up = b->k = b->down = b->stage = b->wait = b->queue = 0;
+    for (i = 1; i < jobs; i++)
+        if (pthread_create(&th[started], NULL, batch_worker, b) == 0) started++;
+    batch_worker(b);
+    for (i = 0; i < started; i++) pthread_join(th[i], NULL);
+    *wall = now_ms() - t0;
+    *busy = clconv_cl_busy_ms(b->cl) - busy0;
+    return b->failed == 0;
+}
+
+/* --batch: per size, float and 8-bit outputs, the serial path (a handle
+ * opened with CLCONV_PIPELINE=0) and the pipelined one interleaved rep by
+ * rep; medians of the batch wall time, the per-image stage times and the
+ * device's busy share. */
+static int batch_compare(const options *o)
+{
+    clconv_cl *cl[2] = {NULL, NULL};
+    const char *label[2] = {"serial", "pipelined"};
+    char err[CLCONV_ERR_MAX] = "", why[128], la[64];
+    int m, si, rc = 1;
+    const char *old = getenv("CLCONV_PIPELINE");
+    char *keep = old ? strdup(old) : NULL;
+    for (m = 0; m < 2; m++) {
+        setenv("CLCONV_PIPELINE", m ? "1" : "0", 1);
+        if (clconv_cl_open(o->platform, o->device, &cl[m], why, sizeof why, err) != CLCONV_OK) {
+            fprintf(stderr, "clconv-bench: %s\n", err);
+            goto cleanup;
+        }
+    }
+    if (keep) setenv("CLCONV_PIPELINE", keep, 1); else unsetenv("CLCONV_PIPELINE");
+    printf("clconv-bench --batch %d --jobs %d: device %s (%s), CLCONV_ZERO_COPY=%s; "
+           "load average at start: %s\n", o->batch, o->jobs, clconv_cl_info(cl[0])->name,
+           clconv_cl_info(cl[0])->platform_name,
+           getenv("CLCONV_ZERO_COPY") ? getenv("CLCONV_ZERO_COPY") : "(unset)",
+           loadavg(la, sizeof la));
+    printf("per image (medians over %d reps, interleaved): upload, kernel, download (device "
+           "events), stage (host copies to/from pinned memory), wait (for a device slot), "
+           "queue (kernels queued before starting); batch wall time, images/s, device "
+           "busy = union of kernel time / wall\n", o->reps);
+    printf("%-11s %-6s %-6s %-9s %9s %8s %7s %7s %7s %7s %7s %7s %7s %6s\n", "image", "filter",
+           "output", "path", "wall_ms", "img/s", "up_ms", "k_ms", "down_ms", "stage", "wait",
+           "queue", "busy%", "gain");
+    for (si = 0; si < o->nsizes; si++) {
+        clconv_plane img = {0, 0, NULL};
+        clconv_image8 img8 = {0, 0, NULL};
+        clconv_filter *f = o->filter_spec ? NULL : make_filter(o->kind, o->ksizes[0], err);
+        clconv_params prm;
+        clconv_geometry g;
+        int u8out;
+        if (o->filter_spec && clconv_filter_parse(o->filter_spec, &f, err) != CLCONV_OK) f = NULL;
+        clconv_params_init(&prm);
+        if (!f || !make_image(o->sizes[si], o->sizes[si], &img) || !to_u8(&img, &img8) ||
+            clconv_geometry_compute(img.width, img.height, clconv_filter_width(f),
+                                    clconv_filter_height(f), &prm, &g, err) != CLCONV_OK) {
+            fprintf(stderr, "clconv-bench: batch set-up failed: %s\n", err);
+            clconv_filter_destroy(f);
+            clconv_plane_free(&img);
+            clconv_image8_free(&img8);
+            goto cleanup;
+        }
+        clconv_plane_free(&img);
+        for (u8out = 1; u8out >= 0; u8out--) {
+            double *v[2][8];
+            double med[2][8];
+            int r, j, ok = 1;
+            for (m = 0; m < 2; m++)
+                for (j = 0; j < 8; j++) v[m][j] = calloc((size_t)o->reps, sizeof(double));
+            for (r = -o->warmup; r < o->reps && ok; r++)
+                for (m = 0; m < 2 && ok; m++) {
+                    batch b;
+                    double wall, busy;
+                    memset(&b, 0, sizeof b);
+                    pthread_mutex_init(&b.mu, NULL);
+                    b.cl = cl[m];
+                    b.img8 = &img8;
+                    b.prm = &prm;
+                    b.f = f;
+                    b.g = &g;
+                    b.n = o->batch;
+                    b.u8out = u8out;
+                    ok = run_batch(&b, o->jobs, &wall, &busy);
+                    pthread_mutex_destroy(&b.mu);
+                    if (!ok) fprintf(stderr, "clconv-bench: batch failed: %s\n", b.err);
+                    if (r < 0 || !ok) continue;
+                    v[m][0][r] = wall;
+                    v[m][1][r] = b.up / b.n;
+                    v[m][2][r] = b.k / b.n;
+                    v[m][3][r] = b.down / b.n;
+                    v[m][4][r] = b.stage / b.n;
+                    v[m][5][r] = b.wait / b.n;
+                    v[m][6][r] = b.queue / b.n;
+                    v[m][7][r] = 100.0 * busy / wall;
+                }
+            for (m = 0; m < 2 && ok; m++) {
+                for (j = 0; j < 8; j++) med[m][j] = median(v[m][j], o->reps);
+                printf("%5dx%-5d %-6s %-6s %-9s %9.1f %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f "
+                       "%6.1f%%", g.in_w, g.in_h, clconv_filter_name(f), u8out ? "8-bit" : "float",
+                       label[m], med[m][0], o->batch / med[m][0] * 1e3, med[m][1], med[m][2],
+                       med[m][3], med[m][4], med[m][5], med[m][6], med[m][7]);
+                if (m == 1) printf(" %5.2fx", med[0][0] / med[1][0]);
+                printf("\n");
+            }
+            fflush(stdout);
+            for (m = 0; m < 2; m++)
+                for (j = 0; j < 8; j++) free(v[m][j]);
+            if (!ok) {
+                clconv_filter_destroy(f);
+                clconv_image8_free(&img8);
+                goto cleanup;
+            }
+        }
+        clconv_filter_destroy(f);
+        clconv_image8_free(&img8);
+    }
+    rc = 0;
+cleanup:
+    free(keep);
+    clconv_cl_close(cl[0]);
+    clconv_cl_close(cl[1]);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -557,6 +760,7 @@ int main(int argc, char **argv)
 
     if (!parse_options(argc, argv, &o)) return 2;
     if (o.variant && setenv("CLCONV_KERNEL", o.variant, 1) != 0) return 2;
+    if (o.batch) return batch_compare(&o);
     if (clconv_cl_open(o.platform, o.device, &cl, why, sizeof why, err) != CLCONV_OK) {
         fprintf(stderr, "clconv-bench: %s\n", err);
         return 1;

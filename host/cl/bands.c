@@ -158,9 +158,11 @@ static clconv_status land(clconv_cl *cl, flight *f, const clconv__stage *down,
     clconv_status st = CLCONV_OK;
     double t;
     CL_TRY(err, clWaitForEvents(1, &f->read));
-    t = clconv__now_ms();
-    memcpy(f->host_out, down->map, f->out_bytes);
-    tm->stage_ms += clconv__now_ms() - t;
+    if (cl->staged) {
+        t = clconv__now_ms();
+        memcpy(f->host_out, down->map, f->out_bytes);
+        tm->stage_ms += clconv__now_ms() - t;
+    }
     tm->upload_ms += clconv__event_ms(f->up);
     count_kernels(cl, f->k, tm);
     tm->download_ms += clconv__event_ms(f->read);
@@ -200,21 +202,28 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
     for (i = 0; i < depth; i++) {
         st = clconv__ensure_buf(cl, &s->out_buf[i], &s->out_cap[i], out_cap,
                                 CL_MEM_WRITE_ONLY, err);
-        if (st == CLCONV_OK) st = clconv__stage_ensure(cl, qu, &s->down[i], out_cap, err);
+        if (st == CLCONV_OK && cl->staged)
+            st = clconv__stage_ensure(cl, qu, &s->down[i], out_cap, err);
         if (st == CLCONV_OK && (padded || i == 0))
             st = clconv__ensure_buf(cl, &s->in_buf[i], &s->in_cap[i], in_cap,
                                     CL_MEM_READ_ONLY, err);
-        if (st == CLCONV_OK && (padded || i == 0))
+        if (st == CLCONV_OK && (padded || i == 0) && cl->staged)
             st = clconv__stage_ensure(cl, qu, &s->up[i], in_cap, err);
         if (st != CLCONV_OK) goto cleanup;
     }
     if (!padded) {
-        /* The whole source, once, before the first band's kernels. */
-        t = clconv__now_ms();
-        memcpy(s->up[0].map, run->src, run->src_bytes);
-        tm->stage_ms += clconv__now_ms() - t;
+        /* The whole source, once, before the first band's kernels (the
+         * caller's memory stays as it is until the call returns, after
+         * every read-back, so it may be read asynchronously). */
+        const void *from = run->src;
+        if (cl->staged) {
+            t = clconv__now_ms();
+            memcpy(s->up[0].map, run->src, run->src_bytes);
+            tm->stage_ms += clconv__now_ms() - t;
+            from = s->up[0].map;
+        }
         CL_TRY(err, clEnqueueWriteBuffer(qu, s->in_buf[0], CL_FALSE, 0, run->src_bytes,
-                                         s->up[0].map, 0, NULL, &src_up));
+                                         from, 0, NULL, &src_up));
         CL_TRY(err, clFlush(qu));
     }
     tm->band_rows = (int)run->rows_per_band;
@@ -238,12 +247,16 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
         b.out = s->out_buf[k];
         if (padded) {
             const size_t in_bytes = band_in_bytes(g, rows);
-            t = clconv__now_ms();
-            memcpy(s->up[k].map, run->padded + (size_t)r0 * g->stride * pw, in_bytes);
-            tm->stage_ms += clconv__now_ms() - t;
+            const float *from = run->padded + (size_t)r0 * g->stride * pw;
+            if (cl->staged) {
+                t = clconv__now_ms();
+                memcpy(s->up[k].map, from, in_bytes);
+                tm->stage_ms += clconv__now_ms() - t;
+                from = s->up[k].map;
+            }
             b.in = s->in_buf[k];
-            CL_TRY(err, clEnqueueWriteBuffer(qu, b.in, CL_FALSE, 0, in_bytes, s->up[k].map,
-                                             0, NULL, &f->up));
+            CL_TRY(err, clEnqueueWriteBuffer(qu, b.in, CL_FALSE, 0, in_bytes, from, 0, NULL,
+                                             &f->up));
             CL_TRY(err, clFlush(qu));
             wait = f->up;
         } else {
@@ -264,7 +277,8 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
         }
         CL_TRY(err, clFlush(qc));
         CL_TRY(err, clEnqueueReadBuffer(qd, b.out, CL_FALSE, 0, f->out_bytes,
-                                        s->down[k].map, 1, &last, &f->read));
+                                        cl->staged ? s->down[k].map : (void *)f->host_out,
+                                        1, &last, &f->read));
         CL_TRY(err, clFlush(qd));
     }
     /* The last bands, in order. */

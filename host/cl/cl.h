@@ -78,6 +78,10 @@ struct clconv_cl {
     int zc;                 /* clconv__zero_copy, fixed at open */
     int pipelined;          /* transfers overlap kernels (not zc, not
                                CLCONV_PIPELINE=0) */
+    int staged;             /* pipelined transfers go through pinned
+                               staging (GPUs, accelerators: DMA); CPU
+                               devices copy straight from and to the
+                               caller's memory. CLCONV_STAGING=0|1 */
     int nslots;             /* images in flight: CLCONV__MAX_INFLIGHT when
                                pipelined, else 1 */
     clconv__slot slot[CLCONV__MAX_INFLIGHT];

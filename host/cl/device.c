@@ -188,11 +188,17 @@ cleanup:
 static clconv_status open_slots(clconv_cl *cl, char *err)
 {
     const char *pipe = getenv("CLCONV_PIPELINE");
+    const char *stage = getenv("CLCONV_STAGING");
     clconv_status st = CLCONV_OK;
     int n, i, j;
     cl_int e;
     cl->zc = clconv__zero_copy(cl);
     cl->pipelined = !cl->zc && !(pipe && strcmp(pipe, "0") == 0);
+    /* Pinned staging pays where a DMA engine moves the bytes; a CPU
+     * device's own threads copy from any host memory, so there it would
+     * only add a copy (bench/RESULTS.md, "Transfer pipeline"). */
+    cl->staged = cl->pipelined && (stage ? strcmp(stage, "0") != 0
+                                         : strcmp(cl->info.type, "CPU") != 0);
     /* Oclgrind (21.10) runs kernels in the thread that waits for them and
      * aborts when two threads do at once: one image at a time there, its
      * bands still pipelined. */

@@ -4,8 +4,9 @@
 # no ICD file: then OCL_ICD_FILENAMES points the loader at it), builds
 # clconv unless a build is already there (a machine without compilers gets
 # one carried over), runs the test suite and `clconv --self-test` on the
-# device, then clconv-bench at 4096² and 8192² with the copy probe, and
-# prints one table. Meant to finish in under 8 minutes.
+# device, then clconv-bench at 4096² and 8192² with the copy probe and the
+# transfer pipeline's batch figure (--batch), and prints one table. Meant to
+# finish in under 10 minutes.
 #   bash bench/gpu-check.sh              the first GPU; refuses to run without one
 #   GPU_CHECK_ANY=1 bash bench/gpu-check.sh   any OpenCL device (a dry run on a CPU)
 # Environment: BUILD (build directory, default build), OUT (where the logs
@@ -94,8 +95,18 @@ for s in 4096 8192; do
         --filters 3,5,9,15,31 --reps "$reps" --warmup 1 --check \
         > "$out/bench-$s.txt" 2>&1 || say "bench $s: exit $?"
 done
+# The transfer pipeline (docs/pipeline.md): batches of 4096² images on two
+# threads, the pipelined path against the serial one (CLCONV_PIPELINE=0),
+# interleaved. CLCONV_ZERO_COPY=0 makes a device that shares memory with the
+# host (a dry run on a CPU, an integrated GPU) copy too; a discrete GPU
+# copies anyway.
+CLCONV_ZERO_COPY=0 timeout 300 "$build/bench/clconv-bench" --device "$pd" --batch 8 --jobs 2 \
+    --sizes 4096 --filters 3 --reps "$reps" --warmup 1 > "$out/batch.txt" 2>&1 ||
+    say "batch: exit $?"
 say "bench (median of $reps runs; e2e from an 8-bit source; copy probe GB/s):"
 grep -m1 -h -E '^image ' "$out"/bench-4096.txt | tee -a "$out/summary.txt"
 grep -h -E '^copy probe|^ *[0-9]+x[0-9]+ ' "$out"/bench-4096.txt "$out"/bench-8192.txt |
     tee -a "$out/summary.txt"
+say "transfer pipeline, batches of 8 4096² images on 2 threads (gain: serial wall / pipelined wall):"
+grep -h -E '^image|^ *4096x4096' "$out/batch.txt" | tee -a "$out/summary.txt"
 say "done in $(( $(date +%s) - t0 )) s; logs in $out"

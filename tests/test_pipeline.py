@@ -33,16 +33,31 @@ check = testenv.Checks("test_pipeline")
 rng = np.random.default_rng(SEED)
 
 
+RUNS = 0
+
+
 def run(args, env=None):
     e = dict(os.environ)
     for k in ("CLCONV_ZERO_COPY", "CLCONV_PIPELINE", "CLCONV_STAGING", "CLCONV_BAND_ROWS",
               "CLCONV_HOST_PAD", "CLCONV_KERNEL"):
         e.pop(k, None)
     e.update(env or {})
-    # CLCONV_TEST_WRAPPER: a command line to run clconv under (Oclgrind).
-    wrap = os.environ.get("CLCONV_TEST_WRAPPER", "").split()
+    # CLCONV_TEST_WRAPPER: a command line to run clconv under (Oclgrind),
+    # "%n" in it numbered per run (its --log file). Any report fails.
+    global RUNS
+    RUNS += 1
+    wrap = [w.replace("%n", str(RUNS)) for w in os.environ.get("CLCONV_TEST_WRAPPER", "").split()]
     p = subprocess.run(wrap + [CLCONV] + args, capture_output=True, text=True, env=e,
                        timeout=1200)
+    if wrap:
+        logs = [w.split("=", 1)[-1] for i, w in enumerate(wrap)
+                if w.startswith("--log=")] + [wrap[i + 1] for i, w in enumerate(wrap[:-1])
+                                              if w == "--log"]
+        reports = [ln for ln in p.stderr.splitlines() if ln.startswith("Oclgrind - ")]
+        for lg in logs:
+            if os.path.exists(lg) and os.path.getsize(lg):
+                reports.append(open(lg).read(4000))
+        check(not reports, f"{' '.join(args[:4])}...: the wrapper reported: {reports[:3]}")
     return p.returncode, p.stdout, p.stderr
 
 
@@ -56,7 +71,7 @@ if "opencl:" not in so:
 SIZES = [(1, 1), (1, 37), (29, 1), (2, 3), (7, 5), (13, 97), (61, 17), (101, 89),
          (127, 131), (251, 67), (67, 199), (311, 173)]
 if REDUCED:
-    SIZES = [(1, 1), (13, 17), (7, 29), (37, 11)]
+    SIZES = [(1, 1), (13, 17), (7, 29), (37, 11), (61, 43)]
 tmp = tempfile.mkdtemp(prefix="clconv-pipe-")
 inputs = []
 for i, (w, h) in enumerate(SIZES):

@@ -264,8 +264,10 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
             wait = src_up;
         }
         /* The kernels wait for their input: a barrier on the in-order
-         * compute queue (the launches enqueue with no wait list). */
-        CL_TRY(err, clEnqueueBarrierWithWaitList(qc, 1, &wait, NULL));
+         * compute queue (the launches enqueue with no wait list); the
+         * source's bands after the first find it there already. */
+        if (padded || band == 0)
+            CL_TRY(err, clEnqueueBarrierWithWaitList(qc, 1, &wait, NULL));
         st = run->launch(run->user, &b, f->k, err);
         if (st != CLCONV_OK) goto cleanup;
         for (i = 0; i < 4; i++)

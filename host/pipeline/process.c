@@ -578,6 +578,9 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
         r->cl_timing.kernel_ms += sum.kernel_ms;
         r->cl_timing.download_ms += sum.download_ms;
         r->cl_timing.pad_ms += sum.pad_ms;
+        r->cl_timing.stage_ms += sum.stage_ms;
+        r->cl_timing.wait_ms += sum.wait_ms;
+        r->cl_timing.queue_ms += sum.queue_ms;
         if (st == CLCONV_OK) {
             *dev = 1;
             one.cl_timing = r->cl_timing;

@@ -100,6 +100,9 @@ static const char *padding_name(clconv_padding p)
                                                                  : "explicit";
 }
 
+/* The transfer mode of the handle the cases run on (open_copying). */
+static const char *transfers = "the device's default";
+
 static void describe(const tcase *c, char *buf, size_t n)
 {
     char pad[32];
@@ -110,14 +113,14 @@ static void describe(const tcase *c, char *buf, size_t n)
     snprintf(buf, n,
              "image %dx%d (%s), filter %dx%d (%s taps), padding %s, border %s "
              "(cval %g), stride %d, dilation %d, taps %s, band_rows %d, "
-             "CLCONV_KERNEL=%s, CLCONV_ZERO_COPY=%s",
+             "CLCONV_KERNEL=%s, transfers %s",
              c->w, c->h, c->int_image ? "8-bit" : "float", c->kw, c->kh,
              c->int_filter ? (c->rank1 ? "integer rank-1" : "integer")
                            : (c->rank1 ? "non-integer rank-1" : "non-integer"),
              pad, clconv_border_name(c->border), c->cval, c->stride,
              c->dilation, c->taps_global ? "taps-global" : "default",
              c->band_rows, getenv("CLCONV_KERNEL") ? getenv("CLCONV_KERNEL") : "(unset)",
-             getenv("CLCONV_ZERO_COPY") ? getenv("CLCONV_ZERO_COPY") : "(unset)");
+             transfers);
 }
 
 /* The expected geometry outcome, from DESIGN.md alone: valid and explicit
@@ -643,19 +646,20 @@ static void set_env(const char *name, const char *value)
     else unsetenv(name);
 }
 
-/* Runs the same case (same random inputs) with `name` set to a, then to b,
- * and requires the two device results to be identical bit for bit. */
-static void compare_env(clconv_cl *cl, const tcase *c, const char *name,
-                        const char *a, const char *b)
+/* Runs the same case (same random inputs) on handle ca with `name` set to
+ * a, then on cb with it set to b, and requires the two device results to be
+ * identical bit for bit. */
+static void compare_env2(clconv_cl *ca, clconv_cl *cb, const tcase *c, const char *name,
+                         const char *a, const char *b)
 {
     uint64_t saved = rng;
     clconv_plane pa = {0, 0, NULL}, pb = {0, 0, NULL};
     char desc[512];
     set_env(name, a);
-    run_case(cl, c, &pa, NULL);
+    run_case(ca, c, &pa, NULL);
     rng = saved;
     set_env(name, b);
-    run_case(cl, c, &pb, NULL);
+    run_case(cb, c, &pb, NULL);
     describe(c, desc, sizeof desc);
     unsetenv(name);
     if (pa.data && pb.data) {
@@ -674,11 +678,38 @@ static void compare_env(clconv_cl *cl, const tcase *c, const char *name,
     clconv_plane_free(&pb);
 }
 
+static void compare_env(clconv_cl *cl, const tcase *c, const char *name,
+                        const char *a, const char *b)
+{
+    compare_env2(cl, cl, c, name, a, b);
+}
+
+/* A handle opened with CLCONV_ZERO_COPY=0 (a device's transfer mode is fixed
+ * when it opens: docs/pipeline.md), and CLCONV_PIPELINE=0 too when `serial`.
+ * NULL, counted as a failure, when it cannot be opened. */
+static clconv_cl *open_copying(int serial)
+{
+    clconv_cl *cc = NULL;
+    char err[CLCONV_ERR_MAX], why[128];
+    setenv("CLCONV_ZERO_COPY", "0", 1);
+    if (serial) setenv("CLCONV_PIPELINE", "0", 1);
+    if (clconv_cl_open(-1, -1, &cc, why, sizeof why, err) != CLCONV_OK) {
+        failures++;
+        fprintf(stderr, "FAILED: clconv_cl_open with CLCONV_ZERO_COPY=0%s: %s\n",
+                serial ? ", CLCONV_PIPELINE=0" : "", err);
+        cc = NULL;
+    }
+    unsetenv("CLCONV_ZERO_COPY");
+    unsetenv("CLCONV_PIPELINE");
+    return cc;
+}
+
 /* kernels/conv2d.cl promises the tiled and local kernels add in the naive
  * kernel's order (bit-identical results); the transfer mode must not matter
  * either. */
 static void consistency(clconv_cl *cl)
 {
+    clconv_cl *copying = open_copying(0);
     int k;
     for (k = 0; k < SCALE(48); k++) {
         tcase c = base_case(rnd_int(1, 70), rnd_int(1, 40), rnd_int(1, 9),
@@ -698,8 +729,10 @@ static void consistency(clconv_cl *cl)
         c.int_image = c.int_filter = 0;
         c.rank1 = k % 2;
         c.band_rows = k % 4 == 1 ? 3 : 0;
-        compare_env(cl, &c, "CLCONV_ZERO_COPY", "0", "1");
+        if (copying) compare_env2(cl, copying, &c, "CLCONV_TEST_HANDLE", "default",
+                                  "copying");
     }
+    clconv_cl_close(copying);
 }
 
 /* CLCONV_KERNEL=local runs the local kernel when its tile fits the device's
@@ -1244,6 +1277,7 @@ int main(void)
         static const char *const variants[] = {NULL, "naive", "tiled",
                                                "separable", "local", "fft"};
         size_t v;
+        int serial;
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             if (!variant_selected(variants[v])) continue;
             /* Reduced: fft_cases below covers the FFT path (every border,
@@ -1257,18 +1291,24 @@ int main(void)
             banding(cl);
             section(variants[v] ? variants[v] : "auto");
         }
-        /* The copying transfer path (zero-copy is the default on CPUs;
-         * devices without host-unified memory, Oclgrind's, always copy). */
-        setenv("CLCONV_ZERO_COPY", "0", 1);
-        for (v = 0; v < sizeof variants / sizeof variants[0] && !reduced; v++) {
-            if (!variant_selected(variants[v])) continue;
-            set_env("CLCONV_KERNEL", variants[v]);
-            rank1_wanted = variants[v] && strcmp(variants[v], "separable") == 0;
-            random_cases(cl, 40);
-            banding(cl);
+        /* The copying transfer paths (zero-copy is the default on CPUs;
+         * devices without host-unified memory, Oclgrind's, always copy): the
+         * pipeline (docs/pipeline.md), then the serial path. */
+        for (serial = 0; serial < 2 && !reduced; serial++) {
+            clconv_cl *cc = open_copying(serial);
+            transfers = serial ? "copied, serial (CLCONV_ZERO_COPY=0 CLCONV_PIPELINE=0)"
+                               : "copied, pipelined (CLCONV_ZERO_COPY=0)";
+            for (v = 0; cc && v < sizeof variants / sizeof variants[0]; v++) {
+                if (!variant_selected(variants[v])) continue;
+                set_env("CLCONV_KERNEL", variants[v]);
+                rank1_wanted = variants[v] && strcmp(variants[v], "separable") == 0;
+                random_cases(cc, serial ? 20 : 40);
+                banding(cc);
+            }
+            clconv_cl_close(cc);
+            transfers = "the device's default";
         }
         section("copying transfers");
-        unsetenv("CLCONV_ZERO_COPY");
         unsetenv("CLCONV_KERNEL");
         rank1_wanted = 0;
     }

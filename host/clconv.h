@@ -457,8 +457,10 @@ double clconv_cl_busy_ms(clconv_cl *cl);
 
 /* The device path: same contract as clconv_conv_ref (without abs_sum), the
  * padded plane uploaded in horizontal bands with their halo when it does not
- * fit one allocation. Sums in float32. Thread-safe on one clconv_cl: calls
- * from several threads are serialised by the handle's lock. */
+ * fit one allocation. Sums in float32. Thread-safe on one clconv_cl: on a
+ * device without host-unified memory two calls run at once (their transfers
+ * overlapping each other's kernels, docs/pipeline.md), further calls wait for
+ * one to finish; elsewhere calls run one at a time. */
 clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
                              const clconv_filter *f, const clconv_geometry *g,
                              clconv_plane *out, clconv_cl_timing *timing,
@@ -472,8 +474,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
  * clconv_pad followed by clconv_conv_cl. When the device cannot hold the
  * whole source at once, or the filter takes the separable kernel, the call
  * pads on the host itself and runs clconv_conv_cl; timing->pad says which
- * happened. Thread-safe on one clconv_cl: calls from several threads are
- * serialised by the handle's lock. */
+ * happened. Thread-safe on one clconv_cl, as clconv_conv_cl. */
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_image8 *in8,
                                    const clconv_params *prm,

@@ -131,7 +131,12 @@ def batch(cfg, jobs, band, env_extra, device):
     args = opts + ["-j", str(jobs), "--device", device, "--format", "npy", "--json", "-q",
                    "--verify=off", "-o", out + "/"] + inputs
     rc, so, err = run(args, e)
-    rep = json.loads(so) if so.strip() else {}
+    try:
+        rep = json.loads(so) if so.strip() else {}
+    except ValueError as ex:
+        check(False, f"{name} -j {jobs}: the JSON report does not parse ({ex}; rc {rc}): "
+              f"{err[-300:]}")
+        rep = {}
     got = {}
     for p in inputs:
         o = os.path.join(out, os.path.splitext(os.path.basename(p))[0] + ".npy")

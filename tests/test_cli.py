@@ -423,6 +423,14 @@ def device_cases(dev):
                       w("v.png")])
         if p.returncode != 0 or "max abs error" not in p.stderr:
             fail(f"--verify {f}", "expected exit 0 and 'max abs error'", p, cmd)
+        # An exact result names no position (it said "at (-1, -1)").
+        if "max abs error 0," in p.stderr and " at (" in p.stderr:
+            fail(f"--verify {f}", "an exact result printed a position", p, cmd)
+    NCHECKS += 1
+    cmd, p = run(["--device", "cpu", "--verify", "-f", "sharpen", g, "-o", w("v0.png")])
+    if p.returncode != 0 or "max abs error 0, 0 pixels" not in p.stderr or "(-1" in p.stderr:
+        fail("--verify on the reference", "expected 'max abs error 0, 0 pixels' and no "
+             "position", p, cmd)
     # A corrupted device pixel is caught.
     NCHECKS += 1
     cmd, p = run(["--device", "opencl", "--verify", "-f", "sharpen", g, "-o",

@@ -157,11 +157,16 @@ void cli_on_report(const clconv_report *r, void *user)
         clear_progress(s);
     if (r->note[0] && loud) cli_err("%s", r->note);
     if (r->status != CLCONV_OK) cli_err("%s", r->err);
-    if (r->verified && r->status != CLCONV_E_MISMATCH && loud)
+    if (r->verified && r->status != CLCONV_E_MISMATCH && loud) {
+        /* Where the largest error is, when there is one: an exact result
+         * has no position worth printing. */
+        char at[48] = "";
+        if (r->vr.max_abs_err > 0 && r->vr.worst_x >= 0)
+            snprintf(at, sizeof at, " at (%d, %d)", r->vr.worst_x, r->vr.worst_y);
         cli_err("%s: verify ok (%s vs CPU reference): max abs "
-                "error %.9g at (%d, %d), 0 pixels over tolerance", r->input,
-                r->on_device ? "device" : "reference", r->vr.max_abs_err,
-                r->vr.worst_x, r->vr.worst_y);
+                "error %.9g%s, 0 pixels over tolerance", r->input,
+                r->on_device ? "device" : "reference", r->vr.max_abs_err, at);
+    }
     if (r->verified && r->status == CLCONV_E_MISMATCH)
         cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);

@@ -232,7 +232,11 @@ int clconv_device_tuned(const clconv_device_info *d, int *entries, char *path,
 
 void clconv__tune_load(clconv_cl *cl)
 {
-    clconv__tune_table *t = malloc(sizeof *t);
+    const char *off = getenv("CLCONV_TUNE_TABLE");
+    clconv__tune_table *t;
+    /* CLCONV_TUNE_TABLE=off: the built-in choices (comparisons, tests). */
+    if (off && strcmp(off, "off") == 0) return;
+    t = malloc(sizeof *t);
     if (t && read_table(&cl->info, t, NULL, 0)) {
         cl->tune = t;
         return;
@@ -530,20 +534,7 @@ static int needs_build(const clconv_cl *cl, const cand *c)
  * (the best of up to 3 runs, the first spot-checked). *ms < 0 when it was
  * not timed; *kernel the variant that ran. Sets T->out_of_time instead of
  * starting what the budget cannot hold. */
-static void try_cand_(tuner *T, cand *c, const point *p, inputs *in, double best,
-                     double *ms, const char **kernel);
 static void try_cand(tuner *T, cand *c, const point *p, inputs *in, double best,
-                     double *ms, const char **kernel)
-{
-    double t = clconv__now_ms();
-    try_cand_(T, c, p, in, best, ms, kernel);
-    if (getenv("TUNE_DEBUG"))
-        fprintf(stderr, "%s %d %d %d %d %dx%d: %.1f ms, took %.1f, oot %d build %.0f\n",
-                c ? clconv__variant_name(c->s.var) : "auto", p->k, p->side, c ? c->s.vec_w : 0,
-                c ? c->s.tile_rows : 0, c ? c->s.wg_x : 0, c ? c->s.wg_y : 0, *ms,
-                clconv__now_ms() - t, T->out_of_time, T->build_ms);
-}
-static void try_cand_(tuner *T, cand *c, const point *p, inputs *in, double best,
                      double *ms, const char **kernel)
 {
     char err[CLCONV_ERR_MAX];

@@ -69,6 +69,9 @@ int cli_list_devices(void)
     clconv_device_info *d = NULL;
     int n = 0, i, entries;
     char err[CLCONV_ERR_MAX] = "", path[4096];
+    /* Parsing runs this, before main sets the hook: a refused tuning table
+     * is reported here too. */
+    clconv_set_log(cli_on_log, NULL);
     if (clconv_devices_list(&d, &n, err) != CLCONV_OK)
         cli_err("%s", err);
     if (n == 0) printf("no OpenCL devices (the CPU reference path is used)\n");

@@ -214,4 +214,10 @@ for args in (["--tune", "--budget", "0"], ["--tune", "--budget", "x"],
     check(p.returncode == 2 and p.stderr.count("\n") >= 1,
           f"{' '.join(args)}: exit {p.returncode}, want 2 ({p.stderr!r})")
 
+# No cache directory to keep the table in: one line, exit 1, nothing written.
+p = run(["--tune", "--budget", "3"], CLCONV_CACHE_DIR="off")
+msgs = [l for l in p.stderr.splitlines() if "cannot tune" in l]
+check(p.returncode == 1 and len(msgs) == 1 and "CLCONV_CACHE_DIR=off" in msgs[0],
+      f"--tune with the cache off: exit {p.returncode}, one line ({p.stderr!r})")
+
 check.finish()

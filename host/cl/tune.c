@@ -106,10 +106,9 @@ static int parse_table(const char *text, size_t len, const char *key,
         return 0;
     }
     /* The checksum line is the last: FNV-1a 64 of every byte before it. */
-    for (p = text + len - 1; p > text && p[-1] != '\n'; p--) {}
-    if (len < 2 || text[len - 1] != '\n') p = NULL;
-    else
-        for (p = text + len - 2; p > text && p[-1] != '\n'; p--) {}
+    p = NULL;
+    if (text[len - 1] == '\n')
+        for (p = text + len - 1; p > text && p[-1] != '\n'; p--) {}
     if (!p || strncmp(p, "checksum ", 9) != 0 || text + len - p != 9 + 16 + 1) {
         snprintf(why, wn, "no checksum line at its end (truncated?)");
         return 0;
@@ -123,9 +122,19 @@ static int parse_table(const char *text, size_t len, const char *key,
     }
     body = text + magic + 1;
     if ((size_t)(sum - body) < klen || memcmp(body, key, klen) != 0) {
-        const char *nl = memchr(body, '\n', (size_t)(sum - body));
-        snprintf(why, wn, "made for another device, driver or clconv (its '%.*s')",
-                 nl ? (int)(nl - body) : 0, body);
+        /* Name the first key line that differs, the table's and ours. */
+        const char *a = body, *b = key, *na, *nb;
+        for (;;) {
+            na = memchr(a, '\n', (size_t)(sum - a));
+            nb = strchr(b, '\n');
+            if (!na || !nb || na - a != nb - b || memcmp(a, b, (size_t)(na - a)) != 0)
+                break;
+            a = na + 1;
+            b = nb + 1;
+        }
+        snprintf(why, wn, "made for another device, driver or clconv (its '%.*s', "
+                 "this is '%.*s')", na ? (int)(na - a > 120 ? 120 : na - a) : 0, a,
+                 nb ? (int)(nb - b) : 0, b);
         return 0;
     }
     lineno = 1 + 7; /* the magic and the six key lines */
@@ -706,10 +715,18 @@ clconv_status clconv_cl_tune(clconv_cl *cl, double budget_s, clconv_tune_fn fn,
         clconv__err(err, "the tuning budget must be a number of seconds above 0");
         return CLCONV_E_INVALID;
     }
+    dir[0] = '\0';
     dfd = table_file(&cl->info, dir, sizeof dir, name);
     if (dfd < 0) {
-        clconv__err(err, "no cache directory to keep the tuning table in (see "
-                    "CLCONV_CACHE_DIR; the warnings above say why)");
+        const char *env = getenv("CLCONV_CACHE_DIR");
+        if (env && (!*env || strcmp(env, "off") == 0))
+            clconv__err(err, "no directory to keep the tuning table in: the cache "
+                        "directory is off (CLCONV_CACHE_DIR=%s)", env);
+        else
+            clconv__err(err, "no directory to keep the tuning table in: the cache "
+                        "directory %.1000s cannot be made or is refused (see the warning "
+                        "above; CLCONV_CACHE_DIR picks another)", dir[0] ? dir : "(none: "
+                        "no HOME)");
         return CLCONV_E_IO;
     }
     t = calloc(1, sizeof *t);

@@ -69,6 +69,7 @@ int cli_list_devices(void)
     clconv_device_info *d = NULL;
     int n = 0, i, entries;
     char err[CLCONV_ERR_MAX] = "", path[4096];
+    const char *off = getenv("CLCONV_TUNE_TABLE");
     /* Parsing runs this, before main sets the hook: a refused tuning table
      * is reported here too. */
     clconv_set_log(cli_on_log, NULL);
@@ -84,8 +85,9 @@ int cli_list_devices(void)
                "compute units %u\n", d[i].global_mem / 1048576.0,
                d[i].max_alloc / 1048576.0, d[i].compute_units);
         if (clconv_device_tuned(&d[i], &entries, path, sizeof path))
-            printf("    tuned: %d table entr%s in %s\n", entries,
-                   entries == 1 ? "y" : "ies", path);
+            printf("    tuned: %d table entr%s in %s%s\n", entries,
+                   entries == 1 ? "y" : "ies", path,
+                   off && strcmp(off, "off") == 0 ? " (ignored: CLCONV_TUNE_TABLE=off)" : "");
         else
             printf("    not tuned (built-in kernel choices; clconv --tune)\n");
     }

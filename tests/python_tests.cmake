@@ -68,3 +68,8 @@ if(CLCONV_ASAN_RT)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
   endforeach()
 endif()
+# clconv --tune (issue 14): a small tune within its budget, its table (key,
+# verified entries, checksum), auto following it and rigged tables, damaged
+# and foreign tables refused with one message and rebuilt.
+clconv_py_test(py_tune test_tune.py)
+set_tests_properties(py_tune PROPERTIES TIMEOUT 300 LABELS "python;device")

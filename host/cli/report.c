@@ -238,6 +238,10 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"fell_back\": %s, \"bands\": %d, \"kernel\": ",
            r->fell_back ? "true" : "false", r->cl_timing.bands);
     cli_json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
+    /* Which tuning table entry chose the kernel (docs/kernels.md). */
+    printf(", \"tuned\": ");
+    if (r->on_device) cli_json_str(r->tuned ? r->tuned : "default");
+    else printf("null");
     printf(", \"border\": ");
     cli_json_str(r->on_device && r->cl_timing.pad ? r->cl_timing.pad : "host");
     printf(", \"ms\": {\"decode\": ");

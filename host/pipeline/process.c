@@ -573,6 +573,7 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
         const clconv_cl_timing sum = r->cl_timing;
         st = clconv_conv_cl_image(cl, in8->data ? NULL : in, in8->data ? in8 : NULL,
                                   &job->params, job->filter, g, out, &r->cl_timing, err);
+        r->tuned = clconv__tune_last();
         /* The report's times are the channels' sums. */
         r->cl_timing.upload_ms += sum.upload_ms;
         r->cl_timing.kernel_ms += sum.kernel_ms;
@@ -782,6 +783,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
         st = clconv_conv_cl_image(cl, img8.data ? NULL : &img,
                                   img8.data ? &img8 : NULL, &job->params,
                                   job->filter, &g, &out, &r->cl_timing, err);
+        r->tuned = clconv__tune_last();
         if (st == CLCONV_OK) {
             done_on_device = 1;
             r->pad_ms += r->cl_timing.pad_ms;

@@ -536,6 +536,9 @@ typedef struct clconv_job {
     int color;                   /* nonzero: filter RGB(A) channel by channel
                                     instead of taking luma */
     int alpha;                   /* a clconv_alpha: what --color does with alpha */
+    /* Multi-page TIFF stacks (DESIGN §6), appended: */
+    long long max_pages;         /* refuse files of more pages (65536);
+                                    0: no limit */
 } clconv_job;
 
 /* --alpha: the alpha channel carried through the geometry unfiltered (the
@@ -580,6 +583,10 @@ typedef struct clconv_report {
     int in_channels, out_channels; /* --color: the image's channels and
                                     those written (JPEG and PNM drop an
                                     alpha) (0: gray, one) */
+    int pages;                   /* the input's pages: 1, or a TIFF stack's
+                                    (every page filtered; sizes, depths and
+                                    channels above are the first page's;
+                                    counts, times and checks cover all) */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */

@@ -68,3 +68,8 @@ if(CLCONV_ASAN_RT)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
   endforeach()
 endif()
+# Multi-page TIFF stacks (every page against tifffile and numpy, on the CPU
+# reference and the default device; stack and page-file outputs, clashes,
+# --skip-existing, --max-pages, loops, BigTIFF) and colour TIFF in and out.
+clconv_py_test(py_tiff_stack test_tiff_stack.py)
+set_tests_properties(py_tiff_stack PROPERTIES TIMEOUT 600 LABELS "python;device")

@@ -962,8 +962,14 @@ static void add_page_size(void *ctx, const clconv__page_info *p)
                                 clconv_filter_height(job->filter), &job->params, &g,
                                 err) != CLCONV_OK)
         return; /* that page fails by itself later */
-    z->bytes += (unsigned long long)g.out_w * (unsigned long long)g.out_h * es * nc;
-    z->strips += (unsigned long long)g.out_h;
+    {
+        /* The encoder's strips (about 256 KiB each), and two more a page
+         * for its directory. */
+        const unsigned long long rb = (unsigned long long)g.out_w * es * nc;
+        const unsigned long long rps = rb >= (256u << 10) ? 1 : (256u << 10) / rb;
+        z->bytes += rb * (unsigned long long)g.out_h;
+        z->strips += (unsigned long long)g.out_h / rps + 3;
+    }
 }
 
 /* Runs page k of the stack into `output` (a page file) or `stack`; its

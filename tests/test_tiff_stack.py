@@ -477,6 +477,14 @@ def refusals_and_bombs():
                         path("loop.tif"), "-o", path("loop.tif.png"), limit=True)
     check(rc == 1 and "loop" in err and "loop.tif" in err,
           f"a directory loop: refused: exit {rc} {err.strip()}")
+    # page 1's link pointing past the end: a page would be lost; refused
+    data[second + 2 + 12 * cnt2:second + 6 + 12 * cnt2] = struct.pack("<I", len(data) + 64)
+    open(path("lost.tif"), "wb").write(bytes(data))
+    rc, _, err, _ = run("-f", "identity", "--device", "cpu", path("lost.tif"), "-o",
+                        path("lost.png"))
+    check(rc == 1 and "lost.tif" in err and "page 2" in err and "beyond" in err and
+          not os.path.exists(path("lost-0.png")) and not os.path.exists(path("lost.png")),
+          f"a directory past the end of the file: refused: exit {rc} {err.strip()}")
 
 
 def bigtiff():

@@ -269,19 +269,24 @@ static int ifd_next(const unsigned char *b, size_t n, int le, int big, uint64_t 
  * million pages cost cap steps); *want_off receives the offset of page
  * `want` (0: none), *looped whether the chain comes back on itself
  * (Floyd's two pointers: found within twice the loop's length, no memory). */
-static long walk_pages(const unsigned char *b, size_t n, long cap, long want,
-                       uint64_t *want_off, int *looped)
+/* walk_pages, and *broken: the chain ends in a directory that does not
+ * fit in the file (a page lost, not the end of the stack). */
+static long walk_chain(const unsigned char *b, size_t n, long cap, long want,
+                       uint64_t *want_off, int *looped, int *broken)
 {
     const int le = n >= 1 && b[0] == 'I', big = n >= 4 && get_u(b + 2, le, 2) == 43;
     uint64_t off, slow;
     long pages = 0;
-    *looped = 0;
+    *looped = *broken = 0;
     if (want_off) *want_off = 0;
     if (n < (size_t)(big ? 16 : 8)) return 0;
     off = slow = get_u(b + (big ? 8 : 4), le, big ? 8 : 4);
     while (off != 0 && pages <= cap) {
         uint64_t next;
-        if (!ifd_next(b, n, le, big, off, &next)) break;
+        if (!ifd_next(b, n, le, big, off, &next)) {
+            *broken = 1;
+            break;
+        }
         if (pages == want && want_off) *want_off = off;
         pages++;
         off = next;
@@ -292,6 +297,13 @@ static long walk_pages(const unsigned char *b, size_t n, long cap, long want,
         }
     }
     return pages;
+}
+
+static long walk_pages(const unsigned char *b, size_t n, long cap, long want,
+                       uint64_t *want_off, int *looped)
+{
+    int broken;
+    return walk_chain(b, n, cap, want, want_off, looped, &broken);
 }
 
 static const char *sample_name(const layout *l)
@@ -658,24 +670,32 @@ static TIFF *open_page(mem *m, const clconv__decode_args *a, long page, uint64_t
 }
 
 /* Refuses a chain of directories that loops, or that holds more than
- * max_pages (0: no limit) pages; 0 with err set. */
-static int pages_ok(const clconv__decode_args *a, long long max_pages, long *pages,
+ * max_pages (0: no limit) pages; CLCONV_OK, or the status
+ * with err set. */
+static clconv_status pages_ok(const clconv__decode_args *a, long long max_pages, long *pages,
                     char *err)
 {
     const long cap = max_pages > 0 && max_pages < LONG_MAX ? (long)max_pages : LONG_MAX - 1;
-    int looped;
-    *pages = walk_pages(a->buf, a->len, cap, -1, NULL, &looped);
+    int looped, broken;
+    *pages = walk_chain(a->buf, a->len, cap, -1, NULL, &looped, &broken);
+    if (broken && *pages > 0 && *pages <= cap) {
+        /* A page would be lost without a word. */
+        clconv__err(err, "%s: broken TIFF: the directory of page %ld lies beyond the "
+                    "end of the file", a->name, *pages);
+        return CLCONV_E_DECODE;
+    }
+    if (*pages < 1) *pages = 1; /* the decoder says what is wrong */
     if (looped) {
         clconv__err(err, "%s: broken TIFF: its directories loop back on themselves "
                     "after %ld pages", a->name, *pages);
-        return 0;
+        return CLCONV_E_DECODE;
     }
     if (*pages > cap) {
         clconv__err(err, "%s: more than %ld pages, over the limit of %ld pages "
                     "(--max-pages)", a->name, cap, cap);
-        return 0;
+        return CLCONV_E_TOO_LARGE;
     }
-    return 1;
+    return CLCONV_OK;
 }
 
 clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind,
@@ -722,7 +742,7 @@ clconv_status clconv__tiff_pages(const unsigned char *buf, size_t len, const cha
     TIFF *t;
     long k;
     clconv_status st = CLCONV_OK;
-    if (!pages_ok(&a, max_pages, pages, err)) return CLCONV_E_TOO_LARGE;
+    if ((st = pages_ok(&a, max_pages, pages, err)) != CLCONV_OK) return st;
     if (*pages <= 1 && !each) return CLCONV_OK;
     if (!(t = open_page(&m, &a, 0, 0, err))) return CLCONV_E_DECODE;
     /* Every page's header, each by its offset, before any pixel is read

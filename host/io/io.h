@@ -205,6 +205,8 @@ typedef struct clconv__tiff_out clconv__tiff_out;
 clconv__tiff_out *clconv__tiff_out_open(int fd, int big, long long fault_after,
                                         char *why, size_t n);
 int clconv__tiff_out_close(clconv__tiff_out *o, int *err_no, char *why, size_t n);
+/* The errno of the stack file's first failed write (0: none). */
+int clconv__tiff_out_errno(const clconv__tiff_out *o);
 
 /* Reading a file once, then decoding it page by page (load.c): the file
  * whole (clconv_image_load's limits), and clconv_image_load_depth and

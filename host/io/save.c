@@ -427,8 +427,10 @@ clconv_status clconv__stack_add(clconv__stack *w, const clconv_plane *p,
     if ((st = resolve(w->f, w->path, NULL, o, &d, err)) != CLCONV_OK) return st;
     if (o->written) *o->written = d;
     st = encode(w->f, &w->s, w->path, p, o, d, err);
-    if (st == CLCONV_OK && w->s.failed) {
-        clconv__err(err, "%s: write failed: %s", w->path, strerror(w->s.failed));
+    if (clconv__tiff_out_errno(w->out) != 0) {
+        /* The file's write failed (disk full), not the encoder. */
+        clconv__err(err, "%s: write failed: %s", w->path,
+                    strerror(clconv__tiff_out_errno(w->out)));
         st = CLCONV_E_IO;
     }
     return st;

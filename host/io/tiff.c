@@ -895,6 +895,11 @@ clconv__tiff_out *clconv__tiff_out_open(int fd, int big, long long fault_after,
     return o;
 }
 
+int clconv__tiff_out_errno(const clconv__tiff_out *o)
+{
+    return o ? o->m.failed : 0;
+}
+
 /* Closes the file's TIFF; 0 when a page or the close failed (*err_no: the
  * write's errno, 0 when libtiff itself failed; why: libtiff's words). */
 int clconv__tiff_out_close(clconv__tiff_out *o, int *err_no, char *why, size_t n)

@@ -23,7 +23,8 @@ device (with --verify full), with outputs poisoned first:
 - BigTIFF exactly when the pages' total passes the limit (scaled to 64 KiB
   by CLCONV_FAULT=tiff-64k), whatever each page's size.
 Colour TIFF: RGB and RGBA, 8/16-bit and float, contiguous and planar,
-strips and tiles, read with --color channel by channel against tifffile;
+strips and tiles, read with --color channel by channel against tifffile
+(palette and JPEG-compressed ones against Pillow's convert("RGB"));
 written RGB(A) 8/16-bit and float (photometric RGB, alpha as an extra
 sample) and read back by tifffile.
 """
@@ -297,6 +298,17 @@ def color_tiffs():
                         equal(got, want, f"{what}: sharpen per channel on {device}, "
                               "alpha kept", exact=dtype != "float32")
                     n += 1
+    # Pillow-written palette and JPEG (YCbCr) TIFF: Pillow's convert("RGB").
+    a = (rng.integers(0, 256, (h, w, 3)) // 32 * 32).astype(np.uint8)
+    Image.fromarray(a).quantize(30).save(path("pal.tif"))
+    Image.fromarray(a).save(path("jpg.tif"), compression="jpeg")
+    for name in ("pal", "jpg"):
+        poison(path(f"{name}.npy"))
+        rc, _, err, _ = run("--color", "-f", "identity", "--device", "cpu",
+                            path(f"{name}.tif"), "-o", path(f"{name}.npy"))
+        want = np.asarray(Image.open(path(f"{name}.tif")).convert("RGB")).astype(np.float32)
+        equal(np.load(path(f"{name}.npy")) if rc == 0 else None, want,
+              f"{name} TIFF under --color: Pillow's convert('RGB') ({err.strip()})")
     # Written: RGB(A) 8/16-bit and float, read back by tifffile.
     for spp in (3, 4):
         for dtype, depth in (("uint8", "8"), ("uint16", "16"), ("float32", "float")):

@@ -599,7 +599,12 @@ void clconv_job_init(clconv_job *job);
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never
- * taken for a finished output). Thread-safe: any number of threads may run
+ * taken for a finished output). A multi-page TIFF (at most max_pages
+ * pages) is a stack: every page goes through these steps in turn, into one
+ * multi-page TIFF when `output` is a TIFF (written as a whole, or as
+ * "<output>.mismatch"), else into "NAME-PAGE.ext" files beside `output`
+ * (page numbers zero-padded to the last page's digits); r->pages says how
+ * many. Thread-safe: any number of threads may run
  * it at once with one job (its devices serialise their own calls), on
  * different outputs. */
 clconv_status clconv_process_file(const clconv_job *job, const char *input,

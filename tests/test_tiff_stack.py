@@ -520,10 +520,40 @@ def bigtiff():
                   f"stack of 5 pages at --depth {depth}: BigTIFF {t.is_bigtiff}, want {want}")
 
 
+def library():
+    """The one-image calls refuse a stack (no page silently dropped); a
+    single page still loads. Through libclconv.so next to the binary."""
+    import ctypes
+    import glob
+    libs = sorted(glob.glob(os.path.join(os.path.dirname(CLCONV), "libclconv.so*")))
+    if not libs:
+        print("no libclconv.so next to the binary: library checks skipped")
+        return
+
+    class Plane(ctypes.Structure):
+        _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                    ("data", ctypes.POINTER(ctypes.c_float))]
+
+    lib = ctypes.CDLL(libs[0])
+    err = ctypes.create_string_buffer(4096)
+    pl = Plane()
+    st = lib.clconv_image_load(path("s16.tif").encode(), ctypes.c_longlong(0),
+                               ctypes.byref(pl), err)
+    check(st != 0 and b"6 pages" in err.value and b"multi-page" in err.value and
+          not pl.data, f"clconv_image_load of a 6-page stack: refused: {st} {err.value!r}")
+    st = lib.clconv_image_load(path("one.tif").encode(), ctypes.c_longlong(0),
+                               ctypes.byref(pl), err)
+    check(st == 0 and pl.width == 6 and pl.height == 5,
+          f"clconv_image_load of a one-page TIFF: {st} {err.value!r}")
+    if st == 0:
+        lib.clconv_plane_free(ctypes.byref(pl))
+
+
 gray_stacks()
 a8 = round_trips()
 color_tiffs()
 cli(a8)
 refusals_and_bombs()
 bigtiff()
+library()
 check.finish()

@@ -424,6 +424,29 @@ def cli(a8):
     rc, _, err, _ = run("-f", "identity", "--max-pages", "0", path("p12.tif"), "-o",
                         path("mp.tif"))
     check(rc == 2, f"--max-pages 0: a usage error: exit {rc}")
+    # Pages whose device result is wrong (CLCONV_FAULT=perturb: one pixel of
+    # every device result; --verify full finds each): the stack file is
+    # written whole as NAME.mismatch, exit 3; page files each as
+    # NAME-K.ext.mismatch.
+    env = {"CLCONV_FAULT": "perturb", "CLCONV_DEVICE": ""}
+    rc, _, err, _ = run("-f", "sharpen", "--device", "opencl", "--verify", path("s16.tif"),
+                        "-o", path("mm.tif"), env=env)
+    if "no OpenCL" in err:
+        print("mismatch in a stack: no OpenCL device, not checked")
+    else:
+        ok = rc == 3 and not os.path.exists(path("mm.tif")) and \
+            os.path.exists(path("mm.tif.mismatch")) and "verification failed" in err
+        if ok:
+            with tifffile.TiffFile(path("mm.tif.mismatch")) as t:
+                ok = len(t.pages) == 6
+        check(ok, f"a wrong page into a stack file: mm.tif.mismatch, 6 pages, exit 3: "
+              f"{rc} {err.strip()}")
+        rc, _, err, _ = run("-f", "sharpen", "--device", "opencl", "--verify",
+                            path("s16.tif"), "-o", path("mm.png"), env=env)
+        check(rc == 3 and all(os.path.exists(path(f"mm-{i}.png.mismatch")) and
+                              not os.path.exists(path(f"mm-{i}.png")) for i in range(6)),
+              f"wrong pages into page files: mm-K.png.mismatch each, exit 3: {rc} "
+              f"{err.strip()}")
     # --side-by-side takes one image
     rc, _, err, _ = run("-f", "identity", "--device", "cpu", "--side-by-side",
                         path("sbs.png"), path("p12.tif"), "-o", path("sb.tif"))

@@ -34,7 +34,8 @@ const clconv__format clconv__formats[] = {
      * checks the version (42, or 43 for BigTIFF) that follows. */
     {"TIFF", "tif|tiff", "II", 2, clconv__decode_tiff, clconv__encode_tiff, 1,
      "8-, 16-bit or float32 gray or colour out, deflate, every page of a stack "
-     "(--depth); reads 8/16-bit and float32 gray, RGB and RGBA, multi-page stacks", CLCONV__D8 | CLCONV__D16 | CLCONV__DF,
+     "(--depth); reads 8/16-bit and float32 gray, RGB and RGBA, multi-page stacks",
+     CLCONV__D8 | CLCONV__D16 | CLCONV__DF,
      NULL},
     {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused", 0, NULL},
     {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, NULL}};

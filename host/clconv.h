@@ -576,6 +576,9 @@ typedef struct clconv_job {
     int color;                   /* nonzero: filter RGB(A) channel by channel
                                     instead of taking luma */
     int alpha;                   /* a clconv_alpha: what --color does with alpha */
+    /* Multi-page TIFF stacks (DESIGN §6), appended: */
+    long long max_pages;         /* refuse files of more pages (65536);
+                                    0: no limit */
 } clconv_job;
 
 /* --alpha: the alpha channel carried through the geometry unfiltered (the
@@ -624,6 +627,10 @@ typedef struct clconv_report {
                                     the kernel ("sq5@1024", docs/kernels.md;
                                     lives as long as the device handle), NULL:
                                     the built-in choice or a forced kernel */
+    int pages;                   /* the input's pages: 1, or a TIFF stack's
+                                    (every page filtered; sizes, depths and
+                                    channels above are the first page's;
+                                    counts, times and checks cover all) */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */
@@ -636,7 +643,12 @@ void clconv_job_init(clconv_job *job);
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never
- * taken for a finished output). Thread-safe: any number of threads may run
+ * taken for a finished output). A multi-page TIFF (at most max_pages
+ * pages) is a stack: every page goes through these steps in turn, into one
+ * multi-page TIFF when `output` is a TIFF (written as a whole, or as
+ * "<output>.mismatch"), else into "NAME-PAGE.ext" files beside `output`
+ * (page numbers zero-padded to the last page's digits); r->pages says how
+ * many. Thread-safe: any number of threads may run
  * it at once with one job (its devices serialise their own calls), on
  * different outputs. */
 clconv_status clconv_process_file(const clconv_job *job, const char *input,

@@ -306,6 +306,15 @@ static int o_max_pixels(cli_config *c, const char *a)
     return -1;
 }
 
+static int o_max_pages(cli_config *c, const char *a)
+{
+    long v;
+    if (!parse_long(a, 1, LONG_MAX, &v))
+        return usage_error("--max-pages: '%s' is not a number >= 1", a);
+    c->job.max_pages = v;
+    return -1;
+}
+
 /* "auto | naive | ... | fft" (sep " | ") or "auto, naive, ... or fft". */
 static void kernel_names(char *buf, size_t n, const char *sep, const char *last)
 {
@@ -429,6 +438,7 @@ static const opt_row table[] = {
      "images in flight: worker threads that decode, filter\n"
      "and encode (number of CPUs, at least 2 per device)", o_jobs},
     {"max-pixels", 0, "N", S_RUN, "refuse images, --resize sizes, padded planes or\noutputs with more pixels (268435456)", o_max_pixels},
+    {"max-pages", 0, "N", S_RUN, "refuse multi-page TIFF stacks of more pages,\nfrom the header (65536)", o_max_pages},
     {"quiet", 'q', NULL, S_RUN, "no messages but errors", o_quiet},
     {"json", 0, NULL, S_RUN, "a machine-readable report on stdout", o_json},
     {"list-filters", 0, NULL, S_RUN, "list the presets with their matrices and exit",

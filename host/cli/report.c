@@ -268,6 +268,8 @@ static void json_image(run_state *s, const clconv_report *r)
     /* --color: the channels in and out (gray: 1 and 1). */
     printf(", \"channels\": [%d, %d]", r->in_channels ? r->in_channels : 1,
            r->out_channels ? r->out_channels : 1);
+    /* A multi-page TIFF: every page filtered (the sizes are the first's). */
+    printf(", \"pages\": %d", r->pages > 0 ? r->pages : 1);
     if (r->sampled) {
         printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);

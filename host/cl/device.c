@@ -402,6 +402,7 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
     if (st != CLCONV_OK) goto cleanup;
     st = open_slots(cl, err);
     if (st != CLCONV_OK) goto cleanup;
+    clconv__tune_load(cl);
     {
         const char *b = getenv("CLCONV_BAND_ROWS");
         if (b) cl->band_rows = atoi(b);
@@ -432,6 +433,7 @@ void clconv_cl_close(clconv_cl *cl)
         for (i = 0; i < CLCONV__VARIANTS; i++)
             for (j = 0; j < CLCONV__SLOTS; j++)
                 if (s->k[i][j]) clReleaseKernel(s->k[i][j]);
+        clconv__registry_release_alt(s);
         for (i = 0; i < CLCONV__QUEUES; i++)
             if (s->q[i] && (i == 0 || s->q[i] != s->q[0])) clReleaseCommandQueue(s->q[i]);
     }
@@ -439,6 +441,7 @@ void clconv_cl_close(clconv_cl *cl)
         for (j = 0; j < CLCONV__SLOTS; j++)
             if (cl->k[i][j]) clReleaseKernel(cl->k[i][j]);
     clconv__fft_release(cl);
+    clconv__tune_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->ctx) clReleaseContext(cl->ctx);
     pthread_cond_destroy(&cl->slot_free);

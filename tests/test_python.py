@@ -139,6 +139,26 @@ def main():
                          stride=1, dilation=1, flip=False))
     check(set(clconv.presets) >= {"sharpen", "blur", "outline", "identity"},
           f"presets: {sorted(clconv.presets)}")
+    # 2b. colour: (H, W, C) filtered channel by channel, each as a gray
+    #     plane; C = 1..4, every dtype, on both paths
+    for n in range(12):
+        img, K, integer, opts = random_case()
+        c = int(rng.integers(1, 5))
+        h, w = img.shape
+        col = np.stack([img] + [rng.permutation(img.ravel()).reshape(h, w)
+                                for _ in range(c - 1)], axis=2)
+        for dev in targets:
+            label = f"colour case {n} {col.dtype} {col.shape} K{K.shape} {opts} on {dev}"
+            try:
+                got = clconv.correlate(col, K, device=dev, **opts)
+            except clconv.GeometryError:
+                continue
+            check(got.ndim == 3 and got.shape[2] == c,
+                  f"{label}: shape {got.shape}, want (H', W', {c})")
+            if got.ndim == 3 and got.shape[2] == c:
+                for k in range(c):
+                    compare(f"{label} channel {k}", np.ascontiguousarray(got[:, :, k]),
+                            np.ascontiguousarray(col[:, :, k]), K, integer, opts)
     # 3. errors carry the library's one-line message
     for label, call, exc, text in (
             ("bad spec", lambda: clconv.correlate(img, "sharpenn"),
@@ -147,7 +167,9 @@ def main():
              clconv.FilterError, "finite"),
             ("bad border", lambda: clconv.correlate(img, "blur", border="x"),
              clconv.InvalidError, "border"),
-            ("3-D image", lambda: clconv.correlate(np.zeros((2, 2, 2)), "blur"),
+            ("5-channel image", lambda: clconv.correlate(np.zeros((2, 2, 5)), "blur"),
+             clconv.InvalidError, "2-D"),
+            ("4-D image", lambda: clconv.correlate(np.zeros((2, 2, 3, 1)), "blur"),
              clconv.InvalidError, "2-D"),
             ("int32 image", lambda: clconv.correlate(img.astype(np.int32), "blur"),
              clconv.InvalidError, "int32"),

@@ -431,11 +431,22 @@ def correlate(image, kernel, *, padding="same", border="constant", cval=0,
     device, else the CPU reference; a device failure falls back to the
     reference), "cpu", "opencl" or "opencl:P[:D]". verify=True also runs
     the CPU reference and raises MismatchError when the device differs by
-    more than DESIGN.md's tolerance."""
+    more than DESIGN.md's tolerance.
+
+    A colour image, shape (H, W, C) with C = 1..4 as numpy and Pillow hold
+    them, is filtered channel by channel, as the command line's --color
+    does with --alpha filter (every channel, alpha included, with the same
+    filter and geometry), and comes back as float32 (H', W', C)."""
     img = np.asarray(image)
+    if img.ndim == 3 and 1 <= img.shape[2] <= 4:
+        planes = [correlate(img[:, :, k], kernel, padding=padding, border=border,
+                            cval=cval, stride=stride, dilation=dilation, flip=flip,
+                            device=device, verify=verify)
+                  for k in range(img.shape[2])]
+        return np.stack(planes, axis=2)
     if img.ndim != 2:
-        raise InvalidError(f"image: a 2-D array is needed, not shape "
-                           f"{img.shape}", 1)
+        raise InvalidError(f"image: a 2-D array or an (H, W, C) array with "
+                           f"C = 1..4 is needed, not shape {img.shape}", 1)
     if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise InvalidError(f"image: dtype {img.dtype} is not uint8, uint16, "
                            "float32 or float64", 1)

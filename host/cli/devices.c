@@ -400,36 +400,54 @@ static void on_self_test(const clconv_self_test_line *l, void *user)
     fflush(stdout);
 }
 
+/* A device's name, platform and driver as --json's fields, after "device": . */
+static void json_device(const clconv_device_info *d)
+{
+    cli_json_str(d->name);
+    printf(", \"platform\": ");
+    cli_json_str(d->platform_name);
+    printf(", \"driver\": ");
+    cli_json_str(d->driver_version);
+}
+
+/* Opens the OpenCL devices a device-only command (--self-test, --tune)
+ * works on: --device cpu is a usage error (cpu_msg), auto means every
+ * OpenCL device it would try, and none at all is a failure (none_msg).
+ * EXIT_DONE with *cls holding at least one. */
+static int open_opencl(const cli_config *cfg, const char *cpu_msg, const char *none_msg,
+                       clconv_cl ***cls, int *ncl)
+{
+    int rc;
+    if (cfg->dev_kind == DEV_CPU) {
+        cli_err("%s", cpu_msg);
+        return EXIT_USAGE;
+    }
+    rc = open_devices(cfg->dev_kind == DEV_AUTO ? DEV_OPENCL : cfg->dev_kind, cfg->dev_p,
+                      cfg->dev_d, cfg->device, cfg->quiet, cls, ncl);
+    if (rc == EXIT_DONE && *ncl == 0) {
+        cli_err("%s", none_msg);
+        rc = EXIT_SOME_FAILED;
+    }
+    return rc;
+}
+
 int cli_self_test(const cli_config *cfg)
 {
     clconv_cl **cls = NULL;
     int ncl = 0, i, rc;
     st_state st = {cfg->json, 0, 0};
-    if (cfg->dev_kind == DEV_CPU) {
-        cli_err("--self-test checks an OpenCL device; --device cpu is "
-                "the reference itself");
-        return EXIT_USAGE;
-    }
     /* auto checks the device auto would use; with none, that is a failure
      * here, since there is nothing to trust. */
-    rc = open_devices(cfg->dev_kind == DEV_AUTO ? DEV_OPENCL : cfg->dev_kind, cfg->dev_p,
-                      cfg->dev_d, cfg->device, cfg->quiet, &cls, &ncl);
+    rc = open_opencl(cfg, "--self-test checks an OpenCL device; --device cpu is "
+                     "the reference itself", "--self-test: no OpenCL device to check",
+                     &cls, &ncl);
     if (rc != EXIT_DONE) goto cleanup;
-    if (ncl == 0) {
-        cli_err("--self-test: no OpenCL device to check");
-        rc = EXIT_SOME_FAILED;
-        goto cleanup;
-    }
     if (st.json) printf("{\"version\": \"%s\", \"self_test\": [", CLCONV_VERSION);
     for (i = 0; i < ncl; i++) {
         const clconv_device_info *d = clconv_cl_info(cls[i]);
         if (st.json) {
             printf("%s\n  {\"device\": ", i ? "," : "");
-            cli_json_str(d->name);
-            printf(", \"platform\": ");
-            cli_json_str(d->platform_name);
-            printf(", \"driver\": ");
-            cli_json_str(d->driver_version);
+            json_device(d);
             printf(", \"paths\": [");
             st.n = 0;
         } else {
@@ -463,18 +481,9 @@ int cli_tune(const cli_config *cfg)
     /* The budget is the command's: opening (and building for) the devices
      * counts too. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (cfg->dev_kind == DEV_CPU) {
-        cli_err("--tune measures an OpenCL device; --device cpu has nothing to tune");
-        return EXIT_USAGE;
-    }
-    rc = open_devices(cfg->dev_kind == DEV_AUTO ? DEV_OPENCL : cfg->dev_kind, cfg->dev_p,
-                      cfg->dev_d, cfg->device, cfg->quiet, &cls, &ncl);
+    rc = open_opencl(cfg, "--tune measures an OpenCL device; --device cpu has nothing "
+                     "to tune", "--tune: no OpenCL device to tune", &cls, &ncl);
     if (rc != EXIT_DONE) goto cleanup;
-    if (ncl == 0) {
-        cli_err("--tune: no OpenCL device to tune");
-        rc = EXIT_SOME_FAILED;
-        goto cleanup;
-    }
     if (cfg->json) printf("{\"version\": \"%s\", \"tune\": [", CLCONV_VERSION);
     for (i = 0; i < ncl; i++) {
         const clconv_device_info *d = clconv_cl_info(cls[i]);
@@ -493,11 +502,7 @@ int cli_tune(const cli_config *cfg)
         }
         if (cfg->json) {
             printf("%s\n  {\"device\": ", i ? "," : "");
-            cli_json_str(d->name);
-            printf(", \"platform\": ");
-            cli_json_str(d->platform_name);
-            printf(", \"driver\": ");
-            cli_json_str(d->driver_version);
+            json_device(d);
             printf(", \"table\": ");
             cli_json_str(r.path);
             printf(", \"points\": %d, \"measured\": %d, \"timed\": %d, \"refused\": %d, "

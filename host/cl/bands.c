@@ -2,7 +2,8 @@
  * included: the output in horizontal bands that fit the device, each
  * band's input brought up (the padded path's rows with their halo, wrapped
  * or copied) or already there (the source), the variant's launch, the
- * read-back, and the timing from the events.
+ * read-back (or, with the device map, map.c's mapping and its read-back),
+ * and the timing from the events.
  * It must not choose a variant or size a band (plan.c) or know any kernel's
  * arguments (registry.c).
  */
@@ -36,6 +37,10 @@ clconv_status clconv__run_bands(clconv__band_run *run, float *out,
     ev[EV_UP] = run->upload;
     run->upload = NULL;
     tm->band_rows = (int)run->rows_per_band;
+    /* The device map (map.c): whether these bands come down mapped. */
+    if (run->map && (st = clconv__map_begin(run->map, cl, g, run->rows_per_band, zc,
+                                            err)) != CLCONV_OK)
+        goto cleanup;
     for (r0 = 0; r0 < g->out_h; r0 += run->rows_per_band) {
         const int rows = (int)(g->out_h - r0 < run->rows_per_band ? g->out_h - r0
                                                                   : run->rows_per_band);
@@ -65,8 +70,11 @@ clconv_status clconv__run_bands(clconv__band_run *run, float *out,
         }
         st = run->launch(run->user, &b, &ev[EV_K0], err);
         if (st != CLCONV_OK) goto cleanup;
-        st = clconv__read_back(cl, zc, b.out, host_out, out_bytes, &ev[EV_READ],
-                               &ev[EV_UNMAP], err);
+        if (run->map && run->map->active) /* mapped on the device: its samples */
+            st = clconv__map_band(run->map, cl, &b, tm, err);
+        else
+            st = clconv__read_back(cl, zc, b.out, host_out, out_bytes, &ev[EV_READ],
+                                   &ev[EV_UNMAP], err);
         if (st != CLCONV_OK) goto cleanup;
         tm->upload_ms += clconv__event_ms(ev[EV_UP]);
         for (i = 0; i < 4; i++) tm->kernel_ms += clconv__event_ms(ev[EV_K0 + i]);

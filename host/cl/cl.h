@@ -73,6 +73,15 @@ struct clconv_cl {
     double fft_h_max;      /* max |H| over the block's frequencies */
     int fft_h_n, fft_h_kh, fft_h_kw;
     double *fft_h_taps;
+    /* The device map (map.c), built on its first use: map_u8, map_u16,
+     * map_minmax, map_gather; its buffers, kept and grown. */
+    cl_program map_prog;
+    cl_kernel map_k[4];
+    int map_built;          /* 0: not tried, 1: built, -1: failed */
+    int map_fp64;           /* built with double precision */
+    char map_fail[160];     /* why the build failed */
+    cl_mem map_out, map_part, map_idx, map_vals;
+    size_t map_out_cap, map_part_cap, map_idx_cap, map_vals_cap;
 };
 
 /* Retirement: a device that fails CLCONV__RETIRE_AFTER calls in a run is
@@ -245,6 +254,8 @@ typedef struct clconv__band_run {
     cl_event upload;
     clconv__launch_fn launch;
     void *user;
+    struct clconv__map_run *map; /* NULL, or map the bands on the device
+                                    (map.c) and read back only that */
 } clconv__band_run;
 
 /* The one band loop (bands.c): for each band of rows_per_band output rows,
@@ -254,6 +265,38 @@ typedef struct clconv__band_run {
  * band unless zc. */
 clconv_status clconv__run_bands(clconv__band_run *run, float *out,
                                 clconv_cl_timing *tm, char *err);
+
+/* ------------------------------------------------------------ the device map */
+
+/* One call's device map (map.c): the caller's request and what the bands
+ * add up. */
+typedef struct clconv__map_run {
+    clconv_cl_mapped *m;
+    int active;              /* these bands are mapped (clconv__map_begin) */
+    int zc;
+    int out_w, out_h;
+    uint64_t rng;            /* the seam probes' columns */
+} clconv__map_run;
+
+/* Before the first band (lock held): decides whether the bands are mapped
+ * (mr->active), building the map kernels on first use; a decline sets
+ * m->why and leaves the float read-back to the loop. */
+clconv_status clconv__map_begin(clconv__map_run *mr, clconv_cl *cl,
+                                const clconv_geometry *g, long long rows_per_band,
+                                int zc, char *err);
+/* Instead of the band's float read-back: maps b->out on the device into
+ * m->data's rows, reads them back with the partial counts and the band's
+ * probes; adds the kernels' and transfers' times to *tm. Blocks. */
+clconv_status clconv__map_band(clconv__map_run *mr, clconv_cl *cl,
+                               const clconv__band *b, clconv_cl_timing *tm, char *err);
+/* Releases the map kernels and buffers (clconv_cl_close). */
+void clconv__map_release(clconv_cl *cl);
+/* clconv_conv_cl_image with an optional device map (conv.c). */
+clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
+                                 const clconv_image8 *in8, const clconv_params *prm,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err);
 
 /* ------------------------------------------------------------ registry */
 
@@ -323,7 +366,8 @@ typedef struct clconv__fft_src {
  * fails the accuracy gate): the caller falls back to the default choice. */
 clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err);
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err);
 
 /* Releases the FFT path's programs and buffers (clconv_cl_close). */
 void clconv__fft_release(clconv_cl *cl);

@@ -27,10 +27,12 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 
 /* Test switch CLCONV_FAULT=perturb: one wrong pixel, which --verify must
  * catch. */
-static void perturb(clconv_plane *out)
+static void perturb(clconv_plane *out, clconv__map_run *mr)
 {
     if (clconv__fault("perturb")) {
         float *v = out->data + (size_t)(out->height / 2) * out->width + out->width / 2;
+        /* Mapped on the device: the float the spot check reads instead. */
+        if (mr && mr->active && mr->m->nprobe > 0) v = &mr->m->probe_v[0];
         *v += fabsf(*v) + 1.0f;
     }
 }
@@ -87,9 +89,11 @@ static void release_call(clconv__call *c)
 /* Runs the call's bands of `rows` output rows through the variant's launch
  * (run's input side set by the caller); names the kernel in tm. */
 static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long rows,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err)
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err)
 {
     clconv_status st;
+    run->map = mr;
     run->cl = c->cl;
     run->g = c->g;
     run->rows_per_band = rows;
@@ -98,7 +102,7 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
     st = clconv__run_bands(run, out->data, tm, err);
     if (st == CLCONV_OK) {
         tm->kernel = clconv__registry[c->var].name;
-        perturb(out);
+        perturb(out, mr);
     }
     return st;
 }
@@ -106,7 +110,8 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
 /* The FFT path on a plane with identity maps (clconv_conv_cl). */
 static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
                                   const clconv_filter *f, const clconv_geometry *g,
-                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+                                  clconv_plane *out, clconv_cl_timing *tm,
+                                  clconv__map_run *mr, char *err)
 {
     clconv__fft_src s;
     int *rmap = malloc((size_t)g->padded_h * sizeof(int));
@@ -130,16 +135,17 @@ static clconv_status fft_on_plane(clconv_cl *cl, const clconv_plane *plane,
     s.c_lo = 0;
     s.c_hi = plane->width;
     s.cval = 0.0f;
-    st = clconv__fft_run(cl, &s, f, g, out, tm, err);
+    st = clconv__fft_run(cl, &s, f, g, out, tm, mr, err);
     free(rmap);
     free(cmap);
     return st;
 }
 
-clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
-                             const clconv_filter *f, const clconv_geometry *g,
-                             clconv_plane *out, clconv_cl_timing *timing,
-                             char err[CLCONV_ERR_MAX])
+/* clconv_conv_cl, with the device map `mr` (NULL: none). */
+static clconv_status conv_padded(clconv_cl *cl, const clconv_plane *padded,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err)
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
@@ -169,9 +175,9 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     var = clconv__choose_variant(&lim, forced, f, g, fu, fv);
     if (clconv__fft_wanted(&lim, forced, f, g, var) &&
         clconv__fft_values_ok(padded->data, pw * (size_t)g->padded_h)) {
-        st = fft_on_plane(cl, padded, f, g, out, &tm, err);
+        st = fft_on_plane(cl, padded, f, g, out, &tm, mr, err);
         if (st != CLCONV_E_TOO_LARGE) {
-            if (st == CLCONV_OK) perturb(out);
+            if (st == CLCONV_OK) perturb(out, mr);
             goto cleanup;
         }
         st = CLCONV_OK; /* does not fit: the default choice */
@@ -200,12 +206,20 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         if (st != CLCONV_OK) goto cleanup;
     }
     run.padded = padded->data;
-    st = run_call(&run, &c, rows, out, &tm, err);
+    st = run_call(&run, &c, rows, out, &tm, mr, err);
 cleanup:
     release_call(&c);
     pthread_mutex_unlock(&cl->lock);
     if (timing) *timing = tm;
     return st;
+}
+
+clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
+                             const clconv_filter *f, const clconv_geometry *g,
+                             clconv_plane *out, clconv_cl_timing *timing,
+                             char err[CLCONV_ERR_MAX])
+{
+    return conv_padded(cl, padded, f, g, out, timing, NULL, err);
 }
 
 /* clconv_conv_cl_image when the border cannot be read on the device: pad
@@ -215,7 +229,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
                                  const clconv_params *prm,
                                  const clconv_filter *f,
                                  const clconv_geometry *g, clconv_plane *out,
-                                 clconv_cl_timing *timing, char *err)
+                                 clconv_cl_timing *timing, clconv__map_run *mr, char *err)
 {
     clconv_plane tmp = {0, 0, NULL}, padded = {0, 0, NULL};
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
@@ -231,7 +245,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
     clconv_plane_free(&tmp);
     if (st != CLCONV_OK) return st;
     pad_ms = clconv__now_ms() - t;
-    st = clconv_conv_cl(cl, &padded, f, g, out, &tm, err);
+    st = conv_padded(cl, &padded, f, g, out, &tm, mr, err);
     clconv_plane_free(&padded);
     tm.pad = "host";
     tm.pad_ms = pad_ms;
@@ -308,7 +322,8 @@ static clconv_status fft_on_image(clconv_cl *cl, const clconv_plane *in,
                                   const clconv_params *prm, const int *rmap,
                                   const int *cmap, int c_lo, int c_hi,
                                   const clconv_filter *f, const clconv_geometry *g,
-                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+                                  clconv_plane *out, clconv_cl_timing *tm,
+                                  clconv__map_run *mr, char *err)
 {
     const int padded_any = g->pad_top || g->pad_bottom || g->pad_left || g->pad_right;
     clconv__fft_src fs;
@@ -325,7 +340,7 @@ static clconv_status fft_on_image(clconv_cl *cl, const clconv_plane *in,
     fs.c_lo = c_lo;
     fs.c_hi = c_hi;
     fs.cval = prm->cval;
-    return clconv__fft_run(cl, &fs, f, g, out, tm, err);
+    return clconv__fft_run(cl, &fs, f, g, out, tm, mr, err);
 }
 
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
@@ -334,6 +349,15 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_filter *f,
                                    const clconv_geometry *g, clconv_plane *out,
                                    clconv_cl_timing *timing, char err[CLCONV_ERR_MAX])
+{
+    return clconv__conv_image(cl, in, in8, prm, f, g, out, timing, NULL, err);
+}
+
+clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
+                                 const clconv_image8 *in8, const clconv_params *prm,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err)
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const int u8 = in8 != NULL;
@@ -368,7 +392,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
      * not fit beside a band, or the test switch: pad on the host. */
     if (!clconv__registry[var].entry[CLCONV__SRC_F32_CONST] || rows < 1 ||
         getenv("CLCONV_HOST_PAD"))
-        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, mr, err);
 
     memset(&c, 0, sizeof c);
     memset(&run, 0, sizeof run);
@@ -399,7 +423,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         free(rmap);
         free(cmap);
         free(fr.data);
-        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, mr, err);
     }
     if (pthread_mutex_lock(&cl->lock) != 0) {
         clconv__err(err, "cannot lock the device");
@@ -409,9 +433,9 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     locked = 1;
     if (clconv__fft_wanted(&lim, forced, f, g, var)) {
         st = fft_on_image(cl, in, in8, prm, rmap, cmap, c.c_lo, c.c_hi, f, g, out,
-                          &tm, err);
+                          &tm, mr, err);
         if (st != CLCONV_E_TOO_LARGE) {
-            if (st == CLCONV_OK) perturb(out);
+            if (st == CLCONV_OK) perturb(out, mr);
             goto cleanup;
         }
         st = CLCONV_OK; /* does not apply or fit: the default choice */
@@ -446,7 +470,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,
                                          (size_t)src_bytes, host_src, 0, NULL, &run.upload));
     }
-    st = run_call(&run, &c, rows, out, &tm, err);
+    st = run_call(&run, &c, rows, out, &tm, mr, err);
 cleanup:
     if (st != CLCONV_OK && locked) clFinish(cl->queue);
     if (run.upload) clReleaseEvent(run.upload);

@@ -276,6 +276,7 @@ void clconv_cl_close(clconv_cl *cl)
             if (cl->k[i][j]) clReleaseKernel(cl->k[i][j]);
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     clconv__fft_release(cl);
+    clconv__map_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);
     if (cl->ctx) clReleaseContext(cl->ctx);

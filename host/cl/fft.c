@@ -319,7 +319,8 @@ cleanup:
 
 clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err)
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err)
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const int kmax = g->kw > g->kh ? g->kw : g->kh;
@@ -404,6 +405,7 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
     run.in = run.zc ? src_b : cl->in_buf;
     run.launch = fft_launch;
     run.user = &c;
+    run.map = mr;
     st = clconv__run_bands(&run, out->data, tm, err);
     if (st == CLCONV_OK) tm->kernel = "fft";
 cleanup:

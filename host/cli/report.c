@@ -259,6 +259,9 @@ static void json_image(run_state *s, const clconv_report *r)
     /* --color: the channels in and out (gray: 1 and 1). */
     printf(", \"channels\": [%d, %d]", r->in_channels ? r->in_channels : 1,
            r->out_channels ? r->out_channels : 1);
+    /* The device map: mapped on the device, and the result bytes read back. */
+    printf(", \"device_map\": %s, \"download_bytes\": %llu", r->device_map ? "true" : "false",
+           r->download_bytes);
     if (r->sampled) {
         printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);

@@ -68,3 +68,8 @@ if(CLCONV_ASAN_RT)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
   endforeach()
 endif()
+# The device map from the command line (issue 14 item 2): files byte for byte
+# those of the host's mapping, counts and download bytes in --json, the spot
+# check still catching a wrong device result.
+clconv_py_test(py_device_map test_device_map.py)
+set_tests_properties(py_device_map PROPERTIES TIMEOUT 300 LABELS "python;device")

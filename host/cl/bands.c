@@ -63,7 +63,9 @@ clconv_status clconv__run_bands(clconv__band_run *run, float *out,
             b.in = run->in;
         }
         if (zc) {
-            st = clconv__wrap_host(cl, &b.out, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+            /* (The device map's kernels read it.) */
+            st = clconv__wrap_host(cl, &b.out, run->map ? CL_MEM_READ_WRITE : CL_MEM_WRITE_ONLY,
+                                   out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             b.out = cl->out_buf;

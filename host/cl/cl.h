@@ -262,7 +262,8 @@ typedef struct clconv__band_run {
  * its input and output buffers, the variant's launch, the read-back into
  * out (g's out_w wide), and the timing (added to *tm). The lock is the
  * caller's. cl->out_buf (and cl->in_buf for the padded path) must hold a
- * band unless zc. */
+ * band unless zc; it is made CL_MEM_READ_WRITE, since the device map
+ * (run->map) reads what the kernels wrote there. */
 clconv_status clconv__run_bands(clconv__band_run *run, float *out,
                                 clconv_cl_timing *tm, char *err);
 

@@ -202,7 +202,7 @@ static clconv_status conv_padded(clconv_cl *cl, const clconv_plane *padded,
         if (st == CLCONV_OK)
             st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
                                     (size_t)rows * ow * sizeof(float),
-                                    CL_MEM_WRITE_ONLY, err);
+                                    CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
     }
     run.padded = padded->data;
@@ -464,7 +464,7 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
                                 CL_MEM_READ_ONLY, err);
         if (st == CLCONV_OK)
             st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
-                                    (size_t)rows * ow * sizeof(float), CL_MEM_WRITE_ONLY, err);
+                                    (size_t)rows * ow * sizeof(float), CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
         run.in = cl->in_buf;
         CL_TRY(err, clEnqueueWriteBuffer(cl->queue, cl->in_buf, CL_FALSE, 0,

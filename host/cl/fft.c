@@ -372,7 +372,7 @@ clconv_status clconv__fft_run(clconv_cl *cl, const clconv__fft_src *src,
         if (st == CLCONV_OK && !run.zc)
             st = clconv__ensure_buf(cl, &cl->out_buf, &cl->out_cap,
                                     (size_t)band * ow * sizeof(float),
-                                    CL_MEM_WRITE_ONLY, err);
+                                    CL_MEM_READ_WRITE, err);
         if (st != CLCONV_OK) goto cleanup;
     }
     st = clconv__copy_buf(cl, &rmap_b, (size_t)g->padded_h * sizeof(int), src->rmap, err);

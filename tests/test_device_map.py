@@ -8,7 +8,7 @@ On the default OpenCL device, every output written with the device map
 counts in --json: 8-bit and float inputs (a .npy with .5 ties, negatives,
 values past 255 and 65535, NaN and infinities), every --map, 8- and 16-bit
 PNG and PGM, --scale/--offset, both transfer modes (CLCONV_ZERO_COPY).
-Also: the default turns it on only without zero-copy; --verify full and
+Also: it is the default (zero-copy or not); --verify full and
 --side-by-side keep the floats; --json's download_bytes is a quarter (a
 half) of the float plane's; and the spot check still catches a wrong
 device result (CLCONV_FAULT=perturb): exit 3 and NAME.mismatch on an
@@ -124,12 +124,13 @@ for src in ("u8.png", "f.npy"):
                       W * H * depth // 8 <= got < W * H * depth // 8 + 4096,
                       f"{what}: mapped download_bytes {got} for {W}x{H} at {depth} bits")
 
-# The default: on without zero-copy, off with it (PoCL's CPU has it);
-# --verify full and --side-by-side read the floats.
-_, p = run(["-f", "sobel-left", path("u8.png"), "-o", path("d1.png")],
-           {"CLCONV_ZERO_COPY": "0"})
-check((image_report(p) or {}).get("device_map") is True,
-      "CLCONV_ZERO_COPY=0: the device map is not the default")
+# The default: on, with zero-copy and without; --verify full, --side-by-side
+# and float outputs read the floats.
+for zc in ("0", None):
+    _, p = run(["-f", "sobel-left", path("u8.png"), "-o", path("d1.png")],
+               {"CLCONV_ZERO_COPY": zc} if zc else {})
+    check((image_report(p) or {}).get("device_map") is True,
+          f"CLCONV_ZERO_COPY={zc}: the device map is not the default")
 _, p = run(["-f", "sobel-left", "--verify", "full", path("u8.png"), "-o", path("d2.png")],
            {"CLCONV_DEVICE_MAP": "1"})
 check((image_report(p) or {}).get("device_map") is False,

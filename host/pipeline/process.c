@@ -399,10 +399,11 @@ static int spot_check_failed(const clconv_job *job, const char *input,
 /* The device map (docs/kernels.md, "The device map"): the output depth
  * (8 or 16) the device maps this image's result to, 0 for none. Only on
  * the gray path, for an 8- or 16-bit output, and not where the whole float
- * result is read anyway (--verify full, --side-by-side). CLCONV_DEVICE_MAP=0
- * turns it off, =1 on for every device; by default it runs on devices
- * without host-unified memory (or CLCONV_ZERO_COPY=0), where it saves the
- * transfer: on zero-copy devices the host map is kept (bench/RESULTS.md). */
+ * result is read anyway (--verify full, --side-by-side). On every device
+ * by default: without host-unified memory it saves 3/4 (1/2) of the
+ * read-back, and on zero-copy CPU devices (PoCL, Intel) the device's
+ * parallel map still beat the host's single-threaded one end to end
+ * (bench/RESULTS.md, "The device map"). CLCONV_DEVICE_MAP=0 turns it off. */
 static int device_map_bits(const clconv_job *job, clconv_cl *cl, const char *output,
                            int in_depth)
 {
@@ -411,7 +412,6 @@ static int device_map_bits(const clconv_job *job, clconv_cl *cl, const char *out
     if (!cl || job->color || job->verify == CLCONV_VERIFY_FULL || job->side_by_side)
         return 0;
     if (env && strcmp(env, "0") == 0) return 0;
-    if (!(env && strcmp(env, "1") == 0) && clconv__zero_copy(cl)) return 0;
     d = clconv_format_depth(output, (clconv_depth)job->depth,
                             in_depth ? (clconv_depth)in_depth : CLCONV_DEPTH_8);
     return d == CLCONV_DEPTH_8 || d == CLCONV_DEPTH_16 ? (int)d : 0;

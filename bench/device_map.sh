@@ -11,7 +11,12 @@
 # the encode (where the host maps), compute + encode, and the process's wall
 # time; then device map / host map for each.
 # Usage: bench/device_map.sh CLCONV [SIZE] [ROUNDS] [FILTER] [FORMATS]
+# Environment: DEVICE (--device, default opencl: the first OpenCL device),
+# ZERO_COPY (the CLCONV_ZERO_COPY settings to run, default "0 1"; on a
+# device without host-unified memory both behave the same).
 set -euo pipefail
+device=${DEVICE:-opencl}
+zcs=${ZERO_COPY:-0 1}
 clconv=$1
 size=${2:-4096}
 rounds=${3:-7}
@@ -29,17 +34,17 @@ with open(sys.argv[1], "wb") as f:
 PY
 # One warm-up each, so the kernel builds are cached.
 for dm in 0 1; do
-  CLCONV_ZERO_COPY=0 CLCONV_DEVICE_MAP=$dm "$clconv" -q --device opencl -f "$filter" \
+  CLCONV_ZERO_COPY=0 CLCONV_DEVICE_MAP=$dm "$clconv" -q --device "$device" -f "$filter" \
     "$work/in.pgm" -o "$work/warm.pgm" > /dev/null
 done
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $clconv -q --json --device opencl -f $filter in.pgm (${size}x${size}, 8-bit) -o out.EXT"
+echo "# $clconv -q --json --device $device -f $filter in.pgm (${size}x${size}, 8-bit) -o out.EXT"
 for r in $(seq "$rounds"); do
-  for zc in 0 1; do
+  for zc in $zcs; do
     for fmt in ${formats//,/ }; do
       for dm in 0 1; do
         t0=$(date +%s%N)
-        CLCONV_ZERO_COPY=$zc CLCONV_DEVICE_MAP=$dm "$clconv" -q --json --device opencl \
+        CLCONV_ZERO_COPY=$zc CLCONV_DEVICE_MAP=$dm "$clconv" -q --json --device "$device" \
           -f "$filter" "$work/in.pgm" -o "$work/out.$fmt" > "$work/j"
         t1=$(date +%s%N)
         /usr/bin/python3 - "$work/j" "$r" "$zc" "$fmt" "$dm" "$(( (t1 - t0) / 1000 ))" \

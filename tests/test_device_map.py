@@ -7,7 +7,8 @@ On the default OpenCL device, every output written with the device map
 (CLCONV_DEVICE_MAP=0, the host's mapping), with the same NaN and clipped
 counts in --json: 8-bit and float inputs (a .npy with .5 ties, negatives,
 values past 255 and 65535, NaN and infinities), every --map, 8- and 16-bit
-PNG and PGM, --scale/--offset, both transfer modes (CLCONV_ZERO_COPY).
+PNG and PGM, --scale/--offset, both transfer modes (CLCONV_ZERO_COPY),
+banded and not; TIFF (8 and 16 bits), JPEG, BMP and TGA too.
 Also: it is the default (zero-copy or not); --verify full and
 --side-by-side keep the floats; --json's download_bytes is a quarter (a
 half) of the float plane's; and the spot check still catches a wrong
@@ -123,6 +124,19 @@ for src in ("u8.png", "f.npy"):
                 check(bands and m == "normalize" or
                       W * H * depth // 8 <= got < W * H * depth // 8 + 4096,
                       f"{what}: mapped download_bytes {got} for {W}x{H} at {depth} bits")
+
+# The other integer formats: TIFF (8 and 16 bits), JPEG, BMP, TGA.
+for ext, depth in (("tif", 8), ("tif", 16), ("jpg", 8), ("bmp", 8), ("tga", 8)):
+    files = []
+    for dm in ("0", "1"):
+        out = path(f"fmt-{dm}-{depth}.{ext}")
+        cmd, p = run(["-f", "sobel-left", "--map", "abs", "--depth", depth, path("f.npy"),
+                      "-o", out], {"CLCONV_DEVICE_MAP": dm})
+        check(p.returncode == 0 and (image_report(p) or {}).get("device_map") is (dm == "1"),
+              f"{' '.join(cmd)} (CLCONV_DEVICE_MAP={dm}): exit {p.returncode} {p.stderr}")
+        files.append(open(out, "rb").read() if os.path.exists(out) else b"")
+    check(files[0] == files[1] and files[0],
+          f".{ext} at {depth} bits differs with the device map")
 
 # The default: on, with zero-copy and without; --verify full, --side-by-side
 # and float outputs read the floats.

@@ -4,12 +4,15 @@
 # no ICD file: then OCL_ICD_FILENAMES points the loader at it), builds
 # clconv unless a build is already there (a machine without compilers gets
 # one carried over), runs the test suite and `clconv --self-test` on the
-# device, then clconv-bench at 4096² and 8192² with the copy probe, and
-# prints one table. Meant to finish in under 8 minutes.
+# device, then clconv --tune (TUNE_BUDGET seconds, 60) and the tuned
+# choices against the built-in ones (bench/tune_ab.sh), then clconv-bench at
+# 4096² and 8192² with the copy probe, and prints one table. Meant to
+# finish in under 12 minutes.
 #   bash bench/gpu-check.sh              the first GPU; refuses to run without one
 #   GPU_CHECK_ANY=1 bash bench/gpu-check.sh   any OpenCL device (a dry run on a CPU)
 # Environment: BUILD (build directory, default build), OUT (where the logs
-# and the table go, default /tmp/gpu-check), REPS (bench runs per case, 5).
+# and the table go, default /tmp/gpu-check), REPS (bench runs per case, 5),
+# TUNE_BUDGET (seconds for --tune, 60).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -86,6 +89,33 @@ fi
 if "$build/clconv" --help | grep -q -- '--self-test'; then
     timeout 120 "$build/clconv" --self-test --device "$gpu" > "$out/self-test.txt" 2>&1
     say "self-test: exit $? ($(grep -c PASS "$out/self-test.txt") PASS, $(grep -c FAIL "$out/self-test.txt") FAIL)"
+fi
+
+# ------------------------------------------------------------ tuning
+# clconv --tune on the device, into its own cache directory (the user's
+# table is left alone): its wall time against the budget, the table, and
+# what it chose against the built-in choices (bench/tune_ab.sh, interleaved).
+tune_budget=${TUNE_BUDGET:-60}
+tune_dir="$out/tune-cache"
+rm -rf "$tune_dir" && mkdir -m 700 "$tune_dir"
+if "$build/clconv" --help | grep -q -- '--tune'; then
+    t1=$(date +%s.%N)
+    CLCONV_CACHE_DIR=$tune_dir timeout $((tune_budget + 60)) "$build/clconv" --tune \
+        --device "$gpu" --budget "$tune_budget" --json > "$out/tune.json" 2> "$out/tune.log"
+    rc=$?
+    t2=$(date +%s.%N)
+    say "tune: exit $rc, $(python3 -c "print(round($t2 - $t1, 1))") s wall for --budget $tune_budget;" \
+        "$(grep -o '"measured": [0-9]*, [^}]*"complete": [a-z]*' "$out/tune.json")"
+    cp "$tune_dir"/tune-*.txt "$out/" 2> /dev/null
+    grep -h '^entry' "$tune_dir"/tune-*.txt | awk '{printf "  %s%s@%s %s %sx%s %sx%s %s ms (built-in %s)\n",
+        $2 == "r1" ? "r1-" : "sq", $3, $4, $5, $6, $7, $8, $9, $10, $11}' |
+        tee -a "$out/summary.txt" | head -n 50
+    for kind in dense ones; do
+        CLCONV_CACHE_DIR=$tune_dir KIND=$kind BUILD=$build timeout 300 bash bench/tune_ab.sh \
+            4096 3,9,15 3 "$reps" > "$out/tune-ab-$kind.txt" 2>&1 || say "tune_ab $kind: exit $?"
+        say "tuned (B) against built-in (A), $kind filters, 4096², medians of 3 interleaved rounds:"
+        sed -n '/^# size k A_kernel/,$p' "$out/tune-ab-$kind.txt" | tee -a "$out/summary.txt"
+    done
 fi
 
 # ------------------------------------------------------------ speed

@@ -431,6 +431,46 @@ void clconv_cl_set_band_rows(clconv_cl *cl, int rows);
  * under its lock): calls that start after it use the new choice. */
 clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name);
 
+/* What clconv_cl_tune did. */
+typedef struct clconv_tune_result {
+    int points;        /* grid points planned (filter side x class x image) */
+    int measured;      /* points measured: the table's entries */
+    int timed;         /* candidates verified against the reference and timed */
+    int refused;       /* candidates that computed a wrong result or failed
+                          (never kept) */
+    int skipped;       /* candidates that cannot run a point, or whose
+                          predicted time was far behind the best */
+    int complete;      /* every point measured within the budget */
+    double seconds;    /* wall time of the call */
+    char path[1024];   /* the table's file ("" when it could not be written) */
+} clconv_tune_result;
+
+/* Progress of clconv_cl_tune: one line of text per grid point. */
+typedef void (*clconv_tune_fn)(const char *line, void *user);
+
+/* Tunes the device (clconv --tune): over a grid of filter sides (3 to 63,
+ * square and rank 1) and image sides, times the kernel variants with their
+ * tile sizes and work-groups, each first checked against the CPU
+ * reference on a small image (bit for bit: the tuner's filters have integer
+ * taps) and spot-checked on the timed one, and keeps each point's fastest
+ * in a table per platform, device and driver in the cache directory, which
+ * `auto` then follows (docs/kernels.md). Stops within budget_s seconds
+ * (> 0), keeping the points measured so far. fn (may be NULL) receives a
+ * line per point. Replaces the device's table, also for this handle.
+ * CLCONV_E_INVALID for a bad budget; CLCONV_E_IO when no table can be written
+ * (no usable cache directory; err says why). Not thread-safe on one
+ * clconv_cl: no other call may use the handle meanwhile. */
+clconv_status clconv_cl_tune(clconv_cl *cl, double budget_s, clconv_tune_fn fn,
+                             void *user, clconv_tune_result *r,
+                             char err[CLCONV_ERR_MAX]);
+
+/* Whether device d has a tuning table auto follows: 1 (its entries in
+ * *entries, its file in path, either may be NULL), else 0 (none, or one
+ * that is damaged or made for another device: one warning through the
+ * log hook). Thread-safe. */
+int clconv_device_tuned(const clconv_device_info *d, int *entries, char *path,
+                        size_t path_len);
+
 /* Timing of the last clconv_conv_cl call, in milliseconds. */
 typedef struct clconv_cl_timing {
     double upload_ms, kernel_ms, download_ms;
@@ -592,6 +632,9 @@ typedef struct clconv_job {
     int color;                   /* nonzero: filter RGB(A) channel by channel
                                     instead of taking luma */
     int alpha;                   /* a clconv_alpha: what --color does with alpha */
+    /* Multi-page TIFF stacks (DESIGN §6), appended: */
+    long long max_pages;         /* refuse files of more pages (65536);
+                                    0: no limit */
 } clconv_job;
 
 /* --alpha: the alpha channel carried through the geometry unfiltered (the
@@ -636,6 +679,14 @@ typedef struct clconv_report {
     int in_channels, out_channels; /* --color: the image's channels and
                                     those written (JPEG and PNM drop an
                                     alpha) (0: gray, one) */
+    const char *tuned;           /* the device's tuning table entry that chose
+                                    the kernel ("sq5@1024", docs/kernels.md;
+                                    lives as long as the device handle), NULL:
+                                    the built-in choice or a forced kernel */
+    int pages;                   /* the input's pages: 1, or a TIFF stack's
+                                    (every page filtered; sizes, depths and
+                                    channels above are the first page's;
+                                    counts, times and checks cover all) */
     /* Appended (the device map, clconv_conv_cl_image_mapped): */
     int device_map;              /* the device mapped the result to the
                                     output's depth: only samples came down */
@@ -654,7 +705,12 @@ void clconv_job_init(clconv_job *job);
  * the output). Every plane is held to max_pixels before it is allocated.
  * Returns r->status: CLCONV_E_MISMATCH when verification failed (the output
  * is then written as "<output>.mismatch", so it can be looked at but is never
- * taken for a finished output). Thread-safe: any number of threads may run
+ * taken for a finished output). A multi-page TIFF (at most max_pages
+ * pages) is a stack: every page goes through these steps in turn, into one
+ * multi-page TIFF when `output` is a TIFF (written as a whole, or as
+ * "<output>.mismatch"), else into "NAME-PAGE.ext" files beside `output`
+ * (page numbers zero-padded to the last page's digits); r->pages says how
+ * many. Thread-safe: any number of threads may run
  * it at once with one job (its devices serialise their own calls), on
  * different outputs. */
 clconv_status clconv_process_file(const clconv_job *job, const char *input,

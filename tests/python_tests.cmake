@@ -61,13 +61,24 @@ set_tests_properties(py_tiff PROPERTIES TIMEOUT 300 LABELS "python")
 clconv_py_test(py_color test_color.py)
 set_tests_properties(py_color PROPERTIES TIMEOUT 300 LABELS "python")
 
+# Multi-page TIFF stacks (every page against tifffile and numpy, on the CPU
+# reference and the default device; stack and page-file outputs, clashes,
+# --skip-existing, --max-pages, loops, BigTIFF) and colour TIFF in and out.
+clconv_py_test(py_tiff_stack test_tiff_stack.py)
+set_tests_properties(py_tiff_stack PROPERTIES TIMEOUT 600 LABELS "python;device")
+
 # Under ASan, the tests that load the instrumented libclconv.so through
 # ctypes need its runtime first in the process.
 if(CLCONV_ASAN_RT)
-  foreach(t py_depth py_color)
+  foreach(t py_depth py_color py_tiff_stack)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${CLCONV_ASAN_RT}")
   endforeach()
 endif()
+# clconv --tune (issue 14): a small tune within its budget, its table (key,
+# verified entries, checksum), auto following it and rigged tables, damaged
+# and foreign tables refused with one message and rebuilt.
+clconv_py_test(py_tune test_tune.py)
+set_tests_properties(py_tune PROPERTIES TIMEOUT 300 LABELS "python;device")
 # The device map from the command line (issue 14 item 2): files byte for byte
 # those of the host's mapping, counts and download bytes in --json, the spot
 # check still catching a wrong device result.

@@ -121,9 +121,10 @@ def make_fixtures():
     Image.fromarray(rgb, "RGB").save(w("good.jpg"), quality=90)
     Image.fromarray(rgb[:, :, 0], "L").save(w("good2.png"))
     Image.fromarray(rgb[:10, :12, 1], "L").save(w("small.png"))
-    # Two pages: clconv reads single-page TIFFs only (a stack is refused).
+    # A stack whose second page is 1-bit: the whole stack is refused from
+    # its headers, before any page is filtered (stacks: test_tiff_stack.py).
     Image.fromarray(rgb, "RGB").save(w("pic.tiff"), save_all=True,
-                                     append_images=[Image.fromarray(rgb, "RGB")])
+                                     append_images=[Image.fromarray(rgb[:, :, 0] > 99)])
     jpg = open(w("good.jpg"), "rb").read()
     open(w("half.jpg"), "wb").write(jpg[:len(jpg) // 2])
     png = open(w("good.png"), "rb").read()
@@ -158,7 +159,7 @@ def image_failures():
     cases = [("truncated JPEG", "half.jpg"), ("truncated PNG", "half.png"),
              ("corrupt PNG", "corrupt.png"), ("random bytes .jpg", "garbage.jpg"),
              ("empty file", "empty.png"), ("text named .png", "text.png"),
-             ("multi-page TIFF", "pic.tiff"), ("missing file", "nosuch.png")]
+             ("TIFF stack with a 1-bit page", "pic.tiff"), ("missing file", "nosuch.png")]
     for label, name in cases:
         for ext in ("png", "npy"):
             out = w(f"out_{name}.{ext}")
@@ -423,6 +424,14 @@ def device_cases(dev):
                       w("v.png")])
         if p.returncode != 0 or "max abs error" not in p.stderr:
             fail(f"--verify {f}", "expected exit 0 and 'max abs error'", p, cmd)
+        # An exact result names no position (it said "at (-1, -1)").
+        if "max abs error 0," in p.stderr and " at (" in p.stderr:
+            fail(f"--verify {f}", "an exact result printed a position", p, cmd)
+    NCHECKS += 1
+    cmd, p = run(["--device", "cpu", "--verify", "-f", "sharpen", g, "-o", w("v0.png")])
+    if p.returncode != 0 or "max abs error 0, 0 pixels" not in p.stderr or "(-1" in p.stderr:
+        fail("--verify on the reference", "expected 'max abs error 0, 0 pixels' and no "
+             "position", p, cmd)
     # A corrupted device pixel is caught.
     NCHECKS += 1
     cmd, p = run(["--device", "opencl", "--verify", "-f", "sharpen", g, "-o",

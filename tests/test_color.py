@@ -477,5 +477,55 @@ luma = np.asarray(Image.open(path("rgb.png")).convert("L")).astype(float)
 check(rc == 0 and np.array_equal(np.load(path("l.npy")), correlate(luma, SHARPEN)),
       f"gray mode: RGB in without --color is still the luma result: exit {rc}")
 
+
+# ---- a colour --verify failure names its channel (CLCONV_FAULT=perturb) ----
+# perturb adds |v| + 1 to each channel's centre pixel on the device: with
+# flat channels R=10, G=200, B=50 (sharpen keeps a flat image) the worst is G.
+flat = np.zeros((9, 11, 3), np.uint8)
+flat[..., 0], flat[..., 1], flat[..., 2] = 10, 200, 50
+Image.fromarray(flat, "RGB").save(path("flat.png"))
+for mode, words in (("--verify=full", "verification failed in channel G"),
+                    ("--verify=sample", "spot check in channel G")):
+    p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "--device", "opencl", mode,
+                        path("flat.png"), "-o", path("flat-out.png")], capture_output=True,
+                       text=True, env=env)
+    if "no OpenCL" in p.stderr:
+        print("channel names: no OpenCL device, not checked")
+        break
+    check(p.returncode == 3 and words in p.stderr,
+          f"{mode}: the message names channel G ({words!r}): exit {p.returncode} "
+          f"{p.stderr.strip()}")
+
+# ---- --color's OpenCL failures retire the device as gray mode's do ----
+# (CLCONV_FAULT=cl-alloc fails every device allocation: under auto the first
+# two images fall back with a note each, the second retires the device with
+# one message, and the rest go straight to the reference.)
+for i in range(6):
+    Image.fromarray(rng.integers(0, 256, (10 + i, 13, 3), dtype=np.uint8), "RGB") \
+        .save(path(f"ret{i}.png"))
+env_alloc = dict(os.environ, CLCONV_FAULT="cl-alloc")
+env_alloc.pop("CLCONV_DEVICE", None)
+p = subprocess.run([CLCONV, "--color", "-f", "sharpen", "-j", "1", "--json", "--format",
+                    "npy", *[path(f"ret{i}.png") for i in range(6)], "-o", path("ret") + "/"],
+                   capture_output=True, text=True, env=env_alloc)
+if "no OpenCL device" in p.stderr or "using the CPU reference path (" in p.stderr:
+    print("colour retirement: no OpenCL device, not checked")
+else:
+    import json
+    check(p.returncode == 0 and p.stderr.count("OpenCL failed") == 2 and
+          p.stderr.count("retired for the rest of the run") == 1,
+          f"--color retirement: 2 failures, 1 retirement: exit {p.returncode} "
+          f"{p.stderr.count('OpenCL failed')} failures, "
+          f"{p.stderr.count('retired for the rest')} retirements")
+    imgs = json.loads(p.stdout)["images"] if p.returncode == 0 else []
+    check(sum(1 for im in imgs if im["device"] == "cpu" and not im["fell_back"]) == 4,
+          "--color retirement: the 4 images after it went straight to the reference")
+    for i in range(6):
+        a = np.asarray(Image.open(path(f"ret{i}.png")))
+        want = np.stack([correlate(a[..., c], SHARPEN) for c in range(3)], -1)
+        got = np.load(path(f"ret/ret{i}.npy")) if p.returncode == 0 else None
+        check(got is not None and np.array_equal(got, want),
+              f"--color retirement: ret{i} equals numpy's result")
+
 shutil.rmtree(WORK, ignore_errors=True)
 check.finish()

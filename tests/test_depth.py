@@ -16,6 +16,10 @@ Checked against Pillow and numpy, on the CPU path and on the default device
   cannot hold and for non-finite --scale/--offset.
 - "clipped" per image and in total in --json equals numpy's count; the
   stderr summary of a batch, and a one-image run's own line, say it.
+- clconv's read of 16-bit gray, RGB and RGBA PNGs (written by OpenCV and by
+  Pillow) equals cv2.imread(IMREAD_UNCHANGED) (BGR(A) reordered) and, for
+  gray, Pillow's I;16; gray mode's luma of 16-bit RGB is Pillow's formula
+  in 64-bit integers on OpenCV's samples.
 """
 import ctypes
 import glob
@@ -466,6 +470,57 @@ def devices():
     return devs
 
 
+# ------------------------------------------------------------ OpenCV's reading
+
+def opencv_reads(dev):
+    """16-bit PNG samples as cv2.imread(IMREAD_UNCHANGED) has them."""
+    try:
+        import cv2
+    except ImportError:
+        print("no cv2: the OpenCV comparison is not checked")
+        return
+    w, h = size()
+    g = rng.integers(0, 65536, (h, w), dtype=np.uint16)
+    g[0, 0], g[-1, -1] = 0, 65535
+    cv2.imwrite(path("cv-g16.png"), g)
+    Image.fromarray(g).save(path("pil-g16.png"))
+    for name in ("cv-g16.png", "pil-g16.png"):
+        want = cv2.imread(path(name), cv2.IMREAD_UNCHANGED)
+        pil = np.array(Image.open(path(name)))
+        # Pillow 9 opens a 16-bit gray PNG as "I" (its I;16 samples widened)
+        check(want.dtype == np.uint16 and Image.open(path(name)).mode.startswith("I") and
+              np.array_equal(want, pil), f"{name}: OpenCV and Pillow's I;16 agree")
+        out = path(f"{dev}-{name}.npy")
+        if ok(f"{name} read", "-f", "identity", path(name), "-o", out, device=dev):
+            got = np.load(out)
+            check(same(got, want.astype(np.float32)) and same(got, pil.astype(np.float32)),
+                  f"16-bit gray PNG {name} [{dev}]: clconv's samples differ from "
+                  "cv2.IMREAD_UNCHANGED's / Pillow's I;16")
+    for ch in (3, 4):
+        rgb = rng.integers(0, 65536, (h, w, ch), dtype=np.uint16)
+        rgb[0, 0] = 65535
+        # OpenCV holds BGR(A): what it writes as RGB(A) is the reverse.
+        cv2.imwrite(path(f"cv-c{ch}.png"), rgb[..., [2, 1, 0, 3][:ch]])
+        back = cv2.imread(path(f"cv-c{ch}.png"), cv2.IMREAD_UNCHANGED)
+        want = back[..., [2, 1, 0, 3][:ch]]
+        check(back.dtype == np.uint16 and np.array_equal(want, rgb),
+              f"OpenCV's 16-bit {ch}-channel PNG round trip")
+        out = path(f"{dev}-cv-c{ch}.npy")
+        if ok(f"16-bit {ch}-channel PNG --color", "--color", "--alpha", "filter", "-f",
+              "identity", path(f"cv-c{ch}.png"), "-o", out, device=dev):
+            check(same(np.load(out), want.astype(np.float32)),
+                  f"16-bit {ch}-channel PNG --color [{dev}]: clconv's channels differ "
+                  "from cv2.IMREAD_UNCHANGED's (BGR reordered)")
+        out = path(f"{dev}-cv-c{ch}-gray.npy")
+        if ok(f"16-bit {ch}-channel PNG gray", "-f", "identity", path(f"cv-c{ch}.png"),
+              "-o", out, device=dev):
+            a = want.astype(np.int64)
+            luma = (19595 * a[..., 0] + 38470 * a[..., 1] + 7471 * a[..., 2] + 32768) >> 16
+            check(same(np.load(out), luma.astype(np.float32)),
+                  f"16-bit {ch}-channel PNG gray mode [{dev}]: not Pillow's luma of "
+                  "OpenCV's samples")
+
+
 try:
     usage_errors()
     for d in devices():
@@ -473,6 +528,7 @@ try:
         depth_changes(d)
         scale_offset(d)
         totals(d)
+        opencv_reads(d)
     library_api()
 finally:
     shutil.rmtree(WORK, ignore_errors=True)

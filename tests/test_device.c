@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clconv.h"
 #include "core/core.h" /* the case generator */
+#include "cl/cl.h"     /* the device's tuning table (tuned_shapes) */
 
 #include <float.h>
 #include <math.h>
@@ -736,6 +737,58 @@ static void local_fallback(clconv_cl *cl)
     unsetenv("CLCONV_KERNEL");
 }
 
+/* The tile sizes and work-groups a tuning table may name (the -D options
+ * of kernels/common.cl and local.cl, docs/kernels.md), each made auto's
+ * choice through a one-entry table: every suite case of its class against
+ * the reference, from the padded plane and both sources, and a check that
+ * the variant really ran. Sizes that are not multiples of any tile, every
+ * border, strides (which fall back), filters larger than the image. */
+static void tuned_shapes(clconv_cl *cl)
+{
+    static const clconv__shape shapes[] = {
+        {CLCONV__TILED, 8, 4, 64, 1},      {CLCONV__TILED, 16, 2, 64, 1},
+        {CLCONV__TILED, 8, 2, 64, 1},      {CLCONV__TILED, 4, 4, 64, 1},
+        {CLCONV__TILED, 4, 1, 16, 4},      {CLCONV__TILED, 16, 4, 16, 4},
+        {CLCONV__TILED, 16, 4, 256, 1},    {CLCONV__NAIVE, 1, 1, 64, 1},
+        {CLCONV__SEPARABLE, 8, 4, 64, 1},  {CLCONV__SEPARABLE, 16, 2, 64, 1},
+        {CLCONV__SEPARABLE, 8, 2, 64, 1},  {CLCONV__SEPARABLE, 4, 1, 16, 4},
+        {CLCONV__SEPARABLE, 16, 4, 16, 4}, {CLCONV__LOCAL, 2, 1, 16, 16},
+        {CLCONV__LOCAL, 1, 1, 32, 8},      {CLCONV__LOCAL, 4, 1, 32, 8}};
+    static clconv__tune_table t;
+    clconv__tune_table *saved = cl->tune;
+    size_t i;
+    unsetenv("CLCONV_KERNEL");
+    cl->tune = &t;
+    for (i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const clconv__shape *sh = &shapes[i];
+        const char *want = clconv__variant_name(sh->var);
+        tcase c = base_case(75, 41, 3, 3);
+        clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
+        char desc[512];
+        memset(&t, 0, sizeof t);
+        t.n = 1;
+        t.e[0].rank1 = sh->var == CLCONV__SEPARABLE;
+        t.e[0].k = 3;
+        t.e[0].side = 256;
+        t.e[0].s = *sh;
+        snprintf(t.e[0].name, sizeof t.e[0].name, "test");
+        rank1_wanted = t.e[0].rank1;
+        c.rank1 = rank1_wanted;
+        describe(&c, desc, sizeof desc);
+        if (run_case(cl, &c, NULL, &tm) && (!tm.kernel || strcmp(tm.kernel, want))) {
+            failures++;
+            fprintf(stderr, "FAILED: %s\n  a table entry for %s vec %d rows %d group "
+                    "%dx%d ran the %s kernel\n", desc, want, sh->vec_w, sh->tile_rows,
+                    sh->wg_x, sh->wg_y, tm.kernel ? tm.kernel : "(none)");
+        }
+        if (!reduced) edge_cases(cl);
+        random_cases(cl, 40);
+    }
+    rank1_wanted = 0;
+    cl->tune = saved;
+    section("tuned tile sizes and work-groups");
+}
+
 /* ------------------------------------------------------------ fft */
 
 /* Runs c and requires the kernel `want` ran ("fft", or for cases the FFT
@@ -1274,6 +1327,7 @@ int main(void)
     }
     consistency(cl);
     section("consistency");
+    if (variant_selected("tuned")) tuned_shapes(cl);
     local_fallback(cl);
     fft_cases(cl);
     section("fft path");

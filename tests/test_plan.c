@@ -301,6 +301,58 @@ static void test_bands(void)
     clconv_filter_destroy(f);
 }
 
+/* The tuning table's lookup: the filter's class first, then the nearest
+ * filter side (weighing twice) and image size on a log scale. */
+static void test_tune_lookup(void)
+{
+    static clconv__tune_table t;
+    const clconv__tune_entry *e;
+    const int pts[][3] = {{0, 3, 256}, {0, 3, 2048}, {0, 15, 1024}, {1, 9, 1024}};
+    clconv__shape s;
+    int i;
+    memset(&t, 0, sizeof t);
+    CHECK(clconv__tune_lookup(NULL, 0, 3, 3, 100, 100) == NULL);
+    CHECK(clconv__tune_lookup(&t, 0, 3, 3, 100, 100) == NULL);
+    for (i = 0; i < 4; i++) {
+        t.e[i].rank1 = pts[i][0];
+        t.e[i].k = pts[i][1];
+        t.e[i].side = pts[i][2];
+    }
+    t.n = 4;
+    e = clconv__tune_lookup(&t, 0, 3, 3, 300, 200);
+    CHECK(e == &t.e[0]);
+    e = clconv__tune_lookup(&t, 0, 3, 3, 4000, 3000);
+    CHECK(e == &t.e[1]);
+    e = clconv__tune_lookup(&t, 0, 11, 13, 1000, 1000); /* side sqrt(143) */
+    CHECK(e == &t.e[2]);
+    e = clconv__tune_lookup(&t, 1, 3, 3, 64, 64); /* the only rank-1 entry */
+    CHECK(e == &t.e[3]);
+    /* 5x5 on 256^2: 3@256 (filter 2*0.51, image 0) beats 15@1024 (2*1.1 + 2.8). */
+    e = clconv__tune_lookup(&t, 0, 5, 5, 256, 256);
+    CHECK(e == &t.e[0]);
+
+    /* Shapes: the kernels' tile sizes only; work-groups up to 1024 items. */
+    for (i = 0; i < CLCONV__VARIANTS; i++) {
+        clconv__shape_default(i, &s);
+        CHECK(clconv__shape_is_default(&s));
+        CHECK(clconv__shape_valid(&s));
+    }
+    s.var = CLCONV__TILED; s.vec_w = 8; s.tile_rows = 2; s.wg_x = 32; s.wg_y = 2;
+    CHECK(clconv__shape_valid(&s) && !clconv__shape_is_default(&s));
+    s.vec_w = 12;
+    CHECK(!clconv__shape_valid(&s));
+    s.vec_w = 16; s.tile_rows = 3;
+    CHECK(!clconv__shape_valid(&s));
+    s.tile_rows = 4; s.wg_x = 2048; s.wg_y = 1;
+    CHECK(!clconv__shape_valid(&s));
+    s.var = CLCONV__LOCAL; s.vec_w = 2; s.tile_rows = 1; s.wg_x = 16; s.wg_y = 8;
+    CHECK(clconv__shape_valid(&s));
+    s.tile_rows = 2;
+    CHECK(!clconv__shape_valid(&s));
+    s.var = CLCONV__FFT; s.vec_w = 8; s.tile_rows = 1;
+    CHECK(!clconv__shape_valid(&s));
+}
+
 int main(void)
 {
     test_budget();
@@ -308,6 +360,7 @@ int main(void)
     test_variants();
     test_fft();
     test_bands();
+    test_tune_lookup();
     printf("test_plan: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

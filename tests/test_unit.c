@@ -711,6 +711,56 @@ static void test_filter_file(const char *dir)
 
 /* ------------------------------------------------------------ mapping */
 
+/* clamp and abs against libm's rint, half to even, on every half step of
+ * -4..65540 and on random floats of every magnitude (2^-30 .. 2^100, both
+ * signs, the ties of float32 included), to 8 and 16 bits: the map rounds
+ * without calling rint, so this is where a shortcut would show. */
+static void test_map_rounding(void)
+{
+    const int halves = 2 * 65544 + 8, randoms = 200000, n = halves + randoms;
+    unsigned seed = 2026u;
+    clconv_plane p = {0, 0, NULL};
+    unsigned char *u8 = malloc((size_t)n);
+    uint16_t *u16 = malloc((size_t)n * sizeof *u16);
+    long long nans = -1, clipped = -1, want_clipped = 0;
+    int i, bad = 0, m;
+    CHECK_INT(clconv_plane_alloc(&p, n, 1), CLCONV_OK);
+    if (!p.data || !u8 || !u16) goto done;
+    for (i = 0; i < halves; i++) p.data[i] = (float)(i - 8) * 0.5f;
+    for (i = halves; i < n; i++) {
+        float v;
+        seed = seed * 1103515245u + 12345u;
+        v = ldexpf((float)(seed >> 8) / 16777216.0f, (int)(seed % 131u) - 30);
+        if (seed & 0x40000000u) v = -v;
+        if (i % 7 == 0) v = floorf(v) + 0.5f; /* a tie where floats hold one */
+        p.data[i] = v;
+    }
+    for (m = 0; m < 2; m++) {
+        const clconv_map map = m ? CLCONV_MAP_ABS : CLCONV_MAP_CLAMP;
+        clconv_plane_to_u16(&p, map, u16, &nans, &clipped);
+        clconv_plane_to_u8(&p, map, u8, NULL);
+        want_clipped = 0;
+        for (i = 0; i < n && bad < 5; i++) {
+            const double r = rint(m ? fabs((double)p.data[i]) : (double)p.data[i]);
+            const unsigned w16 = r < 0 ? 0u : r > 65535 ? 65535u : (unsigned)r;
+            const unsigned w8 = r < 0 ? 0u : r > 255 ? 255u : (unsigned)r;
+            want_clipped += r < 0 || r > 65535;
+            if (u16[i] != w16 || u8[i] != w8) {
+                fprintf(stderr, "map %s of %.9g (%a): %u/%u, rint gives %u/%u\n",
+                        m ? "abs" : "clamp", p.data[i], p.data[i], u8[i], u16[i], w8, w16);
+                bad++;
+            }
+        }
+        CHECK_INT(bad, 0);
+        CHECK_INT(nans, 0);
+        CHECK_INT(clipped, want_clipped);
+    }
+done:
+    clconv_plane_free(&p);
+    free(u8);
+    free(u16);
+}
+
 static void test_map(void)
 {
     /* clamp: round half to even, then clamp; NaN -> 0 and counted */
@@ -800,6 +850,7 @@ static void test_map(void)
         CHECK_INT(nans, 0);
     }
     clconv_plane_free(&p);
+    test_map_rounding();
 }
 
 /* ------------------------------------------------------------ files */

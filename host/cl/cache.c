@@ -58,6 +58,11 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+unsigned long long clconv__fnv64(unsigned long long h, const void *data, size_t n)
+{
+    return fnv(h, data, n);
+}
+
 static void put64(unsigned char *p, uint64_t v)
 {
     int i;
@@ -82,12 +87,7 @@ static uint64_t get64(const unsigned char *p)
 
 /* One warning per distinct text per process: a refused directory would
  * otherwise be reported for every program built. */
-static void warn(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-static void warn(const char *fmt, ...)
+void clconv__cache_warn(const char *fmt, ...)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static uint64_t seen[32];
@@ -178,9 +178,7 @@ int clconv__read_fd(int fd, size_t max, unsigned char **out, size_t *len)
     return 1;
 }
 
-/* The cache directory, opened (a descriptor), or -1 when there is none or
- * it is refused; `dir` holds its path for messages. */
-static int cache_dir(char *dir, size_t n)
+int clconv__cache_dir(char *dir, size_t n, const char *what, const char *then)
 {
     const char *env = getenv("CLCONV_CACHE_DIR"), *base;
     struct stat st;
@@ -204,9 +202,9 @@ static int cache_dir(char *dir, size_t n)
     if (fd < 0) {
         const int e = errno;
         if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-            warn("kernel cache %s: a symbolic link, refused; building without the cache", dir);
+            clconv__cache_warn("%s %s: a symbolic link, refused; %s", what, dir, then);
         else if (e == ENOTDIR)
-            warn("kernel cache %s: not a directory; building without the cache", dir);
+            clconv__cache_warn("%s %s: not a directory; %s", what, dir, then);
         return -1;
     }
     if (fstat(fd, &st) != 0) {
@@ -214,12 +212,11 @@ static int cache_dir(char *dir, size_t n)
         return -1;
     }
     if (st.st_uid != geteuid()) {
-        warn("kernel cache %s: owned by uid %ld, not by us (uid %ld), refused; building "
-             "without the cache", dir, (long)st.st_uid, (long)geteuid());
+        clconv__cache_warn("%s %s: owned by uid %ld, not by us (uid %ld), refused; %s", what, dir,
+             (long)st.st_uid, (long)geteuid(), then);
     } else if (st.st_mode & 022) {
-        warn("kernel cache %s: writable by %s (mode %03o), refused; building without the "
-             "cache", dir, writers(st.st_mode),
-             (unsigned)(st.st_mode & 0777));
+        clconv__cache_warn("%s %s: writable by %s (mode %03o), refused; %s", what, dir,
+             writers(st.st_mode), (unsigned)(st.st_mode & 0777), then);
     } else {
         return fd;
     }
@@ -358,7 +355,8 @@ static int lookup_open(const clconv_cl *cl, const char *src, const char *opts, l
 {
     clconv__cache_id id;
     l->key = NULL;
-    l->dfd = cache_dir(l->dir, sizeof l->dir);
+    l->dfd = clconv__cache_dir(l->dir, sizeof l->dir, "kernel cache",
+                               "building without the cache");
     if (l->dfd < 0) return 0;
     clconv__cache_identify(cl, &id);
     l->key = clconv__cache_key(&id, src, opts, &l->key_len);
@@ -469,7 +467,7 @@ cl_program clconv__cache_load(clconv_cl *cl, const char *src, const char *opts)
     if (!lookup_open(cl, src, opts, &l)) return NULL;
     fd = clconv__open_file(l.dfd, l.name, l.shown, 1, why, sizeof why);
     if (fd < 0) {
-        if (errno != ENOENT) warn("%s; building without the cache", why);
+        if (errno != ENOENT) clconv__cache_warn("%s; building without the cache", why);
     } else {
         if (clconv__read_fd(fd, HEADER + MAX_KEY + MAX_BINARY, &data, &len))
             prog = from_entry(cl, &l, opts, data, len);
@@ -528,41 +526,46 @@ done:
     return d;
 }
 
-/* Nonzero when the entry's name is free or holds a regular file of ours,
- * which a rename may replace; anything else is left alone. */
-static int replaceable(const lookup *l)
+int clconv__cache_write(int dfd, const char *name, const void *data, size_t len)
 {
+    static atomic_uint counter;
+    char tmp[96];
+    int fd = -1, ok, tries;
+    struct timespec ts;
     struct stat st;
-    if (fstatat(l->dfd, l->name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT;
-    return S_ISREG(st.st_mode) && st.st_uid == geteuid();
+    /* Only a free name or a regular file of ours may be replaced. */
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            ? !S_ISREG(st.st_mode) || st.st_uid != geteuid()
+            : errno != ENOENT)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (tries = 0; tries < 16 && fd < 0; tries++) {
+        snprintf(tmp, sizeof tmp, ".%.40s.%ld.%lx.%u", name, (long)getpid(),
+                 (unsigned long)ts.tv_nsec, atomic_fetch_add(&counter, 1u));
+        /* 0600 whatever the umask: fchmod below, not a umask change. */
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) return 0;
+    ok = fchmod(fd, 0600) == 0 && write_all(fd, data, len);
+    ok = (close(fd) == 0) && ok;
+    if (!ok || renameat(dfd, tmp, dfd, name) != 0) {
+        (void)unlinkat(dfd, tmp, 0);
+        return 0;
+    }
+    return 1;
 }
 
 void clconv__cache_store(clconv_cl *cl, cl_program prog, const char *src,
                          const char *opts)
 {
-    static atomic_uint counter;
     lookup l;
     unsigned char *d = NULL;
     size_t len = 0;
-    char tmp[64];
-    int fd = -1, ok, tries;
-    struct timespec ts;
 
     if (!lookup_open(cl, src, opts, &l)) return;
-    if (!replaceable(&l) || !(d = make_entry(prog, &l, &len))) goto done;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    for (tries = 0; tries < 16 && fd < 0; tries++) {
-        snprintf(tmp, sizeof tmp, ".%.16s.%ld.%lx.%u", l.name, (long)getpid(),
-                 (unsigned long)ts.tv_nsec, atomic_fetch_add(&counter, 1u));
-        /* 0600 whatever the umask: fchmod below, not a umask change. */
-        fd = openat(l.dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) goto done;
-    ok = fchmod(fd, 0600) == 0 && write_all(fd, d, len);
-    ok = (close(fd) == 0) && ok;
-    if (!ok || renameat(l.dfd, tmp, l.dfd, l.name) != 0) (void)unlinkat(l.dfd, tmp, 0);
-done:
+    if ((d = make_entry(prog, &l, &len)) != NULL)
+        (void)clconv__cache_write(l.dfd, l.name, d, len);
     free(d);
     lookup_close(&l);
 }

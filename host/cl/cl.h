@@ -34,6 +34,10 @@ enum {
     CLCONV__SLOTS
 };
 
+/* Programs kept for tile sizes other than the built-in ones (tuned or
+ * being tuned): the oldest is replaced when all are taken. */
+#define CLCONV__ALT_PROGS 8
+
 struct clconv_cl {
     clconv_device_info info;
     cl_device_id dev;
@@ -73,6 +77,23 @@ struct clconv_cl {
     double fft_h_max;      /* max |H| over the block's frequencies */
     int fft_h_n, fft_h_kh, fft_h_kw;
     double *fft_h_taps;
+    /* Tuning (tune.c, registry.c): the device's table, loaded at open
+     * (NULL: none or refused; earlier ones kept in `tune_old` until close,
+     * since reports point at their entries' names), and the programs built
+     * for tile sizes other than the built-in ones, on first use. */
+    clconv__tune_table *tune;
+    clconv__tune_table *tune_try;  /* the tuner's candidate, while it runs */
+    struct clconv_tune_old {
+        clconv__tune_table *t;
+        struct clconv_tune_old *next;
+    } *tune_old;
+    struct clconv_alt_prog {
+        int var, vec_w, tile_rows; /* var 0: unused */
+        cl_program program;
+        cl_kernel k[CLCONV__SLOTS];
+        unsigned long long used;   /* last use, for replacement */
+    } alt[CLCONV__ALT_PROGS];
+    unsigned long long alt_clock;
     /* The device map (map.c), built on its first use: map_u8, map_u16,
      * map_minmax, map_gather; its buffers, kept and grown. */
     cl_program map_prog;
@@ -318,6 +339,9 @@ typedef struct clconv__call {
     float cval;
     cl_kernel k, k2;         /* the entry points of the call, and */
     size_t lx, ly, lx2, ly2; /* their work-groups */
+    clconv__shape shape;     /* tiles and work-group (clconv__tune_choose;
+                                all zero: the registry's) */
+    const char *tuned;       /* the table entry that chose it, NULL: none */
 } clconv__call;
 
 /* One row of the kernel registry (registry.c): a kernel variant, where its
@@ -346,6 +370,54 @@ extern const clconv__kernel_desc clconv__registry[CLCONV__VARIANTS];
  * taps `in_const`) and their work-group sizes within the kernels' limits. */
 clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
                                     int in_const, char *err);
+
+/* ------------------------------------------------------------ tuning */
+
+/* What a call runs by the device's tuning table (tune.c). */
+typedef struct clconv__choice {
+    int forced;            /* for clconv__choose_variant and _fft_wanted */
+    clconv__shape shape;   /* the table's shape for `forced` */
+    const char *entry;     /* the entry's name, NULL: no entry applies */
+} clconv__choice;
+
+/* The choice for a call: the variant forced by the user (clconv_cl_set_kernel,
+ * CLCONV_KERNEL) with its built-in shape; else the table's nearest entry
+ * for this filter and output, as if forced, when its shape fits the device
+ * (local memory); else none (-1: the built-in choice). Returns ch->forced. */
+int clconv__tune_choose(const clconv_cl *cl, const clconv__limits *lim,
+                        const clconv_filter *f, const clconv_geometry *g,
+                        clconv__choice *ch);
+/* After clconv__choose_variant gave var: the shape the call runs with (the
+ * table's when var is the table's variant, else var's built-in one) and
+ * the entry that chose it (NULL when none did). */
+void clconv__tune_settle(const clconv__choice *ch, int var, clconv__shape *shape,
+                         const char **entry);
+/* The entry that chose the kernel of this thread's last device call (NULL:
+ * none), for reports (clconv_report.tuned); set by conv.c. */
+void clconv__tune_note(const char *entry);
+const char *clconv__tune_last(void);
+/* Loads the device's table at open (a damaged or foreign one: one warning,
+ * none used); frees every table at close. */
+void clconv__tune_load(clconv_cl *cl);
+void clconv__tune_release(clconv_cl *cl);
+/* Releases the alternative tile programs (registry.c). */
+void clconv__registry_release_alt(clconv_cl *cl);
+
+/* The cache directory (cache.c), opened, or -1 (none, off, or refused with
+ * one warning: "<what> <dir>: <cause>; <then>"); dir receives its path. */
+int clconv__cache_dir(char *dir, size_t n, const char *what, const char *then);
+/* One warning line through clconv__log, once per distinct text. */
+void clconv__cache_warn(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Writes len bytes as `name` under dfd atomically (a 0600 temporary file,
+ * renamed), unless name holds something that is not a regular file of
+ * ours; 0 on failure. */
+int clconv__cache_write(int dfd, const char *name, const void *data, size_t len);
+/* FNV-1a 64 of data, continuing from h (0xcbf29ce484222325 to start). */
+unsigned long long clconv__fnv64(unsigned long long h, const void *data, size_t n);
 
 /* ------------------------------------------------------------ the FFT */
 

@@ -102,6 +102,7 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
     st = clconv__run_bands(run, out->data, tm, err);
     if (st == CLCONV_OK) {
         tm->kernel = clconv__registry[c->var].name;
+        clconv__tune_note(c->tuned);
         perturb(out, mr);
     }
     return st;
@@ -155,6 +156,7 @@ static clconv_status conv_padded(clconv_cl *cl, const clconv_plane *padded,
     clconv__band_run run;
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0};
     clconv_status st = CLCONV_OK;
+    clconv__choice ch;
     long long rows;
     int forced, var;
 
@@ -171,13 +173,17 @@ static clconv_status conv_padded(clconv_cl *cl, const clconv_plane *padded,
         clconv__err(err, "cannot lock the device");
         return CLCONV_E_INVALID;
     }
-    forced = clconv__forced_variant(cl->kernel);
+    clconv__tune_note(NULL);
+    forced = clconv__tune_choose(cl, &lim, f, g, &ch);
     var = clconv__choose_variant(&lim, forced, f, g, fu, fv);
+    clconv__tune_settle(&ch, var, &c.shape, &c.tuned);
     if (clconv__fft_wanted(&lim, forced, f, g, var) &&
         clconv__fft_values_ok(padded->data, pw * (size_t)g->padded_h)) {
         st = fft_on_plane(cl, padded, f, g, out, &tm, mr, err);
         if (st != CLCONV_E_TOO_LARGE) {
             if (st == CLCONV_OK) perturb(out, mr);
+            clconv__tune_settle(&ch, CLCONV__FFT, &c.shape, &c.tuned);
+            clconv__tune_note(c.tuned);
             goto cleanup;
         }
         st = CLCONV_OK; /* does not fit: the default choice */
@@ -281,14 +287,14 @@ static void fill_strip(float *dst, int r0, int r1, int c0, int c1,
     }
 }
 
-static int build_frame(frame *fr, const clconv_geometry *g, const int *rmap,
-                       const int *cmap, int r_lo, int r_hi, int c_lo, int c_hi,
-                       const float *f32, const unsigned char *u8, int sw,
+static int build_frame(frame *fr, const clconv_geometry *g, const clconv__shape *s,
+                       const int *rmap, const int *cmap, int r_lo, int r_hi, int c_lo,
+                       int c_hi, const float *f32, const unsigned char *u8, int sw,
                        float cval)
 {
     const int ph = g->padded_h, pw = g->padded_w;
-    const int hr = CLCONV_TILE_ROWS - 1 + (g->kh - 1) * g->dilation;
-    const int hc = CLCONV_VEC_W - 1 + (g->kw - 1) * g->dilation;
+    const int hr = s->tile_rows - 1 + (g->kh - 1) * g->dilation;
+    const int hc = s->vec_w - 1 + (g->kw - 1) * g->dilation;
     size_t top, bot, left, right;
     fr->fw = pw;
     fr->top_h = r_lo > 0 ? (r_lo + hr < ph ? r_lo + hr : ph) : 0;
@@ -374,6 +380,9 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
     clconv__band_run run;
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, "device", 0, 0};
     clconv_status st = CLCONV_OK;
+    clconv__choice ch;
+    clconv__shape shape;
+    const char *tuned;
     cl_mem src_b = NULL;
     long long rows;
     int forced, var, locked = 0;
@@ -384,8 +393,10 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
         clconv__err(err, "image sizes do not match the geometry");
         return CLCONV_E_INVALID;
     }
-    forced = clconv__forced_variant(cl->kernel);
+    clconv__tune_note(NULL);
+    forced = clconv__tune_choose(cl, &lim, f, g, &ch);
     var = clconv__choose_variant(&lim, forced, f, g, fu, fv);
+    clconv__tune_settle(&ch, var, &shape, &tuned);
     src_bytes = (unsigned long long)sw * (unsigned long long)sh * (u8 ? 1 : sizeof(float));
     rows = clconv__band_rows_src(&lim, g, src_bytes, var == CLCONV__SEPARABLE, &left);
     /* A variant without a border-reading form (local), a source that does
@@ -401,6 +412,8 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
     c.src = 1;
     c.sw = sw;
     c.cval = prm->cval;
+    c.shape = shape;
+    c.tuned = tuned;
     rmap = clconv__axis_map(g->in_h, g->pad_top, g->pad_bottom, prm->border);
     cmap = clconv__axis_map(g->in_w, g->pad_left, g->pad_right, prm->border);
     if (!rmap || !cmap) {
@@ -417,7 +430,7 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
     c.c_hi = g->pad_left + g->in_w;
     /* tiled_src's border strips, counted against the device budget too. */
     if (var == CLCONV__TILED &&
-        (!build_frame(&fr, g, rmap, cmap, c.r_lo, c.r_hi, c.c_lo, c.c_hi,
+        (!build_frame(&fr, g, &shape, rmap, cmap, c.r_lo, c.r_hi, c.c_lo, c.c_hi,
                       u8 ? NULL : in->data, u8 ? in8->data : NULL, sw, prm->cval) ||
          (unsigned long long)fr.n * sizeof(float) > left / 2)) {
         free(rmap);
@@ -436,6 +449,8 @@ clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
                           &tm, mr, err);
         if (st != CLCONV_E_TOO_LARGE) {
             if (st == CLCONV_OK) perturb(out, mr);
+            clconv__tune_settle(&ch, CLCONV__FFT, &shape, &tuned);
+            clconv__tune_note(tuned);
             goto cleanup;
         }
         st = CLCONV_OK; /* does not apply or fit: the default choice */

@@ -251,6 +251,7 @@ clconv_status clconv_cl_open(int platform, int device, clconv_cl **out,
     }
     st = clconv__registry_build(cl, err);
     if (st != CLCONV_OK) goto cleanup;
+    clconv__tune_load(cl);
     {
         const char *b = getenv("CLCONV_BAND_ROWS");
         if (b) cl->band_rows = atoi(b);
@@ -276,6 +277,8 @@ void clconv_cl_close(clconv_cl *cl)
             if (cl->k[i][j]) clReleaseKernel(cl->k[i][j]);
     if (cl->tmp_buf) clReleaseMemObject(cl->tmp_buf);
     clconv__fft_release(cl);
+    clconv__registry_release_alt(cl);
+    clconv__tune_release(cl);
     clconv__map_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->queue) clReleaseCommandQueue(cl->queue);

@@ -118,7 +118,13 @@ int clconv__factor_rank1(const clconv_filter *f, float *u, float *v)
  * device's local memory; else the tiled kernel runs. */
 unsigned long long clconv__local_bytes(const clconv_geometry *g, size_t lx, size_t ly)
 {
-    return ((unsigned long long)lx * CLCONV_LOCAL_R +
+    return clconv__local_bytes_r(g, lx, ly, CLCONV_LOCAL_R);
+}
+
+unsigned long long clconv__local_bytes_r(const clconv_geometry *g, size_t lx, size_t ly,
+                                         int r)
+{
+    return ((unsigned long long)lx * (unsigned long long)r +
             (unsigned long long)(g->kw - 1) * g->dilation) *
            ((unsigned long long)ly + (unsigned long long)(g->kh - 1) * g->dilation) *
            sizeof(float);
@@ -388,4 +394,72 @@ long long clconv__band_rows_fft(const clconv__limits *lim,
     rows = cb * V;
     if (lim->band_rows > 0 && lim->band_rows < rows) rows = lim->band_rows;
     return rows;
+}
+
+/* ------------------------------------------------------------ tuning */
+
+void clconv__shape_default(int v, clconv__shape *s)
+{
+    const clconv__kernel_desc *d = &clconv__registry[v];
+    s->var = v;
+    s->vec_w = (int)d->vw;
+    s->tile_rows = (int)d->vh;
+    s->wg_x = (int)d->want_x;
+    s->wg_y = (int)d->want_y;
+}
+
+int clconv__shape_is_default(const clconv__shape *s)
+{
+    clconv__shape d;
+    if (s->var < 0 || s->var >= CLCONV__VARIANTS) return 0;
+    clconv__shape_default(s->var, &d);
+    return d.vec_w == s->vec_w && d.tile_rows == s->tile_rows && d.wg_x == s->wg_x &&
+           d.wg_y == s->wg_y;
+}
+
+static int one_two_four(int v) { return v == 1 || v == 2 || v == 4; }
+
+int clconv__shape_valid(const clconv__shape *s)
+{
+    const long long items = (long long)s->wg_x * s->wg_y;
+    int tiles;
+    if (s->var < 0 || s->var >= CLCONV__VARIANTS || s->wg_x < 1 || s->wg_y < 1 ||
+        items > 1024)
+        return 0;
+    switch (s->var) {
+    case CLCONV__TILED:
+    case CLCONV__SEPARABLE:
+        tiles = (s->vec_w == 4 || s->vec_w == 8 || s->vec_w == 16) &&
+                one_two_four(s->tile_rows);
+        break;
+    case CLCONV__LOCAL:
+        tiles = one_two_four(s->vec_w) && s->tile_rows == 1;
+        break;
+    default: /* naive and fft have no tiles; fft's groups are its own */
+        tiles = clconv__shape_is_default(s) ||
+                (s->var == CLCONV__NAIVE && s->vec_w == 1 && s->tile_rows == 1);
+    }
+    return tiles;
+}
+
+const clconv__tune_entry *clconv__tune_lookup(const clconv__tune_table *t, int rank1,
+                                              int kw, int kh, int out_w, int out_h)
+{
+    const double lk = 0.5 * log((double)kw * kh), lp = log((double)out_w * out_h);
+    const clconv__tune_entry *best = NULL;
+    double bd = 0;
+    int i;
+    if (!t) return NULL;
+    for (i = 0; i < t->n; i++) {
+        const clconv__tune_entry *e = &t->e[i];
+        double d;
+        if (e->rank1 != rank1) continue;
+        d = 2 * fabs(lk - log((double)e->k)) +
+            fabs(lp - 2 * log((double)e->side));
+        if (!best || d < bd) {
+            best = e;
+            bd = d;
+        }
+    }
+    return best;
 }

@@ -35,6 +35,46 @@ typedef enum clconv__variant {
 #define CLCONV_TILE_ROWS 4
 #define CLCONV_LOCAL_R 4
 
+/* A kernel variant with its tunables (the tuner's candidates and a tuning
+ * table's winners): outputs per work-item (tiled, separable: -DVEC_W and
+ * -DTILE_ROWS; local: -DLOCAL_R in vec_w, tile_rows 1; others 1 x 1) and
+ * the work-group asked for. The defaults are the registry's row. */
+typedef struct clconv__shape {
+    int var;
+    int vec_w, tile_rows;
+    int wg_x, wg_y;
+} clconv__shape;
+
+/* The built-in shape of variant v. */
+void clconv__shape_default(int v, clconv__shape *s);
+/* Whether s is its variant's built-in shape (then the main program runs). */
+int clconv__shape_is_default(const clconv__shape *s);
+/* Whether the kernels accept s's tile sizes (VEC_W 4, 8, 16; TILE_ROWS and
+ * LOCAL_R 1, 2, 4) and its work-group is 1..1024 items. */
+int clconv__shape_valid(const clconv__shape *s);
+
+/* One entry of a tuning table (docs/kernels.md): a grid point (the filter
+ * class, rank 1 or not, its side k, the image's side) and the shape that
+ * won there, with its time and the built-in choice's. */
+#define CLCONV__TUNE_MAX 256
+typedef struct clconv__tune_entry {
+    int rank1, k, side;
+    clconv__shape s;
+    double ms, default_ms;
+    char name[32];        /* "sq5@1024", "r1-9@256": what --json shows */
+} clconv__tune_entry;
+
+typedef struct clconv__tune_table {
+    int n;
+    clconv__tune_entry e[CLCONV__TUNE_MAX];
+} clconv__tune_table;
+
+/* The entry of t nearest to a call (the filter's class; then its side,
+ * sqrt(kw * kh), and the output's pixels, on a log scale, the filter
+ * weighing twice); NULL when t has none of that class. */
+const clconv__tune_entry *clconv__tune_lookup(const clconv__tune_table *t, int rank1,
+                                              int kw, int kh, int out_w, int out_h);
+
 /* FFT block sides: 128, 256, 512. */
 #define CLCONV_FFT_SIZES 3
 
@@ -60,6 +100,10 @@ int clconv__factor_rank1(const clconv_filter *f, float *u, float *v);
 /* The local kernel's __local tile for an lx x ly work-group, in bytes. */
 unsigned long long clconv__local_bytes(const clconv_geometry *g, size_t lx,
                                        size_t ly);
+
+/* The same for a local work-item of r outputs along x (-DLOCAL_R). */
+unsigned long long clconv__local_bytes_r(const clconv_geometry *g, size_t lx,
+                                         size_t ly, int r);
 
 /* The variant for this call, FFT aside (clconv__fft_wanted): separable
  * (factors into fu, fv) for rank-1 filters when forced or big enough,

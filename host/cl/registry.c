@@ -40,8 +40,9 @@ static clconv_status launch_direct(void *user, const clconv__band *b,
     const clconv__kernel_desc *d = &clconv__registry[c->var];
     const clconv_geometry *g = c->g;
     const size_t ow = (size_t)g->out_w;
-    const size_t gsz[2] = {clconv__round_up((ow + d->vw - 1) / d->vw, c->lx),
-                           clconv__round_up(((size_t)b->rows + d->vh - 1) / d->vh, c->ly)};
+    const size_t vw = (size_t)c->shape.vec_w, vh = (size_t)c->shape.tile_rows;
+    const size_t gsz[2] = {clconv__round_up((ow + vw - 1) / vw, c->lx),
+                           clconv__round_up(((size_t)b->rows + vh - 1) / vh, c->ly)};
     const size_t lsz[2] = {c->lx, c->ly};
     const int prow0 = b->r0 * g->stride;
     const int *fa = c->frame_args;
@@ -57,7 +58,9 @@ static clconv_status launch_direct(void *user, const clconv__band *b,
         if (st != CLCONV_OK) goto cleanup;
         if (d->local_tile)
             CL_TRY(err, clSetKernelArg(c->k, 10,
-                                       (size_t)clconv__local_bytes(g, c->lx, c->ly), NULL));
+                                       (size_t)clconv__local_bytes_r(g, c->lx, c->ly,
+                                                                     c->shape.vec_w),
+                                       NULL));
     } else {
         const karg ka[] = {
             {sizeof(cl_mem), &b->in}, {sizeof(cl_mem), &b->out},
@@ -90,16 +93,16 @@ static clconv_status launch_separable(void *user, const clconv__band *b,
                                       cl_event ev[4], char *err)
 {
     const clconv__call *c = user;
-    const clconv__kernel_desc *d = &clconv__registry[c->var];
     const clconv_geometry *g = c->g;
     const size_t ow = (size_t)g->out_w;
+    const size_t vw = (size_t)c->shape.vec_w, vh = (size_t)c->shape.tile_rows;
     const int in_rows = b->rows - 1 + g->dilation * (g->kh - 1) + 1;
     const int prow0 = b->r0 * g->stride;
-    const size_t gr[2] = {clconv__round_up((ow + d->vw - 1) / d->vw, c->lx),
+    const size_t gr[2] = {clconv__round_up((ow + vw - 1) / vw, c->lx),
                           clconv__round_up((size_t)in_rows, c->ly)};
     const size_t lr[2] = {c->lx, c->ly};
-    const size_t gc[2] = {clconv__round_up((ow + d->vw - 1) / d->vw, c->lx2),
-                          clconv__round_up(((size_t)b->rows + d->vh - 1) / d->vh, c->ly2)};
+    const size_t gc[2] = {clconv__round_up((ow + vw - 1) / vw, c->lx2),
+                          clconv__round_up(((size_t)b->rows + vh - 1) / vh, c->ly2)};
     const size_t lc[2] = {c->lx2, c->ly2};
     cl_mem tmp = c->cl->tmp_buf;
     clconv_status st = CLCONV_OK;
@@ -227,23 +230,103 @@ clconv_status clconv__registry_build(clconv_cl *cl, char *err)
     return clconv__create_kernels(cl->program, ks, (size_t)nk, err);
 }
 
+/* The kernels of variant var built with shape s's tile sizes: the main
+ * program's for the built-in ones, else a program of the variant's files
+ * alone built with s's -D options (docs/kernels.md), kept in cl->alt. */
+static clconv_status shape_kernels(clconv_cl *cl, int var, const clconv__shape *s,
+                                   cl_kernel **k, char *err)
+{
+    const clconv__kernel_desc *d = &clconv__registry[var];
+    struct clconv_alt_prog *a = NULL;
+    char fbuf[8][64], opts[96];
+    const char *files[8];
+    size_t flen[8];
+    clconv__kernel_ref ks[CLCONV__SLOTS];
+    int i, nf, nk = 0;
+    clconv_status st;
+    if ((int)d->vw == s->vec_w && (int)d->vh == s->tile_rows) {
+        *k = cl->k[var];
+        return CLCONV_OK;
+    }
+    for (i = 0; i < CLCONV__ALT_PROGS; i++) {
+        struct clconv_alt_prog *p = &cl->alt[i];
+        if (p->program && p->var == var && p->vec_w == s->vec_w &&
+            p->tile_rows == s->tile_rows) {
+            p->used = ++cl->alt_clock;
+            *k = p->k;
+            return CLCONV_OK;
+        }
+        if (!a || !p->program || (a->program && p->used < a->used)) a = p;
+    }
+    /* The least recently used slot: calls hold the lock, so none runs it. */
+    for (i = 0; i < CLCONV__SLOTS; i++)
+        if (a->k[i]) clReleaseKernel(a->k[i]);
+    if (a->program) clReleaseProgram(a->program);
+    memset(a, 0, sizeof *a);
+    if (var == CLCONV__LOCAL)
+        snprintf(opts, sizeof opts, "-DLOCAL_R=%d", s->vec_w);
+    else
+        snprintf(opts, sizeof opts, "-DVEC_W=%d -DTILE_ROWS=%d", s->vec_w, s->tile_rows);
+    nf = add_words(files, flen, fbuf, 0, 8, d->files);
+    st = clconv__build_program(cl, files, nf, opts, NULL, &a->program, err);
+    if (st != CLCONV_OK) return st;
+    for (i = 0; i < CLCONV__SLOTS; i++)
+        if (d->entry[i]) {
+            ks[nk].name = d->entry[i];
+            ks[nk++].k = &a->k[i];
+        }
+    st = clconv__create_kernels(a->program, ks, (size_t)nk, err);
+    if (st != CLCONV_OK) {
+        for (i = 0; i < CLCONV__SLOTS; i++)
+            if (a->k[i]) clReleaseKernel(a->k[i]);
+        clReleaseProgram(a->program);
+        memset(a, 0, sizeof *a);
+        return st;
+    }
+    a->var = var;
+    a->vec_w = s->vec_w;
+    a->tile_rows = s->tile_rows;
+    a->used = ++cl->alt_clock;
+    *k = a->k;
+    return CLCONV_OK;
+}
+
+void clconv__registry_release_alt(clconv_cl *cl)
+{
+    int i, j;
+    for (i = 0; i < CLCONV__ALT_PROGS; i++) {
+        for (j = 0; j < CLCONV__SLOTS; j++)
+            if (cl->alt[i].k[j]) clReleaseKernel(cl->alt[i].k[j]);
+        if (cl->alt[i].program) clReleaseProgram(cl->alt[i].program);
+        memset(&cl->alt[i], 0, sizeof cl->alt[i]);
+    }
+}
+
 clconv_status clconv__registry_pick(clconv__call *c, int var, int u8,
                                     int in_const, char *err)
 {
     const clconv__kernel_desc *d = &clconv__registry[var];
     const int slot = (c->src ? (u8 ? CLCONV__SRC_U8_CONST : CLCONV__SRC_F32_CONST)
                              : CLCONV__PAD_CONST) + !in_const;
+    cl_kernel *k = NULL;
     clconv_status st;
+    /* A shape for another variant (or none) means the built-in one. */
+    if (c->shape.var != var || !clconv__shape_valid(&c->shape))
+        clconv__shape_default(var, &c->shape);
+    st = shape_kernels(c->cl, var, &c->shape, &k, err);
+    if (st != CLCONV_OK) return st;
     c->var = var;
-    c->k = c->cl->k[var][slot];
-    c->k2 = c->cl->k[var][CLCONV__AUX];
+    c->k = k[slot];
+    c->k2 = k[CLCONV__AUX];
     if (!c->k) {
         clconv__err(err, "kernel %s has no %s entry point", d->name,
                     c->src ? "border-reading" : "padded");
         return CLCONV_E_INVALID;
     }
-    st = clconv__group_size(c->cl, c->k, d->want_x, d->want_y, &c->lx, &c->ly, err);
+    st = clconv__group_size(c->cl, c->k, (size_t)c->shape.wg_x, (size_t)c->shape.wg_y,
+                            &c->lx, &c->ly, err);
     if (st == CLCONV_OK && c->k2)
-        st = clconv__group_size(c->cl, c->k2, d->want_x, d->want_y, &c->lx2, &c->ly2, err);
+        st = clconv__group_size(c->cl, c->k2, (size_t)c->shape.wg_x,
+                                (size_t)c->shape.wg_y, &c->lx2, &c->ly2, err);
     return st;
 }

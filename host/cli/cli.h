@@ -28,6 +28,8 @@ typedef struct cli_config {
     char **args;                /* the inputs named on the command line */
     int nargs;
     int flip, jobs, recursive, skip_existing, quiet, json, self_test;
+    int tune;                   /* --tune */
+    double budget;              /* --budget seconds (60) */
     int null_lists;             /* -0: input lists are NUL-separated */
     int dev_kind;               /* DEV_AUTO, ... */
     int dev_p, dev_d;           /* opencl:P:D, -1: not given */
@@ -180,6 +182,9 @@ extern volatile int cli_stop_signal;
 /* --self-test: every kernel path of the device(s) --device names against
  * the reference, a line per path (or JSON); exit 0, or 3 when any failed. */
 int cli_self_test(const cli_config *cfg);
+/* --tune: tunes the devices --device names (auto: the one auto takes),
+ * each within --budget; exit 0, or 1 when a device could not be tuned. */
+int cli_tune(const cli_config *cfg);
 /* CLCONV_DEBUG_FDS: the descriptors open at exit, on stderr. */
 void cli_report_fds(void);
 /* --list-devices and --list-filters. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile int cli_stop_signal;
@@ -66,8 +67,12 @@ int cli_list_filters(void)
 int cli_list_devices(void)
 {
     clconv_device_info *d = NULL;
-    int n = 0, i;
-    char err[CLCONV_ERR_MAX] = "";
+    int n = 0, i, entries;
+    char err[CLCONV_ERR_MAX] = "", path[4096];
+    const char *off = getenv("CLCONV_TUNE_TABLE");
+    /* Parsing runs this, before main sets the hook: a refused tuning table
+     * is reported here too. */
+    clconv_set_log(cli_on_log, NULL);
     if (clconv_devices_list(&d, &n, err) != CLCONV_OK)
         cli_err("%s", err);
     if (n == 0) printf("no OpenCL devices (the CPU reference path is used)\n");
@@ -79,6 +84,12 @@ int cli_list_devices(void)
         printf("    global memory %.0f MiB; max allocation %.0f MiB; "
                "compute units %u\n", d[i].global_mem / 1048576.0,
                d[i].max_alloc / 1048576.0, d[i].compute_units);
+        if (clconv_device_tuned(&d[i], &entries, path, sizeof path))
+            printf("    tuned: %d table entr%s in %s%s\n", entries,
+                   entries == 1 ? "y" : "ies", path,
+                   off && strcmp(off, "off") == 0 ? " (ignored: CLCONV_TUNE_TABLE=off)" : "");
+        else
+            printf("    not tuned (built-in kernel choices; clconv --tune)\n");
     }
     free(d);
     return EXIT_DONE;
@@ -420,6 +431,78 @@ int cli_self_test(const cli_config *cfg)
     if (st.json) printf("\n], \"passed\": %s}\n", st.failed ? "false" : "true");
     else printf("self-test: %s\n", st.failed ? "FAILED" : "all paths passed");
     rc = st.failed ? EXIT_MISMATCH : EXIT_DONE;
+cleanup:
+    for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);
+    free(cls);
+    return rc;
+}
+
+static void on_tune_line(const char *line, void *user)
+{
+    if (!*(const int *)user) fprintf(stderr, "clconv: tune %s\n", line);
+}
+
+int cli_tune(const cli_config *cfg)
+{
+    clconv_cl **cls = NULL;
+    int ncl = 0, i, rc, failed = 0;
+    const double budget = cfg->budget > 0 ? cfg->budget : 60;
+    struct timespec t0, t1;
+    double left;
+    /* The budget is the command's: opening (and building for) the devices
+     * counts too. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (cfg->dev_kind == DEV_CPU) {
+        cli_err("--tune measures an OpenCL device; --device cpu has nothing to tune");
+        return EXIT_USAGE;
+    }
+    rc = open_devices(cfg->dev_kind == DEV_AUTO ? DEV_OPENCL : cfg->dev_kind, cfg->dev_p,
+                      cfg->dev_d, cfg->device, cfg->quiet, &cls, &ncl);
+    if (rc != EXIT_DONE) goto cleanup;
+    if (ncl == 0) {
+        cli_err("--tune: no OpenCL device to tune");
+        rc = EXIT_SOME_FAILED;
+        goto cleanup;
+    }
+    if (cfg->json) printf("{\"version\": \"%s\", \"tune\": [", CLCONV_VERSION);
+    for (i = 0; i < ncl; i++) {
+        const clconv_device_info *d = clconv_cl_info(cls[i]);
+        char err[CLCONV_ERR_MAX] = "";
+        clconv_tune_result r;
+        clconv_status st;
+        /* Devices share what is left of the budget, one after the other. */
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        left = budget - (double)(t1.tv_sec - t0.tv_sec) - (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        left -= 0.25; /* closing the devices */
+        st = clconv_cl_tune(cls[i], left > 0.5 ? left / (ncl - i) : 0.5, on_tune_line,
+                            (void *)&cfg->quiet, &r, err);
+        if (st != CLCONV_OK) {
+            cli_err("opencl:%d:%d %s: cannot tune: %s", d->platform, d->device, d->name, err);
+            failed = 1;
+        }
+        if (cfg->json) {
+            printf("%s\n  {\"device\": ", i ? "," : "");
+            cli_json_str(d->name);
+            printf(", \"platform\": ");
+            cli_json_str(d->platform_name);
+            printf(", \"driver\": ");
+            cli_json_str(d->driver_version);
+            printf(", \"table\": ");
+            cli_json_str(r.path);
+            printf(", \"points\": %d, \"measured\": %d, \"timed\": %d, \"refused\": %d, "
+                   "\"skipped\": %d, \"complete\": %s, \"seconds\": %.3f, \"ok\": %s}",
+                   r.points, r.measured, r.timed, r.refused, r.skipped,
+                   r.complete ? "true" : "false", r.seconds,
+                   st == CLCONV_OK ? "true" : "false");
+        } else if (st == CLCONV_OK && !cfg->quiet) {
+            printf("tuned opencl:%d:%d %s: %d of %d grid points in %.1f s (%d candidates "
+                   "timed, %d refused, %d skipped)%s\n    table %s\n", d->platform, d->device,
+                   d->name, r.measured, r.points, r.seconds, r.timed, r.refused, r.skipped,
+                   r.complete ? "" : "; the budget ended it: a partial table", r.path);
+        }
+    }
+    if (cfg->json) printf("\n]}\n");
+    rc = failed ? EXIT_SOME_FAILED : EXIT_DONE;
 cleanup:
     for (i = 0; i < ncl; i++) clconv_cl_close(cls[i]);
     free(cls);

@@ -30,6 +30,10 @@ int main(int argc, char **argv)
         rc = cli_self_test(&cfg);
         goto cleanup;
     }
+    if (cfg.tune) {
+        rc = cli_tune(&cfg);
+        goto cleanup;
+    }
     s.quiet = cfg.quiet;
     s.json = cfg.json;
     s.verify = cfg.job.verify;

@@ -79,6 +79,18 @@ static int o_verify(cli_config *c, const char *a)
 }
 static int o_json(cli_config *c, const char *a) { (void)a; c->json = 1; return -1; }
 static int o_self_test(cli_config *c, const char *a) { (void)a; c->self_test = 1; return -1; }
+static int o_tune(cli_config *c, const char *a) { (void)a; c->tune = 1; return -1; }
+static int o_budget(cli_config *c, const char *a)
+{
+    char *e;
+    double d;
+    errno = 0;
+    d = strtod(a, &e);
+    if (!a[0] || *e || errno || !isfinite(d) || d < 1 || d > 86400)
+        return usage_error("--budget: '%s' is not a number of seconds from 1 to 86400", a);
+    c->budget = d;
+    return -1;
+}
 static int o_from(cli_config *c, const char *a) { c->from[c->nfrom++] = a; return -1; }
 static int o_skip(cli_config *c, const char *a) { (void)a; c->skip_existing = 1; return -1; }
 static int o_null(cli_config *c, const char *a) { (void)a; c->null_lists = 1; return -1; }
@@ -294,6 +306,15 @@ static int o_max_pixels(cli_config *c, const char *a)
     return -1;
 }
 
+static int o_max_pages(cli_config *c, const char *a)
+{
+    long v;
+    if (!parse_long(a, 1, LONG_MAX, &v))
+        return usage_error("--max-pages: '%s' is not a number >= 1", a);
+    c->job.max_pages = v;
+    return -1;
+}
+
 /* "auto | naive | ... | fft" (sep " | ") or "auto, naive, ... or fft". */
 static void kernel_names(char *buf, size_t n, const char *sep, const char *last)
 {
@@ -408,10 +429,16 @@ static const opt_row table[] = {
     {"self-test", 0, NULL, S_DEVICE,
      "check every kernel path of the device against the CPU\n"
      "reference (seconds), a line each; exit 0, or 3 on a failure", o_self_test},
+    {"tune", 0, NULL, S_DEVICE,
+     "time the kernels, tile sizes and work-groups on the\n"
+     "device (each checked against the CPU reference first)\n"
+     "and keep the fastest for auto in the cache directory", o_tune},
+    {"budget", 0, "SECONDS", S_DEVICE, "how long --tune may take (60)", o_budget},
     {"jobs", 'j', "N", S_RUN,
      "images in flight: worker threads that decode, filter\n"
      "and encode (number of CPUs, at least 2 per device)", o_jobs},
     {"max-pixels", 0, "N", S_RUN, "refuse images, --resize sizes, padded planes or\noutputs with more pixels (268435456)", o_max_pixels},
+    {"max-pages", 0, "N", S_RUN, "refuse multi-page TIFF stacks of more pages,\nfrom the header (65536)", o_max_pages},
     {"quiet", 'q', NULL, S_RUN, "no messages but errors", o_quiet},
     {"json", 0, NULL, S_RUN, "a machine-readable report on stdout", o_json},
     {"list-filters", 0, NULL, S_RUN, "list the presets with their matrices and exit",
@@ -483,7 +510,9 @@ static int o_help(cli_config *c, const char *a)
 static int check_config(cli_config *c)
 {
     char err[CLI_ERR_MAX];
-    if (!c->self_test) {
+    if (c->budget > 0 && !c->tune)
+        return usage_error("--budget: only with --tune%s", "");
+    if (!c->self_test && !c->tune) {
         if (!c->filter_spec) return usage_error("%sno filter given (-f)", "");
         if (c->nargs == 0 && c->nfrom == 0) return usage_error("%sno input image given", "");
         if (!c->output) return usage_error("%sno output given (-o)", "");

@@ -99,36 +99,90 @@ static int find_clashes(entry *v, int n, const cli_inputs *in)
     return clashes;
 }
 
+/* How many page files input i's output stands for: a multi-page TIFF's
+ * pages when the output's format holds one image (NAME-PAGE.ext), else 1
+ * (one file, a stack file included). Read from the header in place. */
+static long page_files(const cli_config *cfg, const char *input, const char *output)
+{
+    const long long cap = cfg->job.max_pages;
+    long n;
+    if (clconv__format_holds_pages(clconv__format_by_name(output, 1))) return 1;
+    n = clconv__path_pages(input, cap);
+    return n > 1 && (cap <= 0 || n <= cap) ? n : 1;
+}
+
+/* The entries: grown as page files are added; names made here kept in
+ * `made` to be freed. */
+typedef struct entries {
+    entry *v;
+    int n, cap;
+    char **made;
+    int nmade, capmade;
+} entries;
+
+static entry *add_entry(entries *e, int role, int k, const char *path)
+{
+    if (e->n == e->cap) {
+        const int c = e->cap ? e->cap * 2 : 64;
+        entry *v = realloc(e->v, (size_t)c * sizeof *v);
+        if (!v) return NULL;
+        e->v = v;
+        e->cap = c;
+    }
+    memset(&e->v[e->n], 0, sizeof e->v[e->n]);
+    if (clconv__path_key_of(path, &e->v[e->n].key) != 0) return NULL;
+    set_entry(&e->v[e->n], role, k, path);
+    return &e->v[e->n++];
+}
+
+static char *keep_name(entries *e, char *name)
+{
+    if (!name) return NULL;
+    if (e->nmade == e->capmade) {
+        const int c = e->capmade ? e->capmade * 2 : 16;
+        char **m = realloc(e->made, (size_t)c * sizeof *m);
+        if (!m) {
+            free(name);
+            return NULL;
+        }
+        e->made = m;
+        e->capmade = c;
+    }
+    return e->made[e->nmade++] = name;
+}
+
+/* Input i's output, or its page files (NAME-PAGE.ext) for a stack. */
+static int add_outputs(entries *e, const cli_config *cfg, const cli_inputs *in, int i)
+{
+    char *out = keep_name(e, output_of(cfg, in, dir_mode_of(cfg, in), i));
+    long pages, k;
+    if (!out) return -1;
+    pages = page_files(cfg, in->v[i].path, out);
+    if (pages <= 1) return add_entry(e, ROLE_OUTPUT, i, out) ? 0 : -1;
+    for (k = 0; k < pages; k++) {
+        const char *name = keep_name(e, clconv__page_name(out, k, pages));
+        if (!name || !add_entry(e, ROLE_OUTPUT, i, name)) return -1;
+    }
+    return 0;
+}
+
 int cli_check_outputs(const cli_config *cfg, const cli_inputs *in)
 {
-    const int dir_mode = dir_mode_of(cfg, in);
     const char *sbs = cfg->job.side_by_side;
-    entry *v = calloc((size_t)in->n * 2 + 1, sizeof *v);
-    char **outs = calloc((size_t)in->n + 1, sizeof *outs);
-    int i, n = 0, rc = EXIT_DONE;
-    if (!v || !outs) rc = EXIT_SOME_FAILED;
-    for (i = 0; i < in->n && rc == EXIT_DONE; i++) {
-        if (!(outs[i] = output_of(cfg, in, dir_mode, i)) ||
-            clconv__path_key_of(in->v[i].path, &v[n].key) != 0 ||
-            clconv__path_key_of(outs[i], &v[n + 1].key) != 0) {
+    entries e;
+    int i, rc = EXIT_DONE;
+    memset(&e, 0, sizeof e);
+    for (i = 0; i < in->n && rc == EXIT_DONE; i++)
+        if (!add_entry(&e, ROLE_INPUT, i, in->v[i].path) || add_outputs(&e, cfg, in, i) != 0)
             rc = EXIT_SOME_FAILED;
-            n += 2; /* what was made is freed below */
-            break;
-        }
-        set_entry(&v[n++], ROLE_INPUT, i, in->v[i].path);
-        set_entry(&v[n++], ROLE_OUTPUT, i, outs[i]);
-    }
-    if (rc == EXIT_DONE && sbs) {
-        if (clconv__path_key_of(sbs, &v[n].key) != 0) rc = EXIT_SOME_FAILED;
-        set_entry(&v[n++], ROLE_SIDE, 0, sbs);
-    }
+    if (rc == EXIT_DONE && sbs && !add_entry(&e, ROLE_SIDE, 0, sbs)) rc = EXIT_SOME_FAILED;
     if (rc == EXIT_SOME_FAILED) fprintf(stderr, "clconv: out of memory\n");
-    else if (find_clashes(v, n, in) > 0) rc = EXIT_USAGE;
+    else if (find_clashes(e.v, e.n, in) > 0) rc = EXIT_USAGE;
     else outputs_checked = 1;
-    for (i = 0; v && i < n; i++) clconv__path_key_free(&v[i].key);
-    for (i = 0; outs && i < in->n; i++) free(outs[i]);
-    free(v);
-    free(outs);
+    for (i = 0; i < e.n; i++) clconv__path_key_free(&e.v[i].key);
+    for (i = 0; i < e.nmade; i++) free(e.made[i]);
+    free(e.v);
+    free(e.made);
     return rc;
 }
 
@@ -221,6 +275,23 @@ static int finished(const char *path, const struct stat *sb)
     return got == (ssize_t)f->magic_len && memcmp(head, f->magic, f->magic_len) == 0;
 }
 
+/* --skip-existing for a stack written as page files: finished only when
+ * every page's file is (a run stopped part way leaves the first pages, and
+ * the whole stack is redone). */
+static int pages_finished(const cli_config *cfg, const char *input, const char *output)
+{
+    const long pages = page_files(cfg, input, output);
+    long k;
+    int all = 1;
+    for (k = 0; k < pages && all; k++) {
+        char *name = pages > 1 ? clconv__page_name(output, k, pages) : strdup(output);
+        struct stat sb;
+        all = name && stat(name, &sb) == 0 && finished(name, &sb);
+        free(name);
+    }
+    return all;
+}
+
 /* --resize's target, held to --max-pixels before any image is read. */
 static int resize_too_large(const cli_config *cfg)
 {
@@ -276,7 +347,7 @@ int cli_plan_outputs(const cli_config *cfg, cli_inputs *in, run_state *s,
             drop_output(in, p->outs, i, "is a directory", s);
             continue;
         }
-        if (cfg->skip_existing && there && finished(p->outs[i], &sb)) {
+        if (cfg->skip_existing && pages_finished(cfg, in->v[i].path, p->outs[i])) {
             s->skipped++;
             continue;
         }

@@ -157,11 +157,16 @@ void cli_on_report(const clconv_report *r, void *user)
         clear_progress(s);
     if (r->note[0] && loud) cli_err("%s", r->note);
     if (r->status != CLCONV_OK) cli_err("%s", r->err);
-    if (r->verified && r->status != CLCONV_E_MISMATCH && loud)
+    if (r->verified && r->status != CLCONV_E_MISMATCH && loud) {
+        /* Where the largest error is, when there is one: an exact result
+         * has no position worth printing. */
+        char at[48] = "";
+        if (r->vr.max_abs_err > 0 && r->vr.worst_x >= 0)
+            snprintf(at, sizeof at, " at (%d, %d)", r->vr.worst_x, r->vr.worst_y);
         cli_err("%s: verify ok (%s vs CPU reference): max abs "
-                "error %.9g at (%d, %d), 0 pixels over tolerance", r->input,
-                r->on_device ? "device" : "reference", r->vr.max_abs_err,
-                r->vr.worst_x, r->vr.worst_y);
+                "error %.9g%s, 0 pixels over tolerance", r->input,
+                r->on_device ? "device" : "reference", r->vr.max_abs_err, at);
+    }
     if (r->verified && r->status == CLCONV_E_MISMATCH)
         cli_err("%s: verify: max abs error %.9g", r->input,
                 r->vr.max_abs_err);
@@ -233,6 +238,10 @@ static void json_image(run_state *s, const clconv_report *r)
     printf(", \"fell_back\": %s, \"bands\": %d, \"kernel\": ",
            r->fell_back ? "true" : "false", r->cl_timing.bands);
     cli_json_str(r->on_device && r->cl_timing.kernel ? r->cl_timing.kernel : "reference");
+    /* Which tuning table entry chose the kernel (docs/kernels.md). */
+    printf(", \"tuned\": ");
+    if (r->on_device) cli_json_str(r->tuned ? r->tuned : "default");
+    else printf("null");
     printf(", \"border\": ");
     cli_json_str(r->on_device && r->cl_timing.pad ? r->cl_timing.pad : "host");
     printf(", \"ms\": {\"decode\": ");
@@ -259,6 +268,8 @@ static void json_image(run_state *s, const clconv_report *r)
     /* --color: the channels in and out (gray: 1 and 1). */
     printf(", \"channels\": [%d, %d]", r->in_channels ? r->in_channels : 1,
            r->out_channels ? r->out_channels : 1);
+    /* A multi-page TIFF: every page filtered (the sizes are the first's). */
+    printf(", \"pages\": %d", r->pages > 0 ? r->pages : 1);
     /* The device map: mapped on the device, and the result bytes read back. */
     printf(", \"device_map\": %s, \"download_bytes\": %llu", r->device_map ? "true" : "false",
            r->download_bytes);

@@ -75,17 +75,70 @@ clconv_status clconv__plane_from_u8(const clconv_image8 *in, clconv_plane *out,
     return CLCONV_OK;
 }
 
-/* One sample to 0..max: rint rounds half to even in the default rounding
- * mode; *clipped counts a value the clamp changed (an infinity included). */
+/* v rounded to an integer, half to even, as rint does in the default
+ * rounding mode, without its libm call (the call was a third of a batch's
+ * time with PNG outputs): below 2^51, adding and taking away 1.5 * 2^52
+ * leaves the sum where doubles are whole, so the addition rounds; above,
+ * every value a float32 result can hold is whole already. */
+static double round_even(double v)
+{
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    if (fabs(v) < 2251799813685248.0)        /* 2^51 */
+        return (v + magic) - magic;
+    return v;
+}
+
+/* One sample to 0..max, rounded half to even; *clipped counts a value the
+ * clamp changed (an infinity included). */
 static unsigned to_int(double v, double max, long long *clipped)
 {
-    v = rint(v);
+    v = round_even(v);
     if (v < 0 || v > max) {
         (*clipped)++;
         return v < 0 ? 0u : (unsigned)max;
     }
     return (unsigned)v;
 }
+
+/* clamp and abs, the common maps, without a branch per sample: random
+ * filter output is clipped or not at random, and the branches' misses were
+ * most of the map's time (a third of a batch's with PNG outputs). The value
+ * is first held to -1..max+1 (NaN stays NaN: both tests fail), which keeps
+ * every rounding and clip as the plain formula has them, and puts it where
+ * float32 rounds exactly: adding and taking away 1.5 * 2^23 rounds half to
+ * even below 2^22 (max is at most 65535). NaN becomes 0. One loop per
+ * output type, so the compiler can vectorize each. */
+#define MAP_CLAMP_LOOP(OUT, T)                                               \
+    for (i = 0; i < n; i++) {                                                \
+        float v = absolute ? fabsf(src[i]) : src[i], r;                      \
+        v = v < -1.0f ? -1.0f : v;                                           \
+        v = v > top ? top : v;                                               \
+        r = (v + magic) - magic;                                             \
+        nn += r != r;                                                        \
+        cc += (r < 0.0f) | (r > fmax);                                       \
+        r = r == r ? r : 0.0f;                                               \
+        r = r < 0.0f ? 0.0f : r;                                             \
+        r = r > fmax ? fmax : r;                                             \
+        OUT[i] = (T)r;                                                       \
+    }
+
+static void map_clamp(const float *src, size_t n, int absolute, double max,
+                      unsigned char *out8, uint16_t *out16, long long *nans,
+                      long long *clips)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    const float fmax = (float)max, top = (float)max + 1.0f;
+    long long nn = 0, cc = 0;
+    size_t i;
+    if (out16) {
+        MAP_CLAMP_LOOP(out16, uint16_t)
+    } else {
+        MAP_CLAMP_LOOP(out8, unsigned char)
+    }
+    *nans = nn;
+    *clips = cc;
+}
+#undef MAP_CLAMP_LOOP
 
 void clconv__plane_map(const clconv_plane *p, clconv_map map, int bits,
                        unsigned char *out8, uint16_t *out16,
@@ -96,7 +149,13 @@ void clconv__plane_map(const clconv_plane *p, clconv_map map, int bits,
     const double max = bits == 16 ? 65535.0 : 255.0;
     double lo = INFINITY, hi = -INFINITY, scale = 0;
 
-    if (map == CLCONV_MAP_NORMALIZE) {
+    if (map != CLCONV_MAP_NORMALIZE) {
+        map_clamp(p->data, n, map == CLCONV_MAP_ABS, max, out8, out16, &nans, &clips);
+        if (nan_count) *nan_count = nans;
+        if (clipped) *clipped = clips;
+        return;
+    }
+    {
         for (i = 0; i < n; i++) {
             float v = p->data[i];
             if (!isfinite(v)) continue;

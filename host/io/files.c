@@ -239,3 +239,21 @@ int clconv__clean_temps(const char *dir)
     closedir(d);
     return removed;
 }
+
+char *clconv__page_name(const char *path, long page, long pages)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    const size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    int digits = 1;
+    long last = pages - 1;
+    size_t n;
+    char *s;
+    while (last >= 10) {
+        last /= 10;
+        digits++;
+    }
+    n = strlen(path) + (size_t)digits + 24;
+    if (!(s = malloc(n))) return NULL;
+    snprintf(s, n, "%.*s-%0*ld%s", (int)stem, path, digits, page, path + stem);
+    return s;
+}

@@ -33,8 +33,9 @@ const clconv__format clconv__formats[] = {
     /* "II", the byte order clconv writes; the sniffer also takes "MM" and
      * checks the version (42, or 43 for BigTIFF) that follows. */
     {"TIFF", "tif|tiff", "II", 2, clconv__decode_tiff, clconv__encode_tiff, 1,
-     "8-, 16-bit or float32 gray out, deflate (--depth); reads 8/16-bit and "
-     "float32 gray, RGB and RGBA, single page", CLCONV__D8 | CLCONV__D16 | CLCONV__DF,
+     "8-, 16-bit or float32 gray or colour out, deflate, every page of a stack "
+     "(--depth); reads 8/16-bit and float32 gray, RGB and RGBA, multi-page stacks",
+     CLCONV__D8 | CLCONV__D16 | CLCONV__DF,
      NULL},
     {"WebP", "", "RIFF", 4, NULL, NULL, 0, "refused", 0, NULL},
     {NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, NULL}};
@@ -153,4 +154,9 @@ void clconv__format_names(char *buf, size_t n, int writable, const char *prefix,
                                      (int)wl, word);
         if (used >= n) used = n - 1;
     }
+}
+
+int clconv__format_holds_pages(const clconv__format *f)
+{
+    return f && strcmp(f->name, "TIFF") == 0;
 }

@@ -47,6 +47,8 @@ typedef struct clconv__decode_args {
     long long max_pixels;
     clconv__gray *out;
     clconv_plane *npy;
+    int page;                   /* a multi-page file's page to read (TIFF);
+                                   -1: refuse a stack (the one-image API) */
 } clconv__decode_args;
 
 typedef clconv_status (*clconv__decode_fn)(const clconv__decode_args *a,
@@ -69,6 +71,8 @@ typedef struct clconv__encode_args {
     int channels;               /* 0 or 1: gray; 2..4: u8, u16 and fc hold
                                    that many samples a pixel, interleaved */
     const float *fc;            /* float samples, interleaved (channels > 1) */
+    void *stack;                /* set: a page of this open stack file
+                                   (clconv__tiff_out), not a file */
 } clconv__encode_args;
 typedef int (*clconv__encode_fn)(const clconv__encode_args *a);
 
@@ -157,6 +161,65 @@ int clconv__encode_pnm(const clconv__encode_args *a);
 clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind,
                                   char *err);
 int clconv__encode_tiff(const clconv__encode_args *a);
+
+/* ---- multi-page stacks (DESIGN §6) ---- */
+
+/* The default page limit of one file (clconv_job's max_pages). */
+#define CLCONV__MAX_PAGES 65536L
+
+/* What a page holds, from its header: size, the channels --color reads
+ * (a palette: 3) and the depth of its samples. */
+typedef struct clconv__page_info {
+    int w, h, channels;
+    clconv_depth depth;
+} clconv__page_info;
+
+/* How many pages a file holds (1 for every format but TIFF): a TIFF's
+ * directory chain walked in the raw bytes (a loop, or more than max_pages
+ * (0: no limit), refused before anything is allocated), then every page's
+ * header checked as its decode would (what it holds, max_pixels, the strip
+ * tables), each handed to `each` (may be NULL). */
+clconv_status clconv__file_pages(const unsigned char *buf, size_t len, const char *name,
+                                 long long max_pages, long long max_pixels,
+                                 void (*each)(void *ctx, const clconv__page_info *p),
+                                 void *ctx, long *pages, char *err);
+clconv_status clconv__tiff_pages(const unsigned char *buf, size_t len, const char *name,
+                                 long long max_pages, long long max_pixels,
+                                 void (*each)(void *ctx, const clconv__page_info *p),
+                                 void *ctx, long *pages, char *err);
+/* The pages of the file at `path`, cheaply (its first bytes, and for a
+ * TIFF the directory chain read in place), for naming outputs before any
+ * image is read: 1 for anything else or anything unreadable, at most
+ * max_pages + 1. */
+long clconv__path_pages(const char *path, long long max_pages);
+/* Whether format f writes several pages into one file (TIFF). */
+int clconv__format_holds_pages(const clconv__format *f);
+/* "out-07.png" for page 7 of 12 of "out.png": the page number before the
+ * extension, zero-padded to the digits of the last page (pages - 1);
+ * malloc'd. */
+char *clconv__page_name(const char *path, long page, long pages);
+/* BigTIFF's rule (clconv__encode_tiff's) for raw bytes in that many strips. */
+int clconv__tiff_needs_big(unsigned long long raw, unsigned long long strips);
+/* A TIFF written page by page into an open descriptor (O_RDWR). */
+typedef struct clconv__tiff_out clconv__tiff_out;
+clconv__tiff_out *clconv__tiff_out_open(int fd, int big, long long fault_after,
+                                        char *why, size_t n);
+int clconv__tiff_out_close(clconv__tiff_out *o, int *err_no, char *why, size_t n);
+/* The errno of the stack file's first failed write (0: none). */
+int clconv__tiff_out_errno(const clconv__tiff_out *o);
+
+/* Reading a file once, then decoding it page by page (load.c): the file
+ * whole (clconv_image_load's limits), and clconv_image_load_depth and
+ * clconv_image_load_color on its bytes, for page `page` (-1: refuse a
+ * stack). */
+clconv_status clconv__read_file(const char *path, unsigned char **buf, size_t *len,
+                                char *err);
+clconv_status clconv__load_depth_mem(const unsigned char *buf, size_t len, const char *name,
+                                     int page, long long max_pixels, clconv_image8 *out8,
+                                     clconv_plane *out, clconv_depth *depth, char *err);
+clconv_status clconv__load_color_mem(const unsigned char *buf, size_t len, const char *name,
+                                     int page, long long max_pixels, clconv_image *out,
+                                     char *err);
 /* The depth the last decode on this thread found in the file, for decoders
  * that hold several (tiff.c sets it; AUTO: the caller's rule decides). */
 extern _Thread_local clconv_depth clconv__decoded_depth;
@@ -240,6 +303,18 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
                                       const clconv__path_key *keep, int nkeep,
                                       const clconv_plane *p,
                                       const clconv__save_opts *o, char *err);
+
+/* The atomic writer of a multi-page file (save.c): opened on a temporary
+ * file next to `path`; each page added is mapped and encoded as
+ * clconv__image_save_opts would write it alone; closed by renaming to
+ * `dest` (commit) or removing it. */
+typedef struct clconv__stack clconv__stack;
+clconv_status clconv__stack_open(const char *path, int big, clconv__stack **w, char *err);
+clconv_status clconv__stack_add(clconv__stack *w, const clconv_plane *p,
+                                const clconv__save_opts *o, char *err);
+clconv_status clconv__stack_close(clconv__stack *w, const char *dest,
+                                  const clconv__path_key *keep, int nkeep, int commit,
+                                  char *err);
 
 /* Nonzero: clconv__png_fast declines every file (tests compare with stb). */
 extern _Thread_local int clconv__png_fast_off;

@@ -306,10 +306,10 @@ clconv_status clconv_image_load(const char *path, long long max_pixels,
  * table (formats.c) names the decoder from the first bytes; files that
  * announce nothing go to stb, which knows TGA by its structure. */
 static clconv_status decode(const unsigned char *buf, size_t len,
-                            const char *name, long long max_pixels,
+                            const char *name, int page, long long max_pixels,
                             clconv__gray *out, clconv_plane *npy, char *err)
 {
-    const clconv__decode_args a = {buf, len, name, max_pixels, out, npy};
+    const clconv__decode_args a = {buf, len, name, max_pixels, out, npy, page};
     const clconv__format *f;
 
     if (len == 0) {
@@ -339,27 +339,42 @@ clconv_status clconv_image_load_memory(const unsigned char *buf, size_t len,
     clconv__gray g = {out, NULL, NULL};
     out->data = NULL;
     out->width = out->height = 0;
-    return decode(buf, len, name, max_pixels, &g, out, err);
+    return decode(buf, len, name, -1, max_pixels, &g, out, err);
 }
 
-clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
-                                      clconv_image8 *out8, clconv_plane *out,
-                                      clconv_depth *depth, char err[CLCONV_ERR_MAX])
+clconv_status clconv__read_file(const char *path, unsigned char **buf, size_t *len,
+                                char *err)
+{
+    return read_file(path, buf, len, err);
+}
+
+clconv_status clconv__file_pages(const unsigned char *buf, size_t len, const char *name,
+                                 long long max_pages, long long max_pixels,
+                                 void (*each)(void *ctx, const clconv__page_info *p),
+                                 void *ctx, long *pages, char *err)
+{
+    const clconv__format *f = clconv__format_sniff(buf, len);
+    *pages = 1;
+    if (!f || strcmp(f->name, "TIFF") != 0) return CLCONV_OK;
+    return clconv__tiff_pages(buf, len, name, max_pages, max_pixels, each, ctx, pages,
+                              err);
+}
+
+clconv_status clconv__load_depth_mem(const unsigned char *buf, size_t len, const char *name,
+                                     int page, long long max_pixels, clconv_image8 *out8,
+                                     clconv_plane *out, clconv_depth *depth, char *err)
 {
     clconv_image8 own = {0, 0, NULL};
     clconv_image8 *b = out8 ? out8 : &own;
     clconv__gray g = {NULL, b, NULL};
-    unsigned char *buf = NULL;
-    size_t len = 0;
     clconv_status st;
 
     out->data = NULL;
     out->width = out->height = 0;
     b->data = NULL;
     b->width = b->height = 0;
-    st = read_file(path, &buf, &len, err);
     clconv__decoded_depth = CLCONV_DEPTH_AUTO;
-    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, out, err);
+    st = decode(buf, len, name, page, max_pixels, &g, out, err);
     /* A codec that holds several depths (TIFF) says which it read; else
      * bytes come from an 8-bit image, floats from a 16-bit one or a .npy
      * file, which its magic tells apart (the file is read once). */
@@ -370,11 +385,29 @@ clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
         *depth = b->data ? CLCONV_DEPTH_8
                  : f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT : CLCONV_DEPTH_16;
     }
-    free(buf);
     if (st == CLCONV_OK && own.data) {
         st = clconv__plane_from_u8(&own, out, err);
         clconv_image8_free(&own);
     }
+    return st;
+}
+
+clconv_status clconv_image_load_depth(const char *path, long long max_pixels,
+                                      clconv_image8 *out8, clconv_plane *out,
+                                      clconv_depth *depth, char err[CLCONV_ERR_MAX])
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    clconv_status st = read_file(path, &buf, &len, err);
+    out->data = NULL;
+    out->width = out->height = 0;
+    if (out8) {
+        out8->data = NULL;
+        out8->width = out8->height = 0;
+    }
+    if (st == CLCONV_OK)
+        st = clconv__load_depth_mem(buf, len, path, -1, max_pixels, out8, out, depth, err);
+    free(buf);
     return st;
 }
 
@@ -403,7 +436,8 @@ static void adopt_gray(clconv_image *c, clconv_plane *npy, int depth)
  * than handed a destination it does not know. */
 static int keeps_color(const unsigned char *buf, size_t len)
 {
-    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "GIF", "PNM", "NPY"};
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "GIF", "PNM", "NPY",
+                                        "TIFF"};
     const clconv__format *f = clconv__format_sniff(buf, len);
     size_t i;
     if (!f) return 1; /* stb's (TGA) */
@@ -412,24 +446,22 @@ static int keeps_color(const unsigned char *buf, size_t len)
     return 0;
 }
 
-clconv_status clconv_image_load_color(const char *path, long long max_pixels,
-                                      clconv_image *out, char err[CLCONV_ERR_MAX])
+clconv_status clconv__load_color_mem(const unsigned char *buf, size_t len, const char *name,
+                                     int page, long long max_pixels, clconv_image *out,
+                                     char *err)
 {
     clconv_plane npy = {0, 0, NULL};
     clconv_image8 b8 = {0, 0, NULL};
     clconv__gray g = {NULL, NULL, out};
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    clconv_status st;
+    clconv_status st = CLCONV_OK;
     int k;
 
     memset(out, 0, sizeof *out);
-    st = read_file(path, &buf, &len, err);
-    if (st == CLCONV_OK && !keeps_color(buf, len)) {
+    if (!keeps_color(buf, len)) {
         g.c = NULL; /* as gray: bytes, or floats in npy (16-bit) */
         g.b = &b8;
     }
-    if (st == CLCONV_OK) st = decode(buf, len, path, max_pixels, &g, &npy, err);
+    st = decode(buf, len, name, page, max_pixels, &g, &npy, err);
     if (st == CLCONV_OK && b8.data) {
         st = clconv__plane_from_u8(&b8, &npy, err);
         if (st == CLCONV_OK) adopt_gray(out, &npy, CLCONV_DEPTH_8);
@@ -438,7 +470,6 @@ clconv_status clconv_image_load_color(const char *path, long long max_pixels,
         adopt_gray(out, &npy, f && strcmp(f->name, "NPY") == 0 ? CLCONV_DEPTH_FLOAT
                                                                : CLCONV_DEPTH_16);
     }
-    free(buf);
     clconv_plane_free(&npy);
     clconv_image8_free(&b8);
     if (st != CLCONV_OK) {
@@ -448,4 +479,18 @@ clconv_status clconv_image_load_color(const char *path, long long max_pixels,
     /* The decoder filled `channels` planes of the CLCONV_MAX_CHANNELS. */
     for (k = out->channels; k < CLCONV_MAX_CHANNELS; k++) clconv_plane_free(&out->planes[k]);
     return CLCONV_OK;
+}
+
+clconv_status clconv_image_load_color(const char *path, long long max_pixels,
+                                      clconv_image *out, char err[CLCONV_ERR_MAX])
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    clconv_status st;
+
+    memset(out, 0, sizeof *out);
+    st = read_file(path, &buf, &len, err);
+    if (st == CLCONV_OK) st = clconv__load_color_mem(buf, len, path, -1, max_pixels, out, err);
+    free(buf);
+    return st;
 }

@@ -29,6 +29,7 @@ typedef struct sink {
     int failed;
     int fault_after; /* test switch: fail once this many bytes went out */
     long long written;
+    void *stack;     /* set: encoders add a page to this open stack file */
 } sink;
 
 static void sink_write(void *ctx, void *data, int size)
@@ -63,7 +64,7 @@ static const char *ext_of(const char *path)
  * a codec added later writes gray until it says it does. */
 static int holds_color(const clconv__format *f)
 {
-    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "PNM", "NPY"};
+    static const char *const names[] = {"PNG", "JPEG", "BMP", "TGA", "PNM", "NPY", "TIFF"};
     size_t i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(f->name, names[i]) == 0) return 1;
@@ -89,7 +90,7 @@ static clconv_status encode_color(const clconv__format *f, sink *s, const char *
     const size_t n = (size_t)c->width * (size_t)c->height;
     const size_t es = d == CLCONV_DEPTH_FLOAT ? 4u : d == 16 ? 2u : 1u;
     clconv__encode_args a = {sink_write, s, &c->planes[0], NULL, o->quality, NULL,
-                             (int)d, nc, NULL};
+                             (int)d, nc, NULL, s->stack};
     unsigned char *all = malloc(n * (size_t)nc * es), *one = malloc(n * es);
     size_t i;
     int k, r;
@@ -141,7 +142,8 @@ static clconv_status encode(const clconv__format *f, sink *s, const char *path,
     if (o->color && o->color->channels > 1) return encode_color(f, s, path, o, d, err);
     if (o->color) p = &o->color->planes[0];
     {
-    clconv__encode_args a = {sink_write, s, p, NULL, o->quality, NULL, (int)d, 1, NULL};
+    clconv__encode_args a = {sink_write, s, p, NULL, o->quality, NULL, (int)d, 1, NULL,
+                             s->stack};
     void *mapped = NULL;
     int r;
     if (o->mapped) {
@@ -197,7 +199,7 @@ static unsigned long long name_seed(void)
  * the moment, so no thread reads or changes the umask; a file that is being
  * replaced keeps its permission bits, as when a tool rewrites it in place.
  * Returns the descriptor (-1 with errno set) and the name in *tmp. */
-static int create_temp(const char *path, char **tmp)
+static int create_temp(const char *path, char **tmp, int rdwr)
 {
     struct stat sb;
     const int keep = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -208,7 +210,7 @@ static int create_temp(const char *path, char **tmp)
             errno = ENOMEM;
             return -1;
         }
-        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        fd = open(*tmp, (rdwr ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd >= 0 && keep) (void)fchmod(fd, sb.st_mode & 0777);
@@ -283,20 +285,11 @@ static const char *depth_name(clconv_depth d)
     return d == CLCONV_DEPTH_8 ? "8-bit" : d == CLCONV_DEPTH_16 ? "16-bit" : "float";
 }
 
-clconv_status clconv__image_save_opts(const char *path, const char *format_of,
-                                      const clconv__path_key *keep, int nkeep,
-                                      const clconv_plane *p,
-                                      const clconv__save_opts *o, char *err)
+/* The depth format f writes o's image at (*d), or why it cannot. */
+static clconv_status resolve(const clconv__format *f, const char *path,
+                             const char *format_of, const clconv__save_opts *o,
+                             clconv_depth *d, char *err)
 {
-    clconv_status st;
-    const clconv__format *f = clconv__format_by_name(format_of ? format_of : path, 1);
-    clconv_depth d;
-    char *tmp = NULL;
-    sink s = {NULL, 0, -1, 0};
-    int fd;
-
-    if (o->nan_count) *o->nan_count = 0;
-    if (o->clipped) *o->clipped = 0;
     if (!f) {
         char exts[128];
         clconv__format_names(exts, sizeof exts, 1, ".", ", ", " or ");
@@ -304,8 +297,8 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
                     ext_of(format_of ? format_of : path), exts);
         return CLCONV_E_INVALID;
     }
-    d = clconv__format_depth(f, o->depth, o->in_depth ? o->in_depth : CLCONV_DEPTH_8);
-    if (d == CLCONV_DEPTH_AUTO) {
+    *d = clconv__format_depth(f, o->depth, o->in_depth ? o->in_depth : CLCONV_DEPTH_8);
+    if (*d == CLCONV_DEPTH_AUTO) {
         clconv__err(err, "%s: %s cannot hold %s samples (--depth)", path, f->name,
                     depth_name(o->depth));
         return CLCONV_E_INVALID;
@@ -321,10 +314,50 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
                     "(PPM) or .png", path);
         return CLCONV_E_INVALID;
     }
+    return CLCONV_OK;
+}
+
+/* The end of a write into temp file `tmp`: renamed onto `dest` when st is
+ * CLCONV_OK and nothing to keep took its place, else removed; then the
+ * directory flushed. Frees tmp. */
+static clconv_status finish(clconv_status st, char *tmp, const char *dest,
+                            const clconv__path_key *keep, int nkeep, char *err)
+{
+    if (st == CLCONV_OK) st = check_target(dest, keep, nkeep, err);
+    if (st == CLCONV_OK && rename(tmp, dest) != 0) {
+        clconv__err(err, "%s: cannot rename the output into place: %s", dest,
+                    strerror(errno));
+        st = CLCONV_E_IO;
+    }
+    if (st != CLCONV_OK) unlink(tmp);
+    else if (sync_dir(dest) != 0) {
+        clconv__err(err, "%s: written, but its directory could not be flushed to "
+                    "the disk: %s", dest, strerror(EIO));
+        st = CLCONV_E_IO;
+    }
+    free(tmp);
+    return st;
+}
+
+clconv_status clconv__image_save_opts(const char *path, const char *format_of,
+                                      const clconv__path_key *keep, int nkeep,
+                                      const clconv_plane *p,
+                                      const clconv__save_opts *o, char *err)
+{
+    clconv_status st;
+    const clconv__format *f = clconv__format_by_name(format_of ? format_of : path, 1);
+    clconv_depth d;
+    char *tmp = NULL;
+    sink s = {NULL, 0, -1, 0, NULL};
+    int fd;
+
+    if (o->nan_count) *o->nan_count = 0;
+    if (o->clipped) *o->clipped = 0;
+    if ((st = resolve(f, path, format_of, o, &d, err)) != CLCONV_OK) return st;
     if (o->written) *o->written = d;
     if ((st = check_target(path, NULL, 0, err)) != CLCONV_OK) return st;
     if (clconv__fault_on("write", path)) s.fault_after = 100;
-    fd = create_temp(path, &tmp);
+    fd = create_temp(path, &tmp, 0);
     if (fd < 0) {
         const int e = errno;
         clconv__err(err, "%s: cannot create the output: %s", path, strerror(e));
@@ -338,19 +371,110 @@ clconv_status clconv__image_save_opts(const char *path, const char *format_of,
         st = CLCONV_E_IO;
     } else
         st = write_temp(f, &s, path, p, o, d, err);
-    if (st == CLCONV_OK) st = check_target(path, keep, nkeep, err);
-    if (st == CLCONV_OK && rename(tmp, path) != 0) {
-        clconv__err(err, "%s: cannot rename the output into place: %s", path,
-                    strerror(errno));
+    return finish(st, tmp, path, keep, nkeep, err);
+}
+
+/* ---- a multi-page file, written page by page (DESIGN §6: stacks) ---- */
+
+struct clconv__stack {
+    char *path, *tmp;
+    const clconv__format *f;
+    int fd;
+    sink s;
+    clconv__tiff_out *out;
+};
+
+clconv_status clconv__stack_open(const char *path, int big, clconv__stack **w, char *err)
+{
+    clconv__stack *k = calloc(1, sizeof *k);
+    char why[256];
+    clconv_status st;
+    *w = NULL;
+    if (!k || !(k->path = strdup(path))) {
+        free(k);
+        clconv__err(err, "%s: out of memory", path);
+        return CLCONV_E_NOMEM;
+    }
+    k->f = clconv__format_by_name(path, 1);
+    k->s.fault_after = -1;
+    if (!clconv__format_holds_pages(k->f)) {
+        clconv__err(err, "%s: this format holds one image, not a stack", path);
+        st = CLCONV_E_INVALID;
+    } else if ((st = check_target(path, NULL, 0, err)) == CLCONV_OK &&
+               (k->fd = create_temp(path, &k->tmp, 1)) < 0) {
+        const int e = errno;
+        clconv__err(err, "%s: cannot create the output: %s", path, strerror(e));
+        st = e == ENOMEM ? CLCONV_E_NOMEM : CLCONV_E_IO;
+    } else if (st == CLCONV_OK &&
+               !(k->out = clconv__tiff_out_open(k->fd, big,
+                                                clconv__fault_on("write", path) ? 100 : -1,
+                                                why, sizeof why))) {
+        clconv__err(err, "%s: cannot write a TIFF: %s", path, why);
         st = CLCONV_E_IO;
     }
-    if (st != CLCONV_OK) unlink(tmp);
-    else if (sync_dir(path) != 0) {
-        clconv__err(err, "%s: written, but its directory could not be flushed to "
-                    "the disk: %s", path, strerror(EIO));
+    if (st != CLCONV_OK) {
+        if (k->tmp) {
+            close(k->fd);
+            unlink(k->tmp);
+        }
+        free(k->tmp);
+        free(k->path);
+        free(k);
+        return st;
+    }
+    k->s.stack = k->out;
+    *w = k;
+    return CLCONV_OK;
+}
+
+clconv_status clconv__stack_add(clconv__stack *w, const clconv_plane *p,
+                                const clconv__save_opts *o, char *err)
+{
+    clconv_depth d;
+    clconv_status st;
+    if (o->nan_count) *o->nan_count = 0;
+    if (o->clipped) *o->clipped = 0;
+    if ((st = resolve(w->f, w->path, NULL, o, &d, err)) != CLCONV_OK) return st;
+    if (o->written) *o->written = d;
+    st = encode(w->f, &w->s, w->path, p, o, d, err);
+    if (clconv__tiff_out_errno(w->out) != 0) {
+        /* The file's write failed (disk full), not the encoder. */
+        clconv__err(err, "%s: write failed: %s", w->path,
+                    strerror(clconv__tiff_out_errno(w->out)));
         st = CLCONV_E_IO;
     }
-    free(tmp);
+    return st;
+}
+
+clconv_status clconv__stack_close(clconv__stack *w, const char *dest,
+                                  const clconv__path_key *keep, int nkeep, int commit,
+                                  char *err)
+{
+    char why[256];
+    int e = 0;
+    clconv_status st = CLCONV_OK;
+    if (!w) return CLCONV_OK;
+    if (!clconv__tiff_out_close(w->out, &e, why, sizeof why) && commit) {
+        if (e) clconv__err(err, "%s: write failed: %s", w->path, strerror(e));
+        else clconv__err(err, "%s: the TIFF encoder failed: %s", w->path, why);
+        st = CLCONV_E_IO;
+    }
+    if (st == CLCONV_OK && commit && fsync(w->fd) != 0) {
+        clconv__err(err, "%s: write failed: %s", w->path, strerror(errno));
+        st = CLCONV_E_IO;
+    }
+    if (close(w->fd) != 0 && st == CLCONV_OK && commit) {
+        clconv__err(err, "%s: write failed: %s", w->path, strerror(errno));
+        st = CLCONV_E_IO;
+    }
+    if (!commit) {
+        unlink(w->tmp);
+        free(w->tmp);
+    } else {
+        st = finish(st, w->tmp, dest, keep, nkeep, err);
+    }
+    free(w->path);
+    free(w);
     return st;
 }
 

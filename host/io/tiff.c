@@ -1,25 +1,35 @@
 /* tiff.c — the TIFF codec, through libtiff: reads 8/16-bit integer
  * (unsigned, or signed as their values) and 32-bit float samples, gray,
- * gray+alpha, RGB and RGBA (alpha ignored, RGB to gray by Pillow's luma,
- * 16-bit in 64-bit integers), 8-bit palette colour, contiguous or planar, strips or tiles, every
- * compression the linked libtiff decodes; writes gray 8/16-bit and float32,
- * deflate, BigTIFF when the file could pass 4 GiB. Multi-page files and
- * everything else are refused in one line that says what they hold. The
- * header is checked (pixel limit, page count, strip and tile tables against
- * the file size) before any pixel buffer is allocated.
+ * gray+alpha, RGB and RGBA (gray mode: alpha ignored, RGB to gray by
+ * Pillow's luma, 16-bit in 64-bit integers; --color: every channel kept),
+ * 8-bit palette colour, contiguous or planar, strips or tiles, every
+ * compression the linked libtiff decodes, one page of a multi-page stack
+ * at a time; writes gray, gray+alpha, RGB and RGBA at 8/16-bit and float32,
+ * deflate, BigTIFF when the file could pass 4 GiB, as one file or page by
+ * page into an open stack file (clconv__tiff_out). Everything else is
+ * refused in one line that says what the file holds. Every page's header
+ * is checked (page count and directory loops from the raw bytes, pixel
+ * limit, strip and tile tables against the file size) before any pixel
+ * buffer is allocated.
  * libtiff never prints: its errors and warnings go to per-file handlers
  * and the first error into the message. It must not know about devices or
  * the CLI, and must not print.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "io/io.h"
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <tiffio.h>
+#include <unistd.h>
 
 /* ---- libtiff's I/O and messages, in memory ---- */
 
@@ -27,6 +37,9 @@ typedef struct mem {
     unsigned char *buf;         /* the file (reading) or what is written */
     size_t len, cap, pos;
     int writable, failed;
+    int fd;                     /* >= 0: a file (a stack being written) */
+    long long fault_after;      /* test switch: fail past this many bytes
+                                   (-1: never) */
     const char *name;           /* the file's, which libtiff's messages
                                    may start with */
     char why[256];              /* libtiff's first error */
@@ -103,6 +116,59 @@ static void mem_unmap(thandle_t h, void *base, toff_t size)
     (void)h, (void)base, (void)size;
 }
 
+/* ---- the same through a file descriptor, for stacks written page by
+ * page (libtiff reads back what it wrote to link the directories) ---- */
+
+static tmsize_t fd_read(thandle_t h, void *d, tmsize_t n)
+{
+    mem *m = h;
+    ssize_t r;
+    if (n < 0) return -1;
+    do r = read(m->fd, d, (size_t)n);
+    while (r < 0 && errno == EINTR);
+    return (tmsize_t)r;
+}
+
+static tmsize_t fd_write(thandle_t h, void *d, tmsize_t n)
+{
+    mem *m = h;
+    size_t done = 0;
+    if (n < 0 || m->failed) return -1;
+    if (m->fault_after >= 0 && (long long)(m->len + (size_t)n) > m->fault_after) {
+        m->failed = ENOSPC;
+        return -1;
+    }
+    while (done < (size_t)n) {
+        ssize_t r = write(m->fd, (char *)d + done, (size_t)n - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            m->failed = r < 0 ? errno : EIO;
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    m->len += done;
+    return n;
+}
+
+static toff_t fd_seek(thandle_t h, toff_t off, int whence)
+{
+    const off_t r = lseek(((mem *)h)->fd, (off_t)off, whence);
+    return r < 0 ? (toff_t)-1 : (toff_t)r;
+}
+
+static toff_t fd_size(thandle_t h)
+{
+    struct stat sb;
+    return fstat(((mem *)h)->fd, &sb) == 0 ? (toff_t)sb.st_size : 0;
+}
+
+static int fd_map(thandle_t h, void **base, toff_t *size)
+{
+    (void)h, (void)base, (void)size;
+    return 0;
+}
+
 static int on_error(TIFF *t, void *user, const char *module, const char *fmt,
                     va_list ap)
 {
@@ -149,8 +215,12 @@ static TIFF *open_mem(mem *m, const char *name, const char *mode)
     }
     TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, m);
     TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, m);
-    t = TIFFClientOpenExt(name, mode, (thandle_t)m, mem_read, mem_write, mem_seek,
-                          mem_close, mem_size, mem_map, mem_unmap, o);
+    if (m->fd >= 0)
+        t = TIFFClientOpenExt(name, mode, (thandle_t)m, fd_read, fd_write, fd_seek,
+                              mem_close, fd_size, fd_map, mem_unmap, o);
+    else
+        t = TIFFClientOpenExt(name, mode, (thandle_t)m, mem_read, mem_write, mem_seek,
+                              mem_close, mem_size, mem_map, mem_unmap, o);
     TIFFOpenOptionsFree(o);
     if (!t && !m->why[0]) snprintf(m->why, sizeof m->why, "not a TIFF file");
     return t;
@@ -164,6 +234,7 @@ typedef struct layout {
     uint16_t spp, bps, fmt, photo, planar, compr;
     int tiled, palette;
     unsigned char lut[256];     /* a palette's gray, by Pillow's luma */
+    unsigned char pal[3][256];  /* and its colours (--color) */
     uint32_t tw, th, rps;
     size_t bytes;               /* bytes a sample */
 } layout;
@@ -177,29 +248,62 @@ static uint64_t get_u(const unsigned char *b, int le, int n)
     return v;
 }
 
-#define PAGE_CAP 100000
-
-/* How many pages the chain of directories holds, walked in the raw bytes
- * without allocating (at most PAGE_CAP: a loop or a bomb stops there). */
-static long count_pages(const unsigned char *b, size_t n)
+/* Where directory `off` says the next one lies (*next), 0 when the
+ * directory does not fit in the file. */
+static int ifd_next(const unsigned char *b, size_t n, int le, int big, uint64_t off,
+                    uint64_t *next)
 {
-    const int le = b[0] == 'I', big = n >= 4 && get_u(b + 2, le, 2) == 43;
     const int osz = big ? 8 : 4, csz = big ? 8 : 2, esz = big ? 20 : 12;
-    uint64_t off;
+    uint64_t cnt, at;
+    if (off > n || n - off < (uint64_t)csz) return 0;
+    cnt = get_u(b + off, le, csz);
+    if (cnt > (n - off - csz) / esz) return 0;
+    at = off + csz + cnt * esz;
+    if (n - at < (uint64_t)osz) return 0;
+    *next = get_u(b + at, le, osz);
+    return 1;
+}
+
+/* Walks the chain of directories in the raw bytes without allocating:
+ * returns how many pages it holds, stopping once it passes `cap` (so a
+ * million pages cost cap steps); *want_off receives the offset of page
+ * `want` (0: none), *looped whether the chain comes back on itself
+ * (Floyd's two pointers: found within twice the loop's length, no memory). */
+/* walk_pages, and *broken: the chain ends in a directory that does not
+ * fit in the file (a page lost, not the end of the stack). */
+static long walk_chain(const unsigned char *b, size_t n, long cap, long want,
+                       uint64_t *want_off, int *looped, int *broken)
+{
+    const int le = n >= 1 && b[0] == 'I', big = n >= 4 && get_u(b + 2, le, 2) == 43;
+    uint64_t off, slow;
     long pages = 0;
+    *looped = *broken = 0;
+    if (want_off) *want_off = 0;
     if (n < (size_t)(big ? 16 : 8)) return 0;
-    off = get_u(b + (big ? 8 : 4), le, osz);
-    while (off != 0 && pages < PAGE_CAP) {
-        uint64_t cnt, next;
-        if (off > n || n - off < (uint64_t)csz) break;
-        cnt = get_u(b + off, le, csz);
-        if (cnt > (n - off - csz) / esz) break;
-        next = off + csz + cnt * esz;
-        if (n - next < (uint64_t)osz) break;
+    off = slow = get_u(b + (big ? 8 : 4), le, big ? 8 : 4);
+    while (off != 0 && pages <= cap) {
+        uint64_t next;
+        if (!ifd_next(b, n, le, big, off, &next)) {
+            *broken = 1;
+            break;
+        }
+        if (pages == want && want_off) *want_off = off;
         pages++;
-        off = get_u(b + next, le, osz);
+        off = next;
+        if (pages % 2 == 0 && !ifd_next(b, n, le, big, slow, &slow)) break;
+        if (off != 0 && off == slow) {
+            *looped = 1;
+            break;
+        }
     }
     return pages;
+}
+
+static long walk_pages(const unsigned char *b, size_t n, long cap, long want,
+                       uint64_t *want_off, int *looped)
+{
+    int broken;
+    return walk_chain(b, n, cap, want, want_off, looped, &broken);
 }
 
 static const char *sample_name(const layout *l)
@@ -410,6 +514,42 @@ static clconv_status to_gray(const layout *l, const unsigned char *raw,
     return CLCONV_OK;
 }
 
+/* The depth a page's samples have: 8/16-bit unsigned as such, signed and
+ * float samples as floats (their values). */
+static clconv_depth depth_of(const layout *l)
+{
+    return l->fmt == SAMPLEFORMAT_UINT ? (l->bps == 8 ? CLCONV_DEPTH_8 : CLCONV_DEPTH_16)
+                                       : CLCONV_DEPTH_FLOAT;
+}
+
+/* --color: the raw samples into the colour destination, every channel at
+ * its value (gray: one, gray+alpha: two, RGB(A): three or four; a palette
+ * expanded to RGB as Pillow's convert("RGB") does: the map's high byte). */
+static clconv_status to_color(const layout *l, const unsigned char *raw,
+                              const clconv__decode_args *a)
+{
+    clconv_image *c = a->out->c;
+    const int nc = l->palette ? 3 : l->spp;
+    size_t x, y;
+    int k;
+    clconv_status st = clconv__color_alloc(a->out, (int)l->w, (int)l->h);
+    if (st != CLCONV_OK) return st;
+    c->channels = nc;
+    c->depth = depth_of(l);
+    for (y = 0; y < l->h; y++)
+        for (x = 0; x < l->w; x++) {
+            const size_t i = y * l->w + x;
+            if (l->palette) {
+                const unsigned v = (unsigned)sample(l, raw, x, y, 0);
+                for (k = 0; k < 3; k++) c->planes[k].data[i] = l->pal[k][v];
+            } else {
+                for (k = 0; k < nc; k++)
+                    c->planes[k].data[i] = (float)sample(l, raw, x, y, (size_t)k);
+            }
+        }
+    return CLCONV_OK;
+}
+
 _Thread_local clconv_depth clconv__decoded_depth;
 
 /* An 8-bit palette's gray levels: each colour as Pillow takes it (the
@@ -419,9 +559,13 @@ static int palette_lut(TIFF *t, layout *l)
     uint16_t *r, *g, *b;
     unsigned i;
     if (!TIFFGetField(t, TIFFTAG_COLORMAP, &r, &g, &b)) return 0;
-    for (i = 0; i < 256; i++)
+    for (i = 0; i < 256; i++) {
         l->lut[i] = (unsigned char)((19595u * (r[i] >> 8) + 38470u * (g[i] >> 8) +
                                      7471u * (b[i] >> 8) + 0x8000u) >> 16);
+        l->pal[0][i] = (unsigned char)(r[i] >> 8);
+        l->pal[1][i] = (unsigned char)(g[i] >> 8);
+        l->pal[2][i] = (unsigned char)(b[i] >> 8);
+    }
     l->palette = 1;
     return 1;
 }
@@ -492,15 +636,66 @@ static clconv_status read_page(TIFF *t, const layout *l, const clconv__decode_ar
         free(raw);
         return CLCONV_E_DECODE;
     }
-    st = to_gray(l, raw, a);
+    st = a->out->c ? to_color(l, raw, a) : to_gray(l, raw, a);
     free(raw);
     if (st != CLCONV_OK)
         clconv__err(err, "%s: cannot allocate a %ux%u image: %s", a->name, l->w,
                     l->h, clconv_status_str(st));
     else
-        clconv__decoded_depth = l->fmt == SAMPLEFORMAT_UINT
-            ? (l->bps == 8 ? CLCONV_DEPTH_8 : CLCONV_DEPTH_16) : CLCONV_DEPTH_FLOAT;
+        clconv__decoded_depth = depth_of(l);
     return st;
+}
+
+/* Opens the file and goes to page `page` (found by walk_pages at `off`). */
+static TIFF *open_page(mem *m, const clconv__decode_args *a, long page, uint64_t off,
+                       char *err)
+{
+    TIFF *t;
+    memset(m, 0, sizeof *m);
+    m->buf = (unsigned char *)a->buf;
+    m->len = a->len;
+    m->name = a->name;
+    m->fd = -1;
+    if (!(t = open_mem(m, a->name, "r"))) {
+        clconv__err(err, "%s: not a readable TIFF: %s", a->name, m->why);
+        return NULL;
+    }
+    if (page > 0 && !TIFFSetSubDirectory(t, off)) {
+        clconv__err(err, "%s: page %ld is not readable: %s", a->name, page,
+                    m->why[0] ? m->why : "a broken directory");
+        TIFFClose(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Refuses a chain of directories that loops, or that holds more than
+ * max_pages (0: no limit) pages; CLCONV_OK, or the status
+ * with err set. */
+static clconv_status pages_ok(const clconv__decode_args *a, long long max_pages, long *pages,
+                    char *err)
+{
+    const long cap = max_pages > 0 && max_pages < LONG_MAX ? (long)max_pages : LONG_MAX - 1;
+    int looped, broken;
+    *pages = walk_chain(a->buf, a->len, cap, -1, NULL, &looped, &broken);
+    if (broken && *pages > 0 && *pages <= cap) {
+        /* A page would be lost without a word. */
+        clconv__err(err, "%s: broken TIFF: the directory of page %ld lies beyond the "
+                    "end of the file", a->name, *pages);
+        return CLCONV_E_DECODE;
+    }
+    if (*pages < 1) *pages = 1; /* the decoder says what is wrong */
+    if (looped) {
+        clconv__err(err, "%s: broken TIFF: its directories loop back on themselves "
+                    "after %ld pages", a->name, *pages);
+        return CLCONV_E_DECODE;
+    }
+    if (*pages > cap) {
+        clconv__err(err, "%s: more than %ld pages, over the limit of %ld pages "
+                    "(--max-pages)", a->name, cap, cap);
+        return CLCONV_E_TOO_LARGE;
+    }
+    return CLCONV_OK;
 }
 
 clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind,
@@ -510,22 +705,75 @@ clconv_status clconv__decode_tiff(const clconv__decode_args *a, const char *kind
     layout l;
     TIFF *t;
     long pages;
+    uint64_t off = 0;
+    int looped;
     clconv_status st = CLCONV_E_DECODE;
     (void)kind;
-    memset(&m, 0, sizeof m);
-    m.buf = (unsigned char *)a->buf;
-    m.len = a->len;
-    m.name = a->name;
-    if ((pages = count_pages(a->buf, a->len)) > 1) {
-        clconv__err(err, "%s: %s%ld pages: multi-page TIFF stacks are not supported "
-                    "yet", a->name, pages >= PAGE_CAP ? "at least " : "", pages);
-        return CLCONV_E_DECODE;
+    if (a->page < 0) {
+        /* The one-image API: a stack is refused rather than cut to a page. */
+        pages = walk_pages(a->buf, a->len, CLCONV__MAX_PAGES, -1, NULL, &looped);
+        if (pages > 1 || looped) {
+            clconv__err(err, "%s: %s%ld pages: a multi-page TIFF stack (clconv_process_file "
+                        "and the command line filter every page)", a->name,
+                        pages > CLCONV__MAX_PAGES || looped ? "at least " : "", pages);
+            return CLCONV_E_DECODE;
+        }
+    } else if (a->page > 0) {
+        walk_pages(a->buf, a->len, a->page, a->page, &off, &looped);
+        if (off == 0) {
+            clconv__err(err, "%s: the TIFF has no page %d", a->name, a->page);
+            return CLCONV_E_DECODE;
+        }
     }
-    if (!(t = open_mem(&m, a->name, "r"))) {
-        clconv__err(err, "%s: not a readable TIFF: %s", a->name, m.why);
-        return CLCONV_E_DECODE;
-    }
+    if (!(t = open_page(&m, a, a->page, off, err))) return CLCONV_E_DECODE;
     if (check_page(t, &l, a, &m, &st, err)) st = read_page(t, &l, a, &m, err);
+    TIFFClose(t);
+    return st;
+}
+
+clconv_status clconv__tiff_pages(const unsigned char *buf, size_t len, const char *name,
+                                 long long max_pages, long long max_pixels,
+                                 void (*each)(void *ctx, const clconv__page_info *p),
+                                 void *ctx, long *pages, char *err)
+{
+    clconv__gray none = {NULL, NULL, NULL};
+    const clconv__decode_args a = {buf, len, name, max_pixels, &none, NULL, 0};
+    mem m;
+    TIFF *t;
+    long k;
+    clconv_status st = CLCONV_OK;
+    if ((st = pages_ok(&a, max_pages, pages, err)) != CLCONV_OK) return st;
+    if (*pages <= 1 && !each) return CLCONV_OK;
+    if (!(t = open_page(&m, &a, 0, 0, err))) return CLCONV_E_DECODE;
+    /* Every page's header, each by its offset, before any pixel is read
+     * (the chain was walked whole by pages_ok: no loop, none past the end). */
+    const int le = buf[0] == 'I', big = get_u(buf + 2, le, 2) == 43;
+    uint64_t off = get_u(buf + (big ? 8 : 4), le, big ? 8 : 4);
+    for (k = 0; k < *pages && st == CLCONV_OK; k++) {
+        layout l;
+        char label[CLCONV_ERR_MAX];
+        clconv__decode_args pa = a;
+        snprintf(label, sizeof label, "%s (page %ld)", name, k);
+        pa.name = k ? label : name;
+        m.why[0] = '\0';
+        if (k > 0) {
+            if (!ifd_next(buf, len, le, big, off, &off) || off == 0 ||
+                !TIFFSetSubDirectory(t, off)) {
+                clconv__err(err, "%s: not a readable TIFF directory: %s", pa.name,
+                            m.why[0] ? m.why : "broken");
+                st = CLCONV_E_DECODE;
+                break;
+            }
+        }
+        st = CLCONV_E_DECODE;
+        if (!check_page(t, &l, &pa, &m, &st, err)) break;
+        st = CLCONV_OK;
+        if (each) {
+            const clconv__page_info info = {(int)l.w, (int)l.h, l.palette ? 3 : l.spp,
+                                            depth_of(&l)};
+            each(ctx, &info);
+        }
+    }
     TIFFClose(t);
     return st;
 }
@@ -552,15 +800,25 @@ static int needs_big(size_t raw, size_t strips)
     return bound > limit - limit / 4096;
 }
 
+int clconv__tiff_needs_big(unsigned long long raw, unsigned long long strips)
+{
+    return needs_big((size_t)raw, (size_t)strips);
+}
+
+/* Samples a pixel: 1 for gray, else the encoder's channels. */
+static size_t nchan(const clconv__encode_args *a)
+{
+    return a->channels > 1 ? (size_t)a->channels : 1u;
+}
+
 static int write_strips(TIFF *t, const clconv__encode_args *a, size_t rb,
                         uint32_t rps)
 {
-    const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
+    const size_t h = (size_t)a->p->height;
     const unsigned char *data = a->depth == CLCONV_DEPTH_FLOAT
-        ? (const unsigned char *)a->p->data
+        ? (nchan(a) > 1 ? (const unsigned char *)a->fc : (const unsigned char *)a->p->data)
         : a->u16 ? (const unsigned char *)a->u16 : a->u8;
     size_t y;
-    (void)w;
     for (y = 0; y < h; y += rps) {
         const size_t rows = h - y < rps ? h - y : rps;
         if (TIFFWriteEncodedStrip(t, (uint32_t)(y / rps), (void *)(data + y * rb),
@@ -570,40 +828,115 @@ static int write_strips(TIFF *t, const clconv__encode_args *a, size_t rb,
     return 1;
 }
 
+/* Gray, gray+alpha, RGB or RGBA (the alpha unassociated, as PNG's). */
 static void set_fields(TIFF *t, const clconv__encode_args *a, uint32_t rps)
 {
     const int flt = a->depth == CLCONV_DEPTH_FLOAT;
+    const uint16_t nc = (uint16_t)nchan(a);
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, (uint32_t)a->p->width);
     TIFFSetField(t, TIFFTAG_IMAGELENGTH, (uint32_t)a->p->height);
-    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)1);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, nc);
     TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, (uint16_t)(flt ? 32 : a->u16 ? 16 : 8));
     TIFFSetField(t, TIFFTAG_SAMPLEFORMAT,
                  (uint16_t)(flt ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT));
-    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, (uint16_t)PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC,
+                 (uint16_t)(nc >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK));
+    if (nc == 2 || nc == 4) {
+        const uint16_t extra = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, (uint16_t)1, &extra);
+    }
     TIFFSetField(t, TIFFTAG_PLANARCONFIG, (uint16_t)PLANARCONFIG_CONTIG);
     TIFFSetField(t, TIFFTAG_COMPRESSION, (uint16_t)COMPRESSION_ADOBE_DEFLATE);
     TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rps);
 }
 
-/* A gray TIFF: 8- or 16-bit unsigned or float32, deflate, in strips; made
- * in memory (libtiff seeks back) and handed to the sink at the end. */
+/* Bytes of one row of a's samples (0 when it overflows). */
+static size_t row_bytes(const clconv__encode_args *a)
+{
+    const size_t es = a->depth == CLCONV_DEPTH_FLOAT ? 4u : a->u16 ? 2u : 1u;
+    const size_t w = (size_t)a->p->width;
+    return w && w <= SIZE_MAX / 16 ? w * es * nchan(a) : 0;
+}
+
+/* One page into an open file: its directory, its strips, written. */
+static int write_page(TIFF *t, const clconv__encode_args *a)
+{
+    const size_t rb = row_bytes(a);
+    const uint32_t rps = strip_rows(rb);
+    int ok;
+    set_fields(t, a, rps);
+    ok = write_strips(t, a, rb, rps);
+    return TIFFWriteDirectory(t) && ok;
+}
+
+/* A stack written page by page into a file (libtiff reads back and seeks:
+ * the descriptor is open for both). */
+struct clconv__tiff_out {
+    mem m;
+    TIFF *t;
+};
+
+clconv__tiff_out *clconv__tiff_out_open(int fd, int big, long long fault_after,
+                                        char *why, size_t n)
+{
+    clconv__tiff_out *o = calloc(1, sizeof *o);
+    if (!o) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    o->m.fd = fd;
+    o->m.writable = 1;
+    o->m.fault_after = fault_after;
+    if (!(o->t = open_mem(&o->m, "clconv", big ? "w8" : "w"))) {
+        snprintf(why, n, "%s", o->m.why);
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+int clconv__tiff_out_errno(const clconv__tiff_out *o)
+{
+    return o ? o->m.failed : 0;
+}
+
+/* Closes the file's TIFF; 0 when a page or the close failed (*err_no: the
+ * write's errno, 0 when libtiff itself failed; why: libtiff's words). */
+int clconv__tiff_out_close(clconv__tiff_out *o, int *err_no, char *why, size_t n)
+{
+    int ok;
+    if (!o) return 0;
+    TIFFClose(o->t);
+    ok = !o->m.failed && !o->m.why[0];
+    *err_no = o->m.failed;
+    snprintf(why, n, "%s", o->m.why[0] ? o->m.why : "libtiff failed");
+    free(o);
+    return ok;
+}
+
+/* A TIFF: gray or colour, 8- or 16-bit unsigned or float32, deflate, in
+ * strips; a page of an open stack (a->stack), or a file of its own made in
+ * memory (libtiff seeks back) and handed to the sink at the end. */
 int clconv__encode_tiff(const clconv__encode_args *a)
 {
     const size_t w = (size_t)a->p->width, h = (size_t)a->p->height;
-    const size_t rb = w * (a->depth == CLCONV_DEPTH_FLOAT ? 4u : a->u16 ? 2u : 1u);
+    const size_t rb = row_bytes(a);
     const uint32_t rps = strip_rows(rb);
     mem m;
     TIFF *t;
     size_t off;
     int ok;
+    if (w == 0 || h == 0 || w > UINT32_MAX || h > UINT32_MAX || rb == 0) return 0;
+    if (a->stack) {
+        clconv__tiff_out *o = a->stack;
+        return write_page(o->t, a) && !o->m.failed;
+    }
     memset(&m, 0, sizeof m);
     m.writable = 1;
-    if (w == 0 || h == 0 || w > UINT32_MAX || h > UINT32_MAX || rb / w == 0) return 0;
+    m.fd = -1;
     t = open_mem(&m, "clconv", needs_big(rb * h, h / rps + 1) ? "w8" : "w");
     if (!t) return 0;
-    set_fields(t, a, rps);
-    ok = write_strips(t, a, rb, rps);
-    ok = TIFFWriteDirectory(t) && ok;
+    ok = write_page(t, a);
     TIFFClose(t);
     ok = ok && !m.failed;
     for (off = 0; ok && off < m.len; off += 1u << 30) {
@@ -612,4 +945,59 @@ int clconv__encode_tiff(const clconv__encode_args *a)
     }
     free(m.buf);
     return ok;
+}
+
+/* ---- page counts from a path, read in place ---- */
+
+/* n bytes at off of the file as an unsigned integer; 0 past its end. */
+static int pread_u(int fd, uint64_t size, uint64_t off, int le, int n, uint64_t *v)
+{
+    unsigned char b[8];
+    if (off > size || size - off < (uint64_t)n ||
+        pread(fd, b, (size_t)n, (off_t)off) != (ssize_t)n)
+        return 0;
+    *v = get_u(b, le, n);
+    return 1;
+}
+
+static int pread_next(int fd, uint64_t size, int le, int big, uint64_t off, uint64_t *next)
+{
+    const int osz = big ? 8 : 4, csz = big ? 8 : 2, esz = big ? 20 : 12;
+    uint64_t cnt;
+    if (!pread_u(fd, size, off, le, csz, &cnt) || cnt > size / esz) return 0;
+    return pread_u(fd, size, off + csz + cnt * esz, le, osz, next);
+}
+
+long clconv__path_pages(const char *path, long long max_pages)
+{
+    const long cap = max_pages > 0 && max_pages < LONG_MAX ? (long)max_pages : LONG_MAX - 1;
+    unsigned char head[16];
+    struct stat sb;
+    uint64_t off, slow;
+    long pages = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), le, big;
+    /* Only a regular file can be read twice (a pipe is read once, later). */
+    if (fd < 0) return 1;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 16 ||
+        pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
+        clconv__format_sniff(head, sizeof head) == NULL ||
+        strcmp(clconv__format_sniff(head, sizeof head)->name, "TIFF") != 0) {
+        close(fd);
+        return 1;
+    }
+    le = head[0] == 'I';
+    big = get_u(head + 2, le, 2) == 43;
+    off = slow = get_u(head + (big ? 8 : 4), le, big ? 8 : 4);
+    while (off != 0 && pages <= cap) {
+        uint64_t next;
+        if (!pread_next(fd, (uint64_t)sb.st_size, le, big, off, &next)) break;
+        pages++;
+        off = next;
+        if (pages % 2 == 0 &&
+            !pread_next(fd, (uint64_t)sb.st_size, le, big, slow, &slow))
+            break;
+        if (off != 0 && off == slow) break;
+    }
+    close(fd);
+    return pages < 1 ? 1 : pages;
 }

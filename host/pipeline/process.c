@@ -33,7 +33,18 @@ void clconv_job_init(clconv_job *job)
     job->verify = CLCONV_VERIFY_SAMPLE;
     job->depth = CLCONV_DEPTH_AUTO;
     job->scale = 1.0;
+    job->max_pages = CLCONV__MAX_PAGES;
 }
+
+/* An input read once (a stack is decoded page by page from it): its
+ * bytes, the page to decode, and the name messages give it ("x.tif", or
+ * "x.tif (page 3)" past a stack's first page). */
+typedef struct source {
+    const unsigned char *buf;
+    size_t len;
+    int page;
+    const char *name;
+} source;
 
 /* Appends src to dst (cap bytes), truncating; returns the new length. */
 static size_t append(char *dst, size_t len, size_t cap, const char *src)
@@ -176,7 +187,7 @@ static char *marked_name(const char *path)
 static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
                                    const clconv_plane *img, const clconv_plane *out,
                                    const clconv_image *cin, const clconv_image *color,
-                                   const clconv_cl_mapped *dm,
+                                   const clconv_cl_mapped *dm, clconv__stack *stack,
                                    const clconv__path_key *keep, clconv_report *r, char *err)
 {
     const char *sbs = job->side_by_side;
@@ -199,7 +210,10 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
                                      color ? &r->out_channels : NULL,
                                      dm ? dm->data : NULL, dm ? dm->bits : 0,
                                      dm ? dm->nan_count : 0, dm ? dm->clipped : 0};
-        st = clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
+        /* A page of a stack file goes into it whatever the check said: the
+         * whole file is named as a mismatch at the end. */
+        st = stack ? clconv__stack_add(stack, out, &o, err)
+                   : clconv__image_save_opts(dst ? dst : output, output, keep, 1, out, &o, err);
         r->out_depth = written;
     }
     if (st == CLCONV_OK && sbs) {
@@ -276,7 +290,7 @@ static clconv_status resize_input(const clconv_job *job, int npy, clconv_image8 
 /* Decodes the input (8-bit images as bytes where the device takes them,
  * and for --resize) and resizes it for --resize; the input's size goes
  * into r. */
-static clconv_status decode_input(const clconv_job *job, const char *input,
+static clconv_status decode_input(const clconv_job *job, const source *in,
                                   clconv_image8 *img8, clconv_plane *img,
                                   clconv_report *r, char *err)
 {
@@ -285,10 +299,9 @@ static clconv_status decode_input(const clconv_job *job, const char *input,
     clconv_status st;
     /* The reference, --verify and --side-by-side take floats; the depth
      * tells a .npy (float: Pillow's mode F for --resize) from the rest. */
-    if (resize || bytes_for_device(job))
-        st = clconv_image_load_depth(input, job->max_pixels, img8, img, &depth, err);
-    else
-        st = clconv_image_load_depth(input, job->max_pixels, NULL, img, &depth, err);
+    st = clconv__load_depth_mem(in->buf, in->len, in->name, in->page, job->max_pixels,
+                                resize || bytes_for_device(job) ? img8 : NULL, img,
+                                &depth, err);
     if (st != CLCONV_OK) return st;
     r->in_depth = depth;
     r->in_w = img8->data ? img8->width : img->width;
@@ -491,12 +504,23 @@ static int mapped_check_failed(const clconv_job *job, const clconv_plane *img,
     return r->sampled && r->sr.bad > 0;
 }
 
-/* "spot check: N of M sampled pixels over tolerance, worst at ..." */
-static void spot_message(const clconv_job *job, const clconv_report *r, char *buf, size_t n)
+/* --color: " in channel R" (G, B, A for RGB(A); the index for gray and
+ * gray+alpha), where a check's worst pixel lies; "" for gray mode. */
+static void channel_words(int k, int nc, char *buf, size_t n)
 {
-    snprintf(buf, n, "spot check: %lld of %d sampled pixels over tolerance, worst at "
+    static const char *const rgba = "RGBA";
+    if (k < 0) buf[0] = '\0';
+    else if (nc >= 3 && k < 4) snprintf(buf, n, " in channel %c", rgba[k]);
+    else snprintf(buf, n, " in channel %d", k);
+}
+
+/* "spot check: N of M sampled pixels over tolerance, worst at ..." */
+static void spot_message(const clconv_job *job, const clconv_report *r, const char *where,
+                         char *buf, size_t n)
+{
+    snprintf(buf, n, "spot check%s: %lld of %d sampled pixels over tolerance, worst at "
              "(%d, %d): device %.9g, reference %.9g, tolerance %.3g (--verify sample, "
-             "seed %llu)", r->sr.bad, r->sample_points, r->sr.worst_x, r->sr.worst_y,
+             "seed %llu)", where, r->sr.bad, r->sample_points, r->sr.worst_x, r->sr.worst_y,
              r->sr.worst_dev, r->sr.worst_ref, r->sr.worst_tol, job->verify_seed);
 }
 
@@ -504,12 +528,12 @@ static void spot_message(const clconv_job *job, const clconv_report *r, char *bu
  * run, and the image is redone by the reference; r->note says so, with
  * `checked`'s worst pixel. */
 static void retire_wrong_device(const clconv_job *job, const char *input,
-                                const clconv_report *checked, clconv_cl *cl,
-                                clconv_report *r)
+                                const clconv_report *checked, const char *where,
+                                clconv_cl *cl, clconv_report *r)
 {
     char msg[CLCONV_ERR_MAX];
     size_t len = append(r->note, 0, sizeof r->note, input);
-    spot_message(job, checked, msg, sizeof msg);
+    spot_message(job, checked, where, msg, sizeof msg);
     len = append(r->note, len, sizeof r->note, ": ");
     len = append(r->note, len, sizeof r->note, msg);
     len = append(r->note, len, sizeof r->note, "; OpenCL device ");
@@ -521,27 +545,38 @@ static void retire_wrong_device(const clconv_job *job, const char *input,
 }
 
 /* An OpenCL failure under fallback: "<input>: OpenCL failed (<err>); using
- * the CPU reference" in r->note; returns its length, for more. */
-static size_t note_cl_failed(const char *input, const char *err, clconv_report *r)
+ * the CPU reference" in r->note, counted against the device (the gray and
+ * the colour path alike): the failure that retires it says so, once. */
+static void note_cl_failed(const char *input, const char *err, clconv_cl *cl,
+                           clconv_report *r)
 {
     size_t len = append(r->note, 0, sizeof r->note, input);
     len = append(r->note, len, sizeof r->note, ": OpenCL failed (");
     len = append(r->note, len, sizeof r->note, err);
     r->fell_back = 1;
-    return append(r->note, len, sizeof r->note, "); using the CPU reference");
+    len = append(r->note, len, sizeof r->note, "); using the CPU reference");
+    if (clconv__cl_failed(cl)) {
+        /* The one message: its other images go to the next path. */
+        len = append(r->note, len, sizeof r->note, "; OpenCL device ");
+        len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
+        append(r->note, len, sizeof r->note, " retired for the rest of the run "
+               "after 2 failures");
+    }
 }
 
 /* Why the result is wrong (the spot check's or --verify's worst pixel),
  * and where it went instead of `output`. */
 static void mismatch_message(const clconv_job *job, const clconv_report *r,
-                             int on_device, const char *output, char *buf, size_t n)
+                             int on_device, const char *spot_where, const char *verify_where,
+                             const char *output, char *buf, size_t n)
 {
     size_t len;
     if (r->sampled && r->sr.bad > 0 && on_device)
-        spot_message(job, r, buf, n);
+        spot_message(job, r, spot_where, buf, n);
     else
-        snprintf(buf, n, "verification failed: %lld pixel%s over tolerance, worst at "
-                 "(%d, %d): device %.9g, reference %.9g, tolerance %.3g", r->vr.bad,
+        snprintf(buf, n, "verification failed%s: %lld pixel%s over tolerance, worst at "
+                 "(%d, %d): device %.9g, reference %.9g, tolerance %.3g", verify_where,
+                 r->vr.bad,
                  r->vr.bad == 1 ? "" : "s", r->vr.worst_x, r->vr.worst_y,
                  r->vr.worst_dev, r->vr.worst_ref, r->vr.worst_tol);
     len = strlen(buf);
@@ -666,11 +701,14 @@ static void worse_of(clconv_verify_result *acc, const clconv_verify_result *v)
 static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const char *input,
                                    const clconv_plane *in, const clconv_image8 *in8,
                                    const clconv_geometry *g, clconv_plane *out,
-                                   clconv_report *r, int *dev, char *err)
+                                   clconv_report *r, int *dev, int k, int nc, int worst[2],
+                                   char *err)
 {
     clconv_plane padded = {0, 0, NULL};
     clconv_report one;
     clconv_status st = CLCONV_OK;
+    char where[32];
+    channel_words(k, nc, where, sizeof where);
     memset(&one, 0, sizeof one);
     one.vr.worst_x = one.sr.worst_x = -1;
     *dev = 0;
@@ -678,6 +716,7 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
         const clconv_cl_timing sum = r->cl_timing;
         st = clconv_conv_cl_image(cl, in8->data ? NULL : in, in8->data ? in8 : NULL,
                                   &job->params, job->filter, g, out, &r->cl_timing, err);
+        r->tuned = clconv__tune_last();
         /* The report's times are the channels' sums. */
         r->cl_timing.upload_ms += sum.upload_ms;
         r->cl_timing.kernel_ms += sum.kernel_ms;
@@ -688,11 +727,11 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
             one.cl_timing = r->cl_timing;
             if (job->verify == CLCONV_VERIFY_SAMPLE &&
                 spot_check_failed(job, input, in, in8, g, out, &one) && job->fallback) {
-                retire_wrong_device(job, input, &one, cl, r);
+                retire_wrong_device(job, input, &one, where, cl, r);
                 *dev = 0;
             }
         } else if (job->fallback) {
-            note_cl_failed(input, err, r);
+            note_cl_failed(input, err, cl, r);
         } else {
             return st;
         }
@@ -707,13 +746,16 @@ static clconv_status color_channel(const clconv_job *job, clconv_cl *cl, const c
         }
         clconv_plane_free(&padded);
     }
+    /* worst[]: the channel whose result worse_of keeps (spot, full). */
     if (one.sampled && *dev) {
         r->sampled = 1;
         r->sample_points += one.sample_points;
+        if (one.sr.max_abs_err > r->sr.max_abs_err || r->sr.worst_x < 0) worst[0] = k;
         worse_of(&r->sr, &one.sr);
     }
     if (one.verified) {
         r->verified = 1;
+        if (one.vr.max_abs_err > r->vr.max_abs_err || r->vr.worst_x < 0) worst[1] = k;
         worse_of(&r->vr, &one.vr);
     }
     return st;
@@ -733,10 +775,11 @@ static clconv_status channel_bytes(const clconv_plane *p, clconv_image8 *b)
 }
 
 /* Decodes with the channels kept, resizes, and sizes the output. */
-static clconv_status color_decode(const clconv_job *job, const char *input, clconv_image *in,
+static clconv_status color_decode(const clconv_job *job, const source *src, clconv_image *in,
                                   clconv_geometry *g, clconv_report *r, char *err)
 {
-    clconv_status st = clconv_image_load_color(input, job->max_pixels, in, err);
+    clconv_status st = clconv__load_color_mem(src->buf, src->len, src->name, src->page,
+                                              job->max_pixels, in, err);
     if (st != CLCONV_OK) return st;
     r->in_depth = in->depth;
     r->in_channels = in->channels;
@@ -753,22 +796,24 @@ static clconv_status color_decode(const clconv_job *job, const char *input, clco
 /* clconv_process_file under --color (DESIGN §6): every colour channel
  * (and the alpha under --alpha filter) filtered like a gray image; the
  * alpha kept (centre sample) or dropped; one multi-channel output. */
-static clconv_status process_color(const clconv_job *job, const char *input,
-                                   const char *output, clconv__path_key *keep,
-                                   clconv_report *r)
+static clconv_status process_color(const clconv_job *job, const source *src,
+                                   const char *output, clconv__stack *stack,
+                                   clconv__path_key *keep, clconv_report *r)
 {
+    const char *input = r->input;
     clconv_image in, out;
     clconv_geometry g;
     clconv_cl *cl = job->cl;
     char err[CLCONV_ERR_MAX];
     clconv_status st;
     double t = clconv__now_ms();
-    int k, alpha, all_dev = 1, marked;
+    int k, alpha, all_dev = 1, marked, worst[2] = {-1, -1};
+    char spot_where[32], verify_where[32];
 
     memset(&out, 0, sizeof out);
     r->vr.worst_x = r->sr.worst_x = -1;
     err[0] = '\0';
-    st = color_decode(job, input, &in, &g, r, err);
+    st = color_decode(job, src, &in, &g, r, err);
     if (st != CLCONV_OK) goto failed;
     r->decode_ms = clconv__now_ms() - t;
     r->out_w = g.out_w;
@@ -797,7 +842,8 @@ static clconv_status process_color(const clconv_job *job, const char *input,
                 clconv__err(err, "out of memory for a channel's bytes");
             if (st == CLCONV_OK)
                 st = color_channel(job, r->fell_back && job->fallback ? NULL : cl, input,
-                                   &in.planes[k], &b, &g, &out.planes[k], r, &dev, err);
+                                   &in.planes[k], &b, &g, &out.planes[k], r, &dev, k,
+                                   in.channels, worst, err);
             clconv_image8_free(&b);
             all_dev &= dev;
             if (st == CLCONV_OK && job->affine)
@@ -811,11 +857,15 @@ static clconv_status process_color(const clconv_job *job, const char *input,
     marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
     st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, NULL,
+                       stack,
                        keep, r, err);
     if (st != CLCONV_OK) goto failed;
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {
-        mismatch_message(job, r, r->on_device, output, err, sizeof err);
+        channel_words(worst[0], in.channels, spot_where, sizeof spot_where);
+        channel_words(worst[1], in.channels, verify_where, sizeof verify_where);
+        mismatch_message(job, r, r->on_device, spot_where, verify_where, output, err,
+                         sizeof err);
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
     goto cleanup;
@@ -828,15 +878,18 @@ cleanup:
     return st;
 }
 
-clconv_status clconv_process_file(const clconv_job *job, const char *input,
-                                  const char *output, clconv_report *r)
+/* One gray image (a page of a stack: src->page), decoded from src's bytes,
+ * into `output` or a page of `stack`. r->input names it in messages. */
+static clconv_status process_gray(const clconv_job *job, const source *src,
+                                  const char *output, clconv__stack *stack,
+                                  clconv__path_key *keep, clconv_report *r)
 {
+    const char *input = r->input;
     clconv_status st;
     clconv_plane img = {0, 0, NULL}, padded = {0, 0, NULL}, out = {0, 0, NULL};
     clconv_image8 img8 = {0, 0, NULL};
     clconv_cl *cl = job->cl;
     clconv_geometry g;
-    clconv__path_key keep[2] = {{0, 0, NULL, 0}, {0, 0, NULL, 0}};
     char err[CLCONV_ERR_MAX];
     clconv_cl_mapped dm;
     int probe_x[SAMPLE_CAP], probe_y[SAMPLE_CAP];
@@ -845,22 +898,9 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     int done_on_device = 0, marked;
 
     memset(&dm, 0, sizeof dm);
-    memset(r, 0, sizeof *r);
-    r->input = input;
-    r->output = output;
     err[0] = '\0';
-    st = check_paths(job, input, output, keep, r);
-    if (st != CLCONV_OK) goto cleanup;
-    if (job->resize_w > 0 && job->resize_h > 0) {
-        st = within_limit(job, job->resize_w, job->resize_h, "the --resize target", r);
-        if (st != CLCONV_OK) goto cleanup;
-    }
-    if (job->color) {
-        st = process_color(job, input, output, keep, r);
-        goto cleanup;
-    }
     t = clconv__now_ms();
-    st = decode_input(job, input, &img8, &img, r, err);
+    st = decode_input(job, src, &img8, &img, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->decode_ms = clconv__now_ms() - t;
 
@@ -886,7 +926,8 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
     if (cl && job->fallback) cl = usable_device(job, cl);
     t = clconv__now_ms();
-    if (cl && (dm.bits = device_map_bits(job, cl, output, r->in_depth)) != 0 &&
+    /* (Not for a page of a stack: the stack writer maps its planes.) */
+    if (cl && !stack && (dm.bits = device_map_bits(job, cl, output, r->in_depth)) != 0 &&
         !(dm.data = malloc((size_t)g.out_w * (size_t)g.out_h * (size_t)(dm.bits / 8))))
         dm.bits = 0; /* no room: the floats come down */
     if (cl) {
@@ -913,6 +954,7 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                       img8.data ? &img8 : NULL, &job->params,
                                       job->filter, &g, &out, &r->cl_timing, err);
         }
+        r->tuned = clconv__tune_last();
         if (st == CLCONV_OK) {
             done_on_device = 1;
             r->device_map = dm.bits && dm.mapped;
@@ -926,19 +968,12 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
                                    : spot_check_failed(job, input, &img, &img8, &g, &out, r));
             r->verify_ms = clconv__now_ms() - tv;
             if (wrong && job->fallback) {
-                retire_wrong_device(job, input, r, cl, r);
+                retire_wrong_device(job, input, r, "", cl, r);
                 done_on_device = 0;
                 r->device_map = 0; /* the reference's floats are mapped on the host */
             }
         } else if (job->fallback) {
-            size_t len = note_cl_failed(input, err, r);
-            if (clconv__cl_failed(cl)) {
-                /* The one message: its other images go to the next path. */
-                len = append(r->note, len, sizeof r->note, "; OpenCL device ");
-                len = append(r->note, len, sizeof r->note, clconv_cl_info(cl)->name);
-                append(r->note, len, sizeof r->note, " retired for the rest of the run "
-                       "after 2 failures");
-            }
+            note_cl_failed(input, err, cl, r);
         } else {
             fail(r, st, err);
             goto cleanup;
@@ -982,21 +1017,252 @@ clconv_status clconv_process_file(const clconv_job *job, const char *input,
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
     st = write_outputs(job, output, marked, &img, &out, NULL, NULL,
-                       r->device_map ? &dm : NULL, keep, r, err);
+                       r->device_map ? &dm : NULL, stack, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {
-        mismatch_message(job, r, done_on_device, output, err, sizeof err);
+        mismatch_message(job, r, done_on_device, "", "", output, err, sizeof err);
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
 cleanup:
-    clconv__path_key_free(&keep[0]);
-    clconv__path_key_free(&keep[1]);
     free(dm.data);
     clconv_image8_free(&img8);
     clconv_plane_free(&img);
     clconv_plane_free(&padded);
     clconv_plane_free(&out);
+    r->status = st;
+    return st;
+}
+
+/* ---- stacks: every page of a multi-page TIFF (DESIGN §6) ---- */
+
+/* Adds page report p to the input's report r: the first page's sizes,
+ * depths and channels; counts and times summed; the worse checks; the
+ * first note. */
+static void merge_page(clconv_report *r, const clconv_report *p, int first)
+{
+    if (first) {
+        r->in_w = p->in_w;
+        r->in_h = p->in_h;
+        r->out_w = p->out_w;
+        r->out_h = p->out_h;
+        r->in_depth = p->in_depth;
+        r->out_depth = p->out_depth;
+        r->in_channels = p->in_channels;
+        r->out_channels = p->out_channels;
+        r->on_device = p->on_device;
+        r->cl_timing = p->cl_timing;
+    } else {
+        r->on_device &= p->on_device;
+        r->cl_timing.upload_ms += p->cl_timing.upload_ms;
+        r->cl_timing.kernel_ms += p->cl_timing.kernel_ms;
+        r->cl_timing.download_ms += p->cl_timing.download_ms;
+        r->cl_timing.pad_ms += p->cl_timing.pad_ms;
+        if (p->cl_timing.bands > r->cl_timing.bands) r->cl_timing.bands = p->cl_timing.bands;
+        if (!r->cl_timing.kernel) r->cl_timing.kernel = p->cl_timing.kernel;
+        if (!r->cl_timing.pad) r->cl_timing.pad = p->cl_timing.pad;
+    }
+    r->fell_back |= p->fell_back;
+    r->decode_ms += p->decode_ms;
+    r->pad_ms += p->pad_ms;
+    r->compute_ms += p->compute_ms;
+    r->verify_ms += p->verify_ms;
+    r->encode_ms += p->encode_ms;
+    r->nan_count += p->nan_count;
+    r->clipped += p->clipped;
+    if (p->verified) {
+        r->verified = 1;
+        worse_of(&r->vr, &p->vr);
+    }
+    if (p->sampled) {
+        r->sampled = 1;
+        r->sample_points += p->sample_points;
+        worse_of(&r->sr, &p->sr);
+    }
+    if (!r->note[0] && p->note[0]) memcpy(r->note, p->note, sizeof r->note);
+}
+
+/* The BigTIFF choice of a stack file: every page's output at its written
+ * depth, from the headers (clconv__tiff_needs_big's rule). */
+typedef struct stack_size {
+    const clconv_job *job;
+    const clconv__format *f;
+    unsigned long long bytes, strips;
+} stack_size;
+
+static void add_page_size(void *ctx, const clconv__page_info *p)
+{
+    stack_size *z = ctx;
+    const clconv_job *job = z->job;
+    const int resize = job->resize_w > 0 && job->resize_h > 0;
+    clconv_geometry g;
+    char err[CLCONV_ERR_MAX];
+    const clconv_depth d = clconv__format_depth(z->f, (clconv_depth)job->depth, p->depth);
+    const unsigned long long es = d == CLCONV_DEPTH_FLOAT ? 4 : d == CLCONV_DEPTH_16 ? 2 : 1;
+    const unsigned long long nc = job->color ? (unsigned long long)p->channels : 1;
+    if (clconv_geometry_compute(resize ? job->resize_w : p->w, resize ? job->resize_h : p->h,
+                                clconv_filter_width(job->filter),
+                                clconv_filter_height(job->filter), &job->params, &g,
+                                err) != CLCONV_OK)
+        return; /* that page fails by itself later */
+    {
+        /* The encoder's strips (about 256 KiB each), and two more a page
+         * for its directory. */
+        const unsigned long long rb = (unsigned long long)g.out_w * es * nc;
+        const unsigned long long rps = rb >= (256u << 10) ? 1 : (256u << 10) / rb;
+        z->bytes += rb * (unsigned long long)g.out_h;
+        z->strips += (unsigned long long)g.out_h / rps + 3;
+    }
+}
+
+/* Runs page k of the stack into `output` (a page file) or `stack`; its
+ * report merged into r. */
+static clconv_status run_page(const clconv_job *job, source *src, long k,
+                              const char *output, clconv__stack *stack,
+                              clconv__path_key *keep, clconv_report *r)
+{
+    clconv_report pr;
+    char label[CLCONV_ERR_MAX];
+    clconv_status st;
+    memset(&pr, 0, sizeof pr);
+    snprintf(label, sizeof label, "%s (page %ld)", r->input, k);
+    pr.input = k ? label : r->input;
+    pr.output = output;
+    pr.vr.worst_x = pr.sr.worst_x = -1;
+    src->page = (int)k;
+    src->name = pr.input;
+    st = job->color ? process_color(job, src, output, stack, keep, &pr)
+                    : process_gray(job, src, output, stack, keep, &pr);
+    merge_page(r, &pr, k == 0);
+    if (st != CLCONV_OK && r->status == CLCONV_OK) {
+        memcpy(r->err, pr.err, sizeof r->err);
+        r->status = st;
+    }
+    return st;
+}
+
+/* Every page of a stack of `pages`: into one multi-page file when the
+ * output's format holds pages (written as NAME.mismatch when a page failed
+ * its check), else into NAME-PAGE.ext files. A page that fails stops the
+ * stack (a stack file is then not written); a mismatch does not. */
+static clconv_status process_stack(const clconv_job *job, source *src, long pages,
+                                   const char *output, clconv__path_key *keep,
+                                   clconv_report *r)
+{
+    const clconv__format *f = clconv__format_by_name(output, 1);
+    char err[CLCONV_ERR_MAX];
+    clconv_status st = CLCONV_OK;
+    long k;
+    int mismatched = 0;
+    r->vr.worst_x = r->sr.worst_x = -1;
+    if (job->side_by_side) {
+        snprintf(err, sizeof err, "--side-by-side takes one image, not a stack of %ld "
+                 "pages", pages);
+        return fail(r, CLCONV_E_INVALID, err);
+    }
+    if (clconv__format_holds_pages(f)) {
+        stack_size z = {job, f, 0, 0};
+        clconv__stack *w = NULL;
+        long n;
+        char *dst;
+        err[0] = '\0';
+        st = clconv__file_pages(src->buf, src->len, r->input, 0, job->max_pixels,
+                                add_page_size, &z, &n, err);
+        if (st == CLCONV_OK)
+            st = clconv__stack_open(output, clconv__tiff_needs_big(z.bytes, z.strips), &w,
+                                    err);
+        if (st != CLCONV_OK) return fail(r, st, err);
+        for (k = 0; k < pages; k++) {
+            const clconv_status ps = run_page(job, src, k, output, w, keep, r);
+            if (ps == CLCONV_E_MISMATCH) mismatched = 1;
+            else if (ps != CLCONV_OK) break;
+        }
+        st = r->status;
+        dst = mismatched ? marked_name(output) : NULL;
+        err[0] = '\0';
+        if (mismatched && !dst) {
+            clconv__stack_close(w, output, keep, 1, 0, err);
+            return fail(r, CLCONV_E_NOMEM, "out of memory");
+        }
+        {
+            const clconv_status cs = clconv__stack_close(
+                w, dst ? dst : output, keep, 1,
+                st == CLCONV_OK || st == CLCONV_E_MISMATCH, err);
+            if (cs != CLCONV_OK && st == CLCONV_OK) st = fail(r, cs, err);
+        }
+        free(dst);
+        return r->status = st;
+    }
+    for (k = 0; k < pages; k++) {
+        char *name = clconv__page_name(output, k, pages);
+        clconv__path_key pk[2] = {keep[0], {0, 0, NULL, 0}};
+        clconv_status ps;
+        if (!name || clconv__path_key_of(name, &pk[1]) != 0) {
+            free(name);
+            return fail(r, CLCONV_E_NOMEM, "out of memory");
+        }
+        if (clconv__path_key_cmp(&pk[0], &pk[1]) == 0) {
+            snprintf(err, sizeof err, "refusing to overwrite the input with the output %s",
+                     name);
+            ps = fail(r, CLCONV_E_INVALID, err);
+        } else {
+            ps = run_page(job, src, k, name, NULL, pk, r);
+        }
+        clconv__path_key_free(&pk[1]);
+        free(name);
+        if (ps != CLCONV_OK && ps != CLCONV_E_MISMATCH) break;
+    }
+    return r->status;
+}
+
+clconv_status clconv_process_file(const clconv_job *job, const char *input,
+                                  const char *output, clconv_report *r)
+{
+    clconv__path_key keep[2] = {{0, 0, NULL, 0}, {0, 0, NULL, 0}};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    long pages = 1;
+    char err[CLCONV_ERR_MAX];
+    clconv_status st;
+    double t = clconv__now_ms();
+
+    memset(r, 0, sizeof *r);
+    r->input = input;
+    r->output = output;
+    r->pages = 1;
+    err[0] = '\0';
+    st = check_paths(job, input, output, keep, r);
+    if (st != CLCONV_OK) goto cleanup;
+    if (job->resize_w > 0 && job->resize_h > 0) {
+        st = within_limit(job, job->resize_w, job->resize_h, "the --resize target", r);
+        if (st != CLCONV_OK) goto cleanup;
+    }
+    /* The file is read once; a stack's pages are counted and their headers
+     * checked (page limit, pixel limit) before any page is decoded. */
+    st = clconv__read_file(input, &buf, &len, err);
+    if (st == CLCONV_OK)
+        st = clconv__file_pages(buf, len, input, job->max_pages, job->max_pixels, NULL,
+                                NULL, &pages, err);
+    if (st != CLCONV_OK) {
+        fail(r, st, err);
+        goto cleanup;
+    }
+    {
+        source src = {buf, len, 0, input};
+        const double read_ms = clconv__now_ms() - t;
+        r->pages = (int)pages;
+        if (pages > 1)
+            st = process_stack(job, &src, pages, output, keep, r);
+        else if (job->color)
+            st = process_color(job, &src, output, NULL, keep, r);
+        else
+            st = process_gray(job, &src, output, NULL, keep, r);
+        r->decode_ms += read_ms;
+    }
+cleanup:
+    free(buf);
+    clconv__path_key_free(&keep[0]);
+    clconv__path_key_free(&keep[1]);
     r->status = st;
     return st;
 }

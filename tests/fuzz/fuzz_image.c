@@ -12,6 +12,11 @@
  * A PNG that clconv's own decoder (host/io/png.c) reads is decoded by
  * stb too: when both succeed the planes must be identical.
  *
+ * A TIFF goes through the stack path too (process.c's way in): its pages
+ * counted and every header checked (clconv__file_pages), then the first
+ * pages decoded one by one, gray and with the channels kept (--color):
+ * a decoded page has 1 to 4 channels of its own size within the limit.
+ *
  * With CLCONV_FUZZ_DIGEST set in the environment it also prints, per input,
  * the status and a hash of the decoded plane on stdout: determinism.cmake
  * replays the corpus twice with the allocator filling fresh memory with
@@ -111,6 +116,56 @@ static void check_pad(const clconv_plane *in, const clconv_plane *pd,
     }
 }
 
+/* The stack path of a TIFF: pages and headers, then up to 4 pages, gray
+ * and colour. Digests (CLCONV_FUZZ_DIGEST) cover every page decoded. */
+#define FUZZ_PAGES 4
+static void stack_pages(const uint8_t *data, size_t size, int digest)
+{
+    char err[CLCONV_ERR_MAX];
+    long pages = 0, k;
+    clconv_status st;
+    err[0] = '\0';
+    st = clconv__file_pages(data, size, "fuzz.img", 64, MAX_PIXELS, NULL, NULL, &pages,
+                            err);
+    if (st != CLCONV_OK) {
+        check_err(err);
+        return;
+    }
+    CHECK(pages >= 1 && pages <= 64);
+    for (k = 0; k < pages && k < FUZZ_PAGES; k++) {
+        clconv_image c;
+        clconv_plane gp = {0, 0, NULL};
+        clconv_depth d = CLCONV_DEPTH_AUTO;
+        int ch;
+        err[0] = '\0';
+        st = clconv__load_color_mem(data, size, "fuzz.img", (int)k, MAX_PIXELS, &c, err);
+        if (st != CLCONV_OK) {
+            check_err(err);
+            CHECK(c.channels == 0 && c.planes[0].data == NULL);
+        } else {
+            CHECK(c.channels >= 1 && c.channels <= CLCONV_MAX_CHANNELS);
+            CHECK((long long)c.width * c.height <= MAX_PIXELS);
+            for (ch = 0; ch < c.channels; ch++) {
+                CHECK(c.planes[ch].data && c.planes[ch].width == c.width &&
+                      c.planes[ch].height == c.height);
+                if (digest) print_digest(st, &c.planes[ch]);
+            }
+            clconv_image_free(&c);
+        }
+        err[0] = '\0';
+        st = clconv__load_depth_mem(data, size, "fuzz.img", (int)k, MAX_PIXELS, NULL, &gp,
+                                    &d, err);
+        if (digest) print_digest(st, &gp);
+        if (st != CLCONV_OK) {
+            check_err(err);
+            CHECK(gp.data == NULL);
+        } else {
+            CHECK(gp.data && d != CLCONV_DEPTH_AUTO);
+        }
+        clconv_plane_free(&gp);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     clconv_plane img = {0, 0, NULL}, rs = {0, 0, NULL}, pd = {0, 0, NULL};
@@ -130,6 +185,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int digest = -1;
 
     if (digest < 0) digest = getenv("CLCONV_FUZZ_DIGEST") != NULL;
+    if (size >= 4 && (memcmp(data, "II", 2) == 0 || memcmp(data, "MM", 2) == 0))
+        stack_pages(data, size, digest);
     err[0] = '\0';
     st = clconv_image_load_memory(data, size, "fuzz.img", MAX_PIXELS, &img, err);
     if (digest) print_digest(st, &img);

@@ -460,6 +460,26 @@ def tiffs():
     put(IMG, "bomb-tiff-500pages.tif", bytes(pages))
     put(IMG, "bomb-tiff-loop.tif", one[:-4] + struct.pack("<I", one.index(
         struct.pack("<H", 11), 8 + 48)))
+    stacks()
+
+
+def stacks():
+    """Multi-page stacks and colour TIFF (issue 13's leftovers): pages of
+    mixed sizes and kinds (gray 8-bit, RGB, 16-bit, float), a colour page
+    with alpha, and a stack whose third page clconv refuses."""
+    r = np.random.default_rng(131)
+    g = Image.fromarray(r.integers(0, 256, (7, 9), dtype=np.uint8))
+    c = Image.fromarray(r.integers(0, 256, (5, 4, 3), dtype=np.uint8), "RGB")
+    w16 = Image.fromarray(r.integers(0, 65536, (3, 5), dtype=np.uint16), "I;16")
+    f = Image.fromarray(r.standard_normal((4, 6)).astype(np.float32), "F")
+    put(IMG, "tiff-stack-mixed.tif", pil(g, "TIFF", save_all=True,
+                                         append_images=[c, w16, f]))
+    rgba = Image.fromarray(r.integers(0, 256, (6, 5, 4), dtype=np.uint8), "RGBA")
+    put(IMG, "tiff-stack-rgba.tif", pil(rgba, "TIFF", save_all=True,
+                                        append_images=[rgba.rotate(90, expand=True)],
+                                        compression="tiff_adobe_deflate"))
+    put(IMG, "tiff-stack-bad-page.tif", pil(g, "TIFF", save_all=True,
+                                            append_images=[c, g.convert("1")]))
 
 
 def filters():

@@ -9,6 +9,9 @@ counts in --json: 8-bit and float inputs (a .npy with .5 ties, negatives,
 values past 255 and 65535, NaN and infinities), every --map, 8- and 16-bit
 PNG and PGM, --scale/--offset, both transfer modes (CLCONV_ZERO_COPY),
 banded and not; TIFF (8 and 16 bits), JPEG, BMP and TGA too.
+Batches under -j 2 with CLCONV_ZERO_COPY=0 (two images in flight on the
+device, in bands taking turns; pipelined, staged and serial) are byte for byte
+the host-mapped batch's.
 Also: it is the default (zero-copy or not); --verify full and
 --side-by-side keep the floats; --json's download_bytes is a quarter (a
 half) of the float plane's; and the spot check still catches a wrong
@@ -175,5 +178,75 @@ check(p.returncode == 0 and os.path.exists(out) and
       f"{' '.join(cmd)} with {env}: exit {p.returncode}, the output is not the "
       f"reference's: {p.stderr.strip()}")
 
-print(f"test_device_map.py: {n} outputs compared, {W}x{H}")
+# Two images in flight on one device (the transfer pipeline: CLCONV_ZERO_COPY=0,
+# -j 2, two slots), each in several bands that take turns: every mapped file of
+# the batch byte for byte the host's mapping of the same batch
+# (CLCONV_DEVICE_MAP=0). Map buffers or kernels shared between the slots, or
+# between a slot's two turns of band buffers, give another image's or band's
+# samples. Pipelined, through pinned staging, and the serial path.
+BATCH = []
+for i in range(12):
+    bw, bh = [(1, 1), (1, 37), (53, 1), (97, 61), (160, 131), (211, 149)][i % 6]
+    if i >= 6:
+        bw, bh = int(rng.integers(90, 230)), int(rng.integers(70, 170))
+    if i % 3 == 2:
+        a = (rng.random((bh, bw)) * 700 - 200).astype(np.float32)
+        a[rng.random((bh, bw)) < 0.05] = np.nan
+        np.save(path(f"b{i:02d}.npy"), a)
+        BATCH.append(path(f"b{i:02d}.npy"))
+    else:
+        Image.fromarray(rng.integers(0, 256, (bh, bw), dtype=np.uint8)).save(
+            path(f"b{i:02d}.png"))
+        BATCH.append(path(f"b{i:02d}.png"))
+BATCH_CASES = [
+    (["-f", RANDOM5x4, "--map", "clamp", "--depth", "8"], "png", "5"),
+    (["-f", "sobel-left", "--map", "abs", "--depth", "16", "--border", "reflect"], "pgm", "3"),
+    (["-f", "sharpen", "--map", "clamp", "--depth", "16", "--scale", "0.5", "--offset",
+      "128.25"], "png", "7"),
+    (["-f", "gaussian:5", "--map", "normalize", "--depth", "8", "--stride", "2"], "pgm", ""),
+]
+MODES = [("pipelined", {"CLCONV_ZERO_COPY": "0"}),
+         ("staged", {"CLCONV_ZERO_COPY": "0", "CLCONV_STAGING": "1"}),
+         ("serial", {"CLCONV_ZERO_COPY": "0", "CLCONV_PIPELINE": "0"})]
+nb = 0
+for ci, (opts, ext, bands) in enumerate(BATCH_CASES):
+    for label, menv in MODES:
+        files, reps = [], []
+        for dm in ("0", "1"):
+            env = dict(menv, CLCONV_DEVICE_MAP=dm)
+            if bands:
+                env["CLCONV_BAND_ROWS"] = bands
+            out = path(f"batch-{ci}-{label}-{dm}")
+            cmd, p = run(opts + ["-j", "2", "--format", ext, "-o", out + "/"] + BATCH, env)
+            what = f"{' '.join(cmd[:12])}... ({label}, CLCONV_DEVICE_MAP={dm}, " \
+                   f"CLCONV_BAND_ROWS={bands})"
+            check(p.returncode == 0, f"{what}: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+            try:
+                ims = {im["input"]: im for im in json.loads(p.stdout)["images"]}
+            except (ValueError, KeyError, TypeError):
+                ims = {}
+            got = {}
+            for b in BATCH:
+                o = os.path.join(out, os.path.splitext(os.path.basename(b))[0] + "." + ext)
+                got[b] = open(o, "rb").read() if os.path.exists(o) else b""
+                im = ims.get(b, {})
+                check(im.get("device") not in (None, "cpu"),
+                      f"{what}: {b} not on the device ({im.get('error')})")
+                if dm == "1":
+                    check(im.get("device_map") is True,
+                          f"{what}: {b}: device_map {im.get('device_map')}")
+            files.append(got)
+            reps.append(ims)
+        for b in BATCH:
+            nb += 1
+            check(files[0][b] and files[0][b] == files[1][b],
+                  f"batch case {ci} ({' '.join(opts)}, .{ext}, {label}, "
+                  f"CLCONV_BAND_ROWS={bands}): {os.path.basename(b)} differs with the device "
+                  f"map under -j 2")
+            for key in ("nan_pixels", "clipped"):
+                a, c = reps[0].get(b, {}).get(key), reps[1].get(b, {}).get(key)
+                check(a == c, f"batch case {ci} {label}: {os.path.basename(b)}: {key} {a} on "
+                      f"the host, {c} with the device map")
+
+print(f"test_device_map.py: {n} outputs compared, {W}x{H}; {nb} batch outputs under -j 2")
 check.finish()

@@ -470,8 +470,21 @@ int main(void)
            clconv_cl_info(cl)->platform_name);
     bad_requests(cl);
     for (zc = 0; zc < 2; zc++) {
+        char keep_buf[64];
         const char *keep = getenv("CLCONV_ZERO_COPY");
-        if (zc) setenv("CLCONV_ZERO_COPY", "0", 1);
+        if (keep) {
+            snprintf(keep_buf, sizeof keep_buf, "%s", keep);
+            keep = keep_buf;
+        }
+        if (zc) {
+            /* The transfer mode is the handle's, fixed at open: copies
+             * instead of wrapping host memory, so the transfer pipeline
+             * (slots, three queues, bands in turns) where the device would
+             * have shared memory. */
+            setenv("CLCONV_ZERO_COPY", "0", 1);
+            clconv_cl_close(cl);
+            cl = open_device(req);
+        }
         for (v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             if (variants[v]) setenv("CLCONV_KERNEL", variants[v], 1);
             else unsetenv("CLCONV_KERNEL");

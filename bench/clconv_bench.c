@@ -562,7 +562,9 @@ static const char *loadavg(char *buf, size_t n)
 
 /* One batch: n images through one device handle on `jobs` threads, as the
  * CLI's workers do (clconv_conv_cl_image from bytes, then the 8-bit mapping
- * on the host for 8-bit outputs). Sums of the per-image stage times. */
+ * on the host for 8-bit outputs; u8out 2: the 8-bit mapping on the device,
+ * clconv_conv_cl_image_mapped, as the CLI's gray path does by default).
+ * Sums of the per-image stage times. */
 typedef struct batch {
     clconv_cl *cl;
     const clconv_image8 *img8;
@@ -595,8 +597,22 @@ static void *batch_worker(void *arg)
         const int i = b->next < b->n ? b->next++ : -1;
         pthread_mutex_unlock(&b->mu);
         if (i < 0) break;
-        st = clconv_conv_cl_image(b->cl, NULL, b->img8, b->prm, b->f, b->g, &out, &tm, err);
-        if (st == CLCONV_OK && b->u8out) clconv_plane_to_u8(&out, CLCONV_MAP_CLAMP, o8, NULL);
+        if (b->u8out == 2) {
+            clconv_cl_mapped m;
+            memset(&m, 0, sizeof m);
+            m.bits = 8;
+            m.map = CLCONV_MAP_CLAMP;
+            m.data = o8;
+            st = clconv_conv_cl_image_mapped(b->cl, NULL, b->img8, b->prm, b->f, b->g, &out,
+                                             &m, &tm, err);
+            if (st == CLCONV_OK && !m.mapped) {
+                snprintf(err, sizeof err, "the device map declined: %.200s", m.why);
+                st = CLCONV_E_INVALID;
+            }
+        } else {
+            st = clconv_conv_cl_image(b->cl, NULL, b->img8, b->prm, b->f, b->g, &out, &tm, err);
+            if (st == CLCONV_OK && b->u8out) clconv_plane_to_u8(&out, CLCONV_MAP_CLAMP, o8, NULL);
+        }
         pthread_mutex_lock(&b->mu);
         if (st != CLCONV_OK) {
             b->failed++;
@@ -684,7 +700,7 @@ static int batch_compare(const options *o)
             goto cleanup;
         }
         clconv_plane_free(&img);
-        for (u8out = 1; u8out >= 0; u8out--) {
+        for (u8out = 2; u8out >= 0; u8out--) {
             double *v[2][8];
             double med[2][8];
             int r, j, ok = 1;
@@ -719,7 +735,7 @@ static int batch_compare(const options *o)
             for (m = 0; m < 2 && ok; m++) {
                 for (j = 0; j < 8; j++) med[m][j] = median(v[m][j], o->reps);
                 printf("%5dx%-5d %-6s %-6s %-9s %9.1f %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f "
-                       "%6.1f%%", g.in_w, g.in_h, clconv_filter_name(f), u8out ? "8-bit" : "float",
+                       "%6.1f%%", g.in_w, g.in_h, clconv_filter_name(f), u8out == 2 ? "8b-dev" : u8out ? "8-bit" : "float",
                        label[m], med[m][0], o->batch / med[m][0] * 1e3, med[m][1], med[m][2],
                        med[m][3], med[m][4], med[m][5], med[m][6], med[m][7]);
                 if (m == 1) printf(" %5.2fx", med[0][0] / med[1][0]);

@@ -139,4 +139,12 @@ grep -h -E '^copy probe|^ *[0-9]+x[0-9]+ ' "$out"/bench-4096.txt "$out"/bench-81
     tee -a "$out/summary.txt"
 say "transfer pipeline, batches of 8 4096² images on 2 threads (gain: serial wall / pipelined wall):"
 grep -h -E '^image|^ *4096x4096' "$out/batch.txt" | tee -a "$out/summary.txt"
+# The device map (issue 14 item 2): bytes read back and time per 4096²
+# 8-bit PGM with and without it, on this device (bench/device_map.sh).
+if [ -f bench/device_map.sh ]; then
+    DEVICE=$gpu ZERO_COPY=1 timeout 180 bash bench/device_map.sh "$build/clconv" 4096 3 sharpen pgm \
+        > "$out/device-map.txt" 2>&1 || say "device map bench: exit $?"
+    say "device map (4096² PGM, medians of 3; bytes, ms):"
+    grep -E '^(zero_copy|on |off)' "$out/device-map.txt" | tee -a "$out/summary.txt"
+fi
 say "done in $(( $(date +%s) - t0 )) s; logs in $out"

@@ -522,6 +522,62 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_geometry *g, clconv_plane *out,
                                    clconv_cl_timing *timing, char err[CLCONV_ERR_MAX]);
 
+/* The device map (DESIGN §6, docs/kernels.md "The device map"): asks
+ * clconv_conv_cl_image_mapped to map the result to 8 or 16 bits on the
+ * device, exactly as clconv_plane_to_u8 / clconv_plane_to_u16 do on the
+ * host (after clconv's --scale/--offset step when `affine`), so that only
+ * the mapped samples come down: a quarter (half) of float32's bytes. The
+ * caller fills the fields marked "in" and owns every buffer. */
+typedef struct clconv_cl_mapped {
+    /* in */
+    int bits;                /* 8 or 16 */
+    clconv_map map;
+    int affine;              /* nonzero: v = (float)(scale * v + offset), in
+                                double, before the map */
+    double scale, offset;
+    void *data;              /* out_w * out_h samples, row-major: unsigned
+                                char (8) or uint16_t (16), caller-allocated */
+    /* in/out, optional (probe_cap 0: none): the device's float results
+     * (before the affine step) at points of the output, for a spot check.
+     * The caller's first nprobe points (x < out_w, y < out_h) are kept;
+     * the call appends, up to probe_cap, points on the first and last row
+     * of every band at a seam (columns 0, out_w - 1 and two drawn from
+     * probe_seed), and sets nprobe to the total. */
+    int *probe_x, *probe_y;
+    float *probe_v;
+    int nprobe, probe_cap;
+    unsigned long long probe_seed;
+    /* out */
+    int mapped;              /* 1: data holds the result and the counts
+                                below are set; 0: the device declined (why
+                                says why) and `out` holds the float result
+                                as clconv_conv_cl_image gives it */
+    long long nan_count, clipped; /* as clconv_plane_to_u16 counts them */
+    float lo, hi;            /* normalize: the finite min and max (after
+                                the affine step) */
+    unsigned long long bytes_down; /* result bytes read back: the samples,
+                                the partial counts, min/max and probes */
+    char why[160];
+} clconv_cl_mapped;
+
+/* clconv_conv_cl_image, with the result mapped on the device as `m` asks.
+ * `out` is allocated by the caller as for clconv_conv_cl_image: it holds
+ * the float result when m->mapped is 0 and is scratch otherwise. The
+ * device declines (m->mapped = 0, m->why set, status CLCONV_OK) when it
+ * lacks cl_khr_fp64 and the affine step or normalize needs double
+ * precision, when normalize would run over several bands (the min and max
+ * of the whole image are needed before any band is mapped), or when its
+ * map kernels cannot be built. CLCONV_E_INVALID for a bad `m` (bits, map,
+ * data NULL, a probe outside the output). Thread-safe as
+ * clconv_conv_cl_image. */
+clconv_status clconv_conv_cl_image_mapped(clconv_cl *cl, const clconv_plane *in,
+                                          const clconv_image8 *in8,
+                                          const clconv_params *prm,
+                                          const clconv_filter *f,
+                                          const clconv_geometry *g, clconv_plane *out,
+                                          clconv_cl_mapped *m, clconv_cl_timing *timing,
+                                          char err[CLCONV_ERR_MAX]);
+
 /* ---------------------------------------------------------------- self-test */
 
 /* One kernel path of a device, checked by clconv_self_test. */
@@ -645,6 +701,12 @@ typedef struct clconv_report {
                                     (every page filtered; sizes, depths and
                                     channels above are the first page's;
                                     counts, times and checks cover all) */
+    /* Appended (the device map, clconv_conv_cl_image_mapped): */
+    int device_map;              /* the device mapped the result to the
+                                    output's depth: only samples came down */
+    unsigned long long download_bytes; /* result bytes read back from the
+                                    device: the float plane, or the mapped
+                                    samples with their counts and probes */
 } clconv_report;
 
 /* Initialises a job with the defaults of the CLI. */

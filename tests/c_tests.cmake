@@ -15,6 +15,14 @@ add_test(NAME test_device_gpu_limits COMMAND test_device)
 set_tests_properties(test_device_gpu_limits PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
   ENVIRONMENT "CLCONV_DEVICE_LIMITS=gpu;CLCONV_TEST_REDUCED=1")
 
+# The device map (issue 14 item 2): mapped on the device against the host's
+# mapping of the same floats, bit for bit; and on the smallest GPU's limits.
+clconv_c_test(test_device_map test_device_map.c)
+set_tests_properties(test_device_map PROPERTIES TIMEOUT 300)
+add_test(NAME test_device_map_gpu_limits COMMAND test_device_map)
+set_tests_properties(test_device_map_gpu_limits PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "CLCONV_DEVICE_LIMITS=gpu;CLCONV_TEST_REDUCED=1")
+
 # The example takes arguments, so it is run by a small CMake script that makes
 # its own input (a binary PGM whose pixels are printable bytes, so CMake can
 # write it), runs the example and checks what it wrote.

@@ -8,6 +8,9 @@
  * queues, chained to the kernels by events, so that band i+1 goes up and
  * band i-1 comes down while band i computes; the host waits only for
  * read-backs. Elsewhere one queue, as the serial path always was.
+ * With the device map (run->map, map.c) a band's float result is mapped to
+ * 8 or 16 bits on the slot's compute queue and only the samples come down,
+ * in place of the float read-back and overlapping the same way.
  * It must not choose a variant or size a band (plan.c) or know any kernel's
  * arguments (registry.c).
  */
@@ -57,6 +60,7 @@ static clconv_status run_serial(clconv__band_run *run, float *out,
     const clconv_geometry *g = run->g;
     const size_t ow = (size_t)g->out_w, pw = (size_t)g->padded_w;
     const int zc = cl->zc, padded = run->padded != NULL;
+    const int mapped = run->map && run->map->active;
     cl_event ev[EV_N] = {NULL};
     cl_mem src_b = NULL;
     clconv__band b = {0, 0, NULL, NULL, NULL};
@@ -67,7 +71,7 @@ static clconv_status run_serial(clconv__band_run *run, float *out,
     if (!zc) {
         st = clconv__ensure_buf(cl, &s->out_buf[0], &s->out_cap[0],
                                 (size_t)run->rows_per_band * ow * sizeof(float),
-                                CL_MEM_WRITE_ONLY, err);
+                                CL_MEM_READ_WRITE, err);
         if (st == CLCONV_OK)
             st = clconv__ensure_buf(cl, &s->in_buf[0], &s->in_cap[0],
                                     padded ? band_in_bytes(g, run->rows_per_band)
@@ -110,15 +114,22 @@ static clconv_status run_serial(clconv__band_run *run, float *out,
             b.in = src_b;
         }
         if (zc) {
-            st = clconv__wrap_host(cl, &b.out, CL_MEM_WRITE_ONLY, out_bytes, host_out, err);
+            /* (The device map's kernels read it.) */
+            st = clconv__wrap_host(cl, &b.out, mapped ? CL_MEM_READ_WRITE : CL_MEM_WRITE_ONLY,
+                                   out_bytes, host_out, err);
             if (st != CLCONV_OK) goto cleanup;
         } else {
             b.out = s->out_buf[0];
         }
         st = run->launch(run->user, &b, &ev[EV_K0], err);
         if (st != CLCONV_OK) goto cleanup;
-        st = clconv__read_back(cl, q, zc, b.out, host_out, out_bytes, &ev[EV_READ],
-                               &ev[EV_UNMAP], err);
+        if (mapped) { /* mapped on the device: its samples, waited for */
+            st = clconv__map_band(run->map, 0, &b, q, q, NULL, tm, err);
+            if (st == CLCONV_OK) st = clconv__map_land(run->map, 0, NULL, tm, err);
+        } else {
+            st = clconv__read_back(cl, q, zc, b.out, host_out, out_bytes, &ev[EV_READ],
+                                   &ev[EV_UNMAP], err);
+        }
         if (st != CLCONV_OK) goto cleanup;
         tm->upload_ms += clconv__event_ms(ev[EV_UP]);
         count_kernels(cl, &ev[EV_K0], tm);
@@ -143,25 +154,31 @@ cleanup:
 }
 
 /* A band in flight on the pipelined path: its events, and where its
- * result goes. */
+ * result goes (mapped: the device map's turn of the same index). */
 typedef struct flight {
     cl_event up, k[4], read;
     float *host_out;
     size_t out_bytes;
+    int mapped;
 } flight;
 
-/* Waits for band f's read-back, copies it out of the staging buffer and
- * counts its timing. */
-static clconv_status land(clconv_cl *cl, flight *f, const clconv__stage *down,
-                          clconv_cl_timing *tm, char *err)
+/* Waits for band f's read-back (turn t), copies it out of the staging
+ * buffer and counts its timing. */
+static clconv_status land(clconv_cl *cl, flight *f, int t, const clconv__stage *down,
+                          clconv__map_run *map, clconv_cl_timing *tm, char *err)
 {
     clconv_status st = CLCONV_OK;
-    double t;
-    CL_TRY(err, clWaitForEvents(1, &f->read));
-    if (cl->staged) {
-        t = clconv__now_ms();
+    double t0;
+    if (f->mapped) {
+        st = clconv__map_land(map, t, cl->staged ? down->map : NULL, tm, err);
+        if (st != CLCONV_OK) goto cleanup;
+    } else {
+        CL_TRY(err, clWaitForEvents(1, &f->read));
+    }
+    if (cl->staged && !f->mapped) {
+        t0 = clconv__now_ms();
         memcpy(f->host_out, down->map, f->out_bytes);
-        tm->stage_ms += clconv__now_ms() - t;
+        tm->stage_ms += clconv__now_ms() - t0;
     }
     tm->upload_ms += clconv__event_ms(f->up);
     count_kernels(cl, f->k, tm);
@@ -187,6 +204,7 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
     const clconv_geometry *g = run->g;
     const size_t ow = (size_t)g->out_w, pw = (size_t)g->padded_w;
     const int padded = run->padded != NULL, depth = run->depth > 1 ? 2 : 1;
+    const int mapped = run->map && run->map->active;
     const size_t out_cap = (size_t)run->rows_per_band * ow * sizeof(float);
     const size_t in_cap = padded ? band_in_bytes(g, run->rows_per_band) : run->src_bytes;
     flight fl[2];
@@ -201,7 +219,7 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
     b.queue = qc;
     for (i = 0; i < depth; i++) {
         st = clconv__ensure_buf(cl, &s->out_buf[i], &s->out_cap[i], out_cap,
-                                CL_MEM_WRITE_ONLY, err);
+                                CL_MEM_READ_WRITE, err);
         if (st == CLCONV_OK && cl->staged)
             st = clconv__stage_ensure(cl, qu, &s->down[i], out_cap, err);
         if (st == CLCONV_OK && (padded || i == 0))
@@ -237,7 +255,7 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
          * (its read-back came after its kernels, which came after its
          * upload, so every buffer of turn k is then free). */
         if (f->host_out) {
-            st = land(cl, f, &s->down[k], tm, err);
+            st = land(cl, f, k, &s->down[k], run->map, tm, err);
             if (st != CLCONV_OK) goto cleanup;
         }
         f->host_out = out + (size_t)r0 * ow;
@@ -278,16 +296,26 @@ static clconv_status run_pipelined(clconv__band_run *run, float *out,
             goto cleanup;
         }
         CL_TRY(err, clFlush(qc));
-        CL_TRY(err, clEnqueueReadBuffer(qd, b.out, CL_FALSE, 0, f->out_bytes,
-                                        cl->staged ? s->down[k].map : (void *)f->host_out,
-                                        1, &last, &f->read));
-        CL_TRY(err, clFlush(qd));
+        f->mapped = mapped;
+        if (mapped) {
+            /* The map kernels after the band's on qc, their reads on qd
+             * (into this turn's staging where staged). */
+            st = clconv__map_band(run->map, k, &b, qc, qd,
+                                  cl->staged ? s->down[k].map : NULL, tm, err);
+            if (st != CLCONV_OK) goto cleanup;
+        } else {
+            CL_TRY(err, clEnqueueReadBuffer(qd, b.out, CL_FALSE, 0, f->out_bytes,
+                                            cl->staged ? s->down[k].map : (void *)f->host_out,
+                                            1, &last, &f->read));
+            CL_TRY(err, clFlush(qd));
+        }
     }
     /* The last bands, in order. */
     for (n = 0; n < depth; n++) {
         flight *f = &fl[(band + n) % depth];
         if (!f->host_out) continue;
-        st = land(cl, f, &s->down[(band + n) % depth], tm, err);
+        st = land(cl, f, (band + n) % depth, &s->down[(band + n) % depth], run->map, tm,
+                  err);
         if (st != CLCONV_OK) goto cleanup;
     }
     tm->upload_ms += clconv__event_ms(src_up);
@@ -311,6 +339,15 @@ cleanup:
 clconv_status clconv__run_bands(clconv__band_run *run, float *out,
                                 clconv_cl_timing *tm, char *err)
 {
-    return run->cl->pipelined ? run_pipelined(run, out, tm, err)
-                              : run_serial(run, out, tm, err);
+    clconv_status st;
+    /* The device map (map.c): whether these bands come down mapped. */
+    if (run->map) {
+        st = clconv__map_begin(run->map, run->cl, run->slot, run->g, run->rows_per_band, err);
+        if (st != CLCONV_OK) return st;
+    }
+    st = run->cl->pipelined ? run_pipelined(run, out, tm, err)
+                            : run_serial(run, out, tm, err);
+    /* Every turn landed, or the slot's queues drained after a failure. */
+    if (run->map) clconv__map_end(run->map);
+    return st;
 }

@@ -165,6 +165,7 @@ void clconv__slot_trim(clconv_cl *cl, clconv__slot *s)
     if (s->tmp_buf) clReleaseMemObject(s->tmp_buf);
     s->tmp_buf = NULL;
     s->tmp_cap = 0;
+    clconv__map_release_slot(s, 0); /* its buffers; the kernels stay */
 }
 
 size_t clconv__round_up(size_t n, size_t m)

@@ -79,6 +79,13 @@ typedef struct clconv__slot {
         unsigned long long used;   /* last use, for replacement */
     } alt[CLCONV__ALT_PROGS];
     unsigned long long alt_clock;
+    /* The device map's (map.c): kernel objects of the slot's own, made from
+     * cl->map_prog on the slot's first mapped call (map_u8, map_u16,
+     * map_minmax, map_gather), and per turn of band buffers its mapped
+     * samples, partial counts, probe offsets and probe values. */
+    cl_kernel map_k[4];
+    cl_mem map_out[2], map_part[2], map_idx[2], map_vals[2];
+    size_t map_out_cap[2], map_part_cap[2], map_idx_cap[2], map_vals_cap[2];
 } clconv__slot;
 
 struct clconv_cl {
@@ -142,6 +149,12 @@ struct clconv_cl {
         clconv__tune_table *t;
         struct clconv_tune_old *next;
     } *tune_old;
+    /* The device map (map.c): map.cl built on its first use (under `lock`);
+     * each slot makes its own kernel objects from it. */
+    cl_program map_prog;
+    int map_built;          /* 0: not tried, 1: built, -1: failed */
+    int map_fp64;           /* built with double precision */
+    char map_fail[160];     /* why the build failed */
 };
 
 /* Retirement: a device that fails CLCONV__RETIRE_AFTER calls in a run is
@@ -340,6 +353,8 @@ typedef struct clconv__band_run {
     size_t src_bytes;
     clconv__launch_fn launch;
     void *user;
+    struct clconv__map_run *map; /* NULL, or map the bands on the device
+                                    (map.c) and read back only that */
 } clconv__band_run;
 
 /* The one band loop (bands.c): for each band of rows_per_band output rows,
@@ -347,9 +362,84 @@ typedef struct clconv__band_run {
  * wrapped where zero-copy), the variant's launch, the read-back into out
  * (g's out_w wide), and the timing (added to *tm). On a pipelined device
  * uploads, kernels and read-backs go on the slot's three queues, chained by
- * events, through pinned staging; the host waits only for read-backs. */
+ * events, through pinned staging; the host waits only for read-backs.
+ * The band output buffers are CL_MEM_READ_WRITE: the device map (run->map)
+ * reads what the kernels wrote there. */
 clconv_status clconv__run_bands(clconv__band_run *run, float *out,
                                 clconv_cl_timing *tm, char *err);
+
+/* ------------------------------------------------------------ the device map */
+
+/* One band's device map in flight (map.c): its events, where its samples
+ * go, and the host's copies of its partial counts and probes. */
+typedef struct clconv__map_turn {
+    int pending;             /* enqueued, not landed yet */
+    cl_event up, k[3], rd[3], unmap; /* k: minmax, map, gather; rd: samples,
+                                        counts, probe values */
+    unsigned char *host;     /* the band's rows of m->data */
+    size_t bytes;
+    cl_mem wrap;             /* zero-copy: host rows wrapped */
+    cl_uint *cnt;            /* NaN and clipped per group */
+    size_t groups;
+    cl_uint *idx;            /* the band's probes: offsets, */
+    int *pslot;              /* their places in m's arrays, */
+    float *vals;             /* their floats */
+    cl_uint nprobe;
+} clconv__map_turn;
+
+/* One call's device map (map.c): the caller's request, what the bands add
+ * up, and the band turns in flight (one per turn of band buffers). */
+typedef struct clconv__map_run {
+    clconv_cl_mapped *m;
+    int active;              /* these bands are mapped (clconv__map_begin) */
+    int zc;
+    int out_w, out_h;
+    uint64_t rng;            /* the seam probes' columns */
+    clconv_cl *cl;
+    clconv__slot *slot;      /* whose kernels and buffers the map uses */
+    size_t lx;               /* the map kernels' work-group */
+    size_t groups_cap;       /* groups of a full band */
+    int ncaller;             /* the caller's probes (m->nprobe at first) */
+    int probe_room;          /* probes a band may have */
+    clconv__map_turn turn[2];
+} clconv__map_run;
+
+/* Before the first band (the call holds `slot`): decides whether the bands
+ * are mapped (mr->active), building map.cl on first use (under cl->lock)
+ * and the slot's map kernels on the slot's first mapped call; a decline
+ * sets m->why and leaves the float read-back to the loop. */
+clconv_status clconv__map_begin(clconv__map_run *mr, clconv_cl *cl, clconv__slot *slot,
+                                const clconv_geometry *g, long long rows_per_band,
+                                char *err);
+/* Instead of the band's float read-back, for turn `t` of the band
+ * buffers: enqueues the map kernels reading b->out on qc (after the band's
+ * kernels: qc is in order) and the reads of the mapped samples, partial
+ * counts and probe floats on qd, chained to the kernels by events; the
+ * samples land in `stage` (pinned staging, at least the band's mapped
+ * bytes) when not NULL, else straight in m->data's rows. Does not wait,
+ * except for normalize (one band only), whose min and max come back before
+ * the map kernel is set. */
+clconv_status clconv__map_band(clconv__map_run *mr, int t, const clconv__band *b,
+                               cl_command_queue qc, cl_command_queue qd, void *stage,
+                               clconv_cl_timing *tm, char *err);
+/* Waits for turn t's reads, copies its samples out of `stage` (as given to
+ * clconv__map_band), adds its counts and probe floats to m, and its times
+ * to *tm. Nothing when the turn is not pending. */
+clconv_status clconv__map_land(clconv__map_run *mr, int t, const void *stage,
+                               clconv_cl_timing *tm, char *err);
+/* After the bands (or a failure, once the slot's queues are drained):
+ * releases what is left of the turns. */
+void clconv__map_end(clconv__map_run *mr);
+/* Releases map.cl (clconv_cl_close), and a slot's map kernels and buffers
+ * (clconv_cl_close; the buffers also in clconv__slot_trim). */
+void clconv__map_release(clconv_cl *cl);
+void clconv__map_release_slot(clconv__slot *s, int kernels);
+/* clconv_conv_cl_image with an optional device map (conv.c). */
+clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
+                                 const clconv_image8 *in8, const clconv_params *prm,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err);
 
 /* ------------------------------------------------------------ registry */
 
@@ -472,7 +562,8 @@ typedef struct clconv__fft_src {
 clconv_status clconv__fft_run(clconv_cl *cl, clconv__slot *s,
                               const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err);
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err);
 
 /* Releases the FFT path's programs and buffers (clconv_cl_close). */
 void clconv__fft_release(clconv_cl *cl);

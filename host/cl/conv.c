@@ -27,10 +27,12 @@ clconv_status clconv_cl_set_kernel(clconv_cl *cl, const char *name)
 
 /* Test switch CLCONV_FAULT=perturb: one wrong pixel, which --verify must
  * catch. */
-static void perturb(clconv_plane *out)
+static void perturb(clconv_plane *out, clconv__map_run *mr)
 {
     if (clconv__fault("perturb")) {
         float *v = out->data + (size_t)(out->height / 2) * out->width + out->width / 2;
+        /* Mapped on the device: the float the spot check reads instead. */
+        if (mr && mr->active && mr->m->nprobe > 0) v = &mr->m->probe_v[0];
         *v += fabsf(*v) + 1.0f;
     }
 }
@@ -87,9 +89,11 @@ static void release_call(clconv__call *c)
 /* Runs the call's bands of `rows` output rows through the variant's launch
  * (run's input side set by the caller); names the kernel in tm. */
 static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long rows,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err)
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err)
 {
     clconv_status st;
+    run->map = mr;
     run->cl = c->cl;
     run->g = c->g;
     run->rows_per_band = rows;
@@ -99,7 +103,7 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
     if (st == CLCONV_OK) {
         tm->kernel = clconv__registry[c->var].name;
         clconv__tune_note(c->tuned);
-        perturb(out);
+        perturb(out, mr);
     }
     return st;
 }
@@ -108,7 +112,8 @@ static clconv_status run_call(clconv__band_run *run, clconv__call *c, long long 
 static clconv_status fft_on_plane(clconv_cl *cl, clconv__slot *slot,
                                   const clconv_plane *plane,
                                   const clconv_filter *f, const clconv_geometry *g,
-                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+                                  clconv_plane *out, clconv_cl_timing *tm,
+                                  clconv__map_run *mr, char *err)
 {
     clconv__fft_src s;
     int *rmap = malloc((size_t)g->padded_h * sizeof(int));
@@ -132,7 +137,7 @@ static clconv_status fft_on_plane(clconv_cl *cl, clconv__slot *slot,
     s.c_lo = 0;
     s.c_hi = plane->width;
     s.cval = 0.0f;
-    st = clconv__fft_run(cl, slot, &s, f, g, out, tm, err);
+    st = clconv__fft_run(cl, slot, &s, f, g, out, tm, mr, err);
     free(rmap);
     free(cmap);
     return st;
@@ -180,10 +185,11 @@ static long long plan_padded(clconv_cl *cl, const clconv_geometry *g, int sep,
     return rows;
 }
 
-clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
-                             const clconv_filter *f, const clconv_geometry *g,
-                             clconv_plane *out, clconv_cl_timing *timing,
-                             char err[CLCONV_ERR_MAX])
+/* clconv_conv_cl, with the device map `mr` (NULL: none). */
+static clconv_status conv_padded(clconv_cl *cl, const clconv_plane *padded,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err)
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const long long keff = (long long)g->dilation * (g->kh - 1) + 1;
@@ -217,12 +223,12 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
         double waited = 0;
         slot = clconv__slot_get(cl, 1, &waited);
         if (!slot) goto no_lock;
-        st = fft_on_plane(cl, slot, padded, f, g, out, &tm, err);
+        st = fft_on_plane(cl, slot, padded, f, g, out, &tm, mr, err);
         clconv__slot_put(cl, slot, 1);
         slot = NULL;
         tm.wait_ms += waited;
         if (st != CLCONV_E_TOO_LARGE) {
-            if (st == CLCONV_OK) perturb(out);
+            if (st == CLCONV_OK) perturb(out, mr);
             clconv__tune_settle(&ch, CLCONV__FFT, &c.shape, &c.tuned);
             clconv__tune_note(c.tuned);
             goto cleanup;
@@ -248,7 +254,7 @@ clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
     run.slot = slot;
     run.depth = depth;
     run.padded = padded->data;
-    st = run_call(&run, &c, rows, out, &tm, err);
+    st = run_call(&run, &c, rows, out, &tm, mr, err);
     goto cleanup;
 no_lock:
     clconv__err(err, "cannot lock the device");
@@ -261,6 +267,14 @@ cleanup:
     return st;
 }
 
+clconv_status clconv_conv_cl(clconv_cl *cl, const clconv_plane *padded,
+                             const clconv_filter *f, const clconv_geometry *g,
+                             clconv_plane *out, clconv_cl_timing *timing,
+                             char err[CLCONV_ERR_MAX])
+{
+    return conv_padded(cl, padded, f, g, out, timing, NULL, err);
+}
+
 /* clconv_conv_cl_image when the border cannot be read on the device: pad
  * on the host (8-bit sources become floats first) and run the padded path. */
 static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
@@ -268,7 +282,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
                                  const clconv_params *prm,
                                  const clconv_filter *f,
                                  const clconv_geometry *g, clconv_plane *out,
-                                 clconv_cl_timing *timing, char *err)
+                                 clconv_cl_timing *timing, clconv__map_run *mr, char *err)
 {
     clconv_plane tmp = {0, 0, NULL}, padded = {0, 0, NULL};
     clconv_cl_timing tm = {0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
@@ -284,7 +298,7 @@ static clconv_status pad_on_host(clconv_cl *cl, const clconv_plane *in,
     clconv_plane_free(&tmp);
     if (st != CLCONV_OK) return st;
     pad_ms = clconv__now_ms() - t;
-    st = clconv_conv_cl(cl, &padded, f, g, out, &tm, err);
+    st = conv_padded(cl, &padded, f, g, out, &tm, mr, err);
     clconv_plane_free(&padded);
     tm.pad = "host";
     tm.pad_ms = pad_ms;
@@ -362,7 +376,8 @@ static clconv_status fft_on_image(clconv_cl *cl, clconv__slot *slot,
                                   const clconv_params *prm, const int *rmap,
                                   const int *cmap, int c_lo, int c_hi,
                                   const clconv_filter *f, const clconv_geometry *g,
-                                  clconv_plane *out, clconv_cl_timing *tm, char *err)
+                                  clconv_plane *out, clconv_cl_timing *tm,
+                                  clconv__map_run *mr, char *err)
 {
     const int padded_any = g->pad_top || g->pad_bottom || g->pad_left || g->pad_right;
     clconv__fft_src fs;
@@ -379,7 +394,7 @@ static clconv_status fft_on_image(clconv_cl *cl, clconv__slot *slot,
     fs.c_lo = c_lo;
     fs.c_hi = c_hi;
     fs.cval = prm->cval;
-    return clconv__fft_run(cl, slot, &fs, f, g, out, tm, err);
+    return clconv__fft_run(cl, slot, &fs, f, g, out, tm, mr, err);
 }
 
 clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
@@ -388,6 +403,15 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
                                    const clconv_filter *f,
                                    const clconv_geometry *g, clconv_plane *out,
                                    clconv_cl_timing *timing, char err[CLCONV_ERR_MAX])
+{
+    return clconv__conv_image(cl, in, in8, prm, f, g, out, timing, NULL, err);
+}
+
+clconv_status clconv__conv_image(clconv_cl *cl, const clconv_plane *in,
+                                 const clconv_image8 *in8, const clconv_params *prm,
+                                 const clconv_filter *f, const clconv_geometry *g,
+                                 clconv_plane *out, clconv_cl_timing *timing,
+                                 clconv__map_run *mr, char *err)
 {
     const clconv__limits full = clconv__limits_of(cl);
     clconv__limits lim = clconv__limits_slot(cl, 0);
@@ -434,7 +458,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
      * not fit beside a band, or the test switch: pad on the host. */
     if (!clconv__registry[var].entry[CLCONV__SRC_F32_CONST] || rows < 1 ||
         getenv("CLCONV_HOST_PAD"))
-        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, mr, err);
     if (cl->pipelined && rows < g->out_h) {
         /* Two turns of output buffers: in the room the memory allows one
          * (band_rows_src without the cap on rows), halved where needed. */
@@ -482,7 +506,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         free(rmap);
         free(cmap);
         free(fr.data);
-        return pad_on_host(cl, in, in8, prm, f, g, out, timing, err);
+        return pad_on_host(cl, in, in8, prm, f, g, out, timing, mr, err);
     }
     if (clconv__fft_wanted(&full, forced, f, g, var)) {
         /* The FFT's buffers are the device's: it takes the whole device. */
@@ -490,12 +514,12 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
         slot = clconv__slot_get(cl, 1, &waited);
         if (!slot) goto no_lock;
         st = fft_on_image(cl, slot, in, in8, prm, rmap, cmap, c.c_lo, c.c_hi, f, g, out,
-                          &tm, err);
+                          &tm, mr, err);
         clconv__slot_put(cl, slot, 1);
         slot = NULL;
         tm.wait_ms += waited;
         if (st != CLCONV_E_TOO_LARGE) {
-            if (st == CLCONV_OK) perturb(out);
+            if (st == CLCONV_OK) perturb(out, mr);
             clconv__tune_settle(&ch, CLCONV__FFT, &shape, &tuned);
             clconv__tune_note(tuned);
             goto cleanup;
@@ -524,7 +548,7 @@ clconv_status clconv_conv_cl_image(clconv_cl *cl, const clconv_plane *in,
     run.depth = depth;
     run.src = host_src;
     run.src_bytes = (size_t)src_bytes;
-    st = run_call(&run, &c, rows, out, &tm, err);
+    st = run_call(&run, &c, rows, out, &tm, mr, err);
     goto cleanup;
 no_lock:
     clconv__err(err, "cannot lock the device");

@@ -434,6 +434,7 @@ void clconv_cl_close(clconv_cl *cl)
             for (j = 0; j < CLCONV__SLOTS; j++)
                 if (s->k[i][j]) clReleaseKernel(s->k[i][j]);
         clconv__registry_release_alt(s);
+        clconv__map_release_slot(s, 1);
         for (i = 0; i < CLCONV__QUEUES; i++)
             if (s->q[i] && (i == 0 || s->q[i] != s->q[0])) clReleaseCommandQueue(s->q[i]);
     }
@@ -442,6 +443,7 @@ void clconv_cl_close(clconv_cl *cl)
             if (cl->k[i][j]) clReleaseKernel(cl->k[i][j]);
     clconv__fft_release(cl);
     clconv__tune_release(cl);
+    clconv__map_release(cl);
     if (cl->program) clReleaseProgram(cl->program);
     if (cl->ctx) clReleaseContext(cl->ctx);
     pthread_cond_destroy(&cl->slot_free);

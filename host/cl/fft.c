@@ -321,7 +321,8 @@ cleanup:
 clconv_status clconv__fft_run(clconv_cl *cl, clconv__slot *slot,
                               const clconv__fft_src *src,
                               const clconv_filter *f, const clconv_geometry *g,
-                              clconv_plane *out, clconv_cl_timing *tm, char *err)
+                              clconv_plane *out, clconv_cl_timing *tm,
+                              clconv__map_run *mr, char *err)
 {
     const clconv__limits lim = clconv__limits_of(cl);
     const int kmax = g->kw > g->kh ? g->kw : g->kh;
@@ -393,6 +394,7 @@ clconv_status clconv__fft_run(clconv_cl *cl, clconv__slot *slot,
     run.src_bytes = (size_t)src_bytes;
     run.launch = fft_launch;
     run.user = &c;
+    run.map = mr;
     st = clconv__run_bands(&run, out->data, tm, err);
     if (st == CLCONV_OK) tm->kernel = "fft";
 cleanup:

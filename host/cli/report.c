@@ -276,6 +276,9 @@ static void json_image(run_state *s, const clconv_report *r)
            r->out_channels ? r->out_channels : 1);
     /* A multi-page TIFF: every page filtered (the sizes are the first's). */
     printf(", \"pages\": %d", r->pages > 0 ? r->pages : 1);
+    /* The device map: mapped on the device, and the result bytes read back. */
+    printf(", \"device_map\": %s, \"download_bytes\": %llu", r->device_map ? "true" : "false",
+           r->download_bytes);
     if (r->sampled) {
         printf(", \"sample\": {\"ok\": %s, \"points\": %d, \"bad_pixels\": %lld, "
                "\"max_abs_err\": ", r->sr.bad ? "false" : "true", r->sample_points, r->sr.bad);

@@ -109,5 +109,12 @@ void clconv__verify_points(const clconv_plane *dev, const float *src,
                            const int *cmap, float cval, const clconv_filter *f,
                            const clconv_geometry *g, const int *xs, const int *ys,
                            int n, clconv_verify_result *r);
+/* The same with the device's values at the points given in vals[k] (the
+ * device map's probes), dev unused when vals is set. */
+void clconv__verify_values(const clconv_plane *dev, const float *vals, const float *src,
+                           const unsigned char *src8, int sw, const int *rmap,
+                           const int *cmap, float cval, const clconv_filter *f,
+                           const clconv_geometry *g, const int *xs, const int *ys,
+                           int n, clconv_verify_result *r);
 
 #endif

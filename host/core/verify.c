@@ -85,6 +85,15 @@ void clconv__verify_points(const clconv_plane *dev, const float *src,
                            const clconv_geometry *g, const int *xs, const int *ys,
                            int n, clconv_verify_result *r)
 {
+    clconv__verify_values(dev, NULL, src, src8, sw, rmap, cmap, cval, f, g, xs, ys, n, r);
+}
+
+void clconv__verify_values(const clconv_plane *dev, const float *vals, const float *src,
+                           const unsigned char *src8, int sw, const int *rmap,
+                           const int *cmap, float cval, const clconv_filter *f,
+                           const clconv_geometry *g, const int *xs, const int *ys,
+                           int n, clconv_verify_result *r)
+{
     const int taps = f->kw * f->kh;
     double worst_excess = -INFINITY;
     int k, i, j;
@@ -104,7 +113,7 @@ void clconv__verify_points(const clconv_plane *dev, const float *src,
             }
         }
         /* Rounded as clconv_conv_ref rounds: once, to float32. */
-        check_pixel(dev->data[(size_t)ys[k] * g->out_w + xs[k]], (float)acc,
+        check_pixel(vals ? vals[k] : dev->data[(size_t)ys[k] * g->out_w + xs[k]], (float)acc,
                     tolerance(taps, (float)aacc), xs[k], ys[k],
                     &worst_excess, r);
     }

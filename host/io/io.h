@@ -290,6 +290,12 @@ typedef struct clconv__save_opts {
     int alpha_clamp;            /* the last channel is a kept alpha: clamp
                                    it whatever the map */
     int *channels;              /* receives the channels written (may be NULL) */
+    /* Gray only: the samples already mapped (by the device map), written as
+     * they are when the depth resolves to mapped_bits (else refused), with
+     * their counts; the plane then gives the size only. */
+    const void *mapped;
+    int mapped_bits;
+    long long mapped_nans, mapped_clipped;
 } clconv__save_opts;
 
 /* clconv__image_save with clconv__save_opts. */

@@ -146,7 +146,17 @@ static clconv_status encode(const clconv__format *f, sink *s, const char *path,
                              s->stack};
     void *mapped = NULL;
     int r;
-    if (d != CLCONV_DEPTH_FLOAT) {
+    if (o->mapped) {
+        if ((int)d != o->mapped_bits) {
+            clconv__err(err, "%s: the samples were mapped to %d bits, the output is %d-bit",
+                        path, o->mapped_bits, (int)d);
+            return CLCONV_E_INVALID;
+        }
+        if (d == 16) a.u16 = o->mapped;
+        else a.u8 = o->mapped;
+        if (o->nan_count) *o->nan_count = o->mapped_nans;
+        if (o->clipped) *o->clipped = o->mapped_clipped;
+    } else if (d != CLCONV_DEPTH_FLOAT) {
         mapped = malloc((size_t)p->width * (size_t)p->height * (d == 16 ? 2u : 1u));
         if (!mapped) {
             clconv__err(err, "%s: out of memory", path);
@@ -474,7 +484,7 @@ clconv_status clconv__image_save(const char *path, const char *format_of,
                                  long long *nan_count, char *err)
 {
     const clconv__save_opts o = {map, quality, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
-                                 nan_count, NULL, NULL, NULL, 0, NULL};
+                                 nan_count, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0};
     return clconv__image_save_opts(path, format_of, keep, nkeep, p, &o, err);
 }
 
@@ -491,7 +501,7 @@ clconv_status clconv_image_save_depth(const char *path, const clconv_plane *p,
                                       char err[CLCONV_ERR_MAX])
 {
     const clconv__save_opts o = {map, quality, depth, CLCONV_DEPTH_8, nan_count,
-                                 clipped, NULL, NULL, 0, NULL};
+                                 clipped, NULL, NULL, 0, NULL, NULL, 0, 0, 0};
     return clconv__image_save_opts(path, NULL, NULL, 0, p, &o, err);
 }
 
@@ -502,7 +512,7 @@ clconv_status clconv_image_save_color(const char *path, const clconv_image *img,
 {
     const clconv__save_opts o = {map, quality, depth,
                                  img->depth ? (clconv_depth)img->depth : CLCONV_DEPTH_8,
-                                 nan_count, clipped, NULL, img, 0, NULL};
+                                 nan_count, clipped, NULL, img, 0, NULL, NULL, 0, 0, 0};
     if (img->channels < 1 || img->channels > CLCONV_MAX_CHANNELS) {
         clconv__err(err, "%s: an image of %d channels cannot be written", path,
                     img->channels);

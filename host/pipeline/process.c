@@ -159,7 +159,7 @@ static clconv_status side_by_side(const clconv_plane *in, const clconv_plane *ou
                     clconv_status_str(st));
     } else {
         const clconv__save_opts o = {CLCONV_MAP_CLAMP, 95, CLCONV_DEPTH_AUTO, CLCONV_DEPTH_8,
-                                     NULL, NULL, NULL, &both, 0, NULL};
+                                     NULL, NULL, NULL, &both, 0, NULL, NULL, 0, 0, 0};
         both.width = both.planes[0].width;
         both.height = both.planes[0].height;
         both.channels = n;
@@ -187,8 +187,8 @@ static char *marked_name(const char *path)
 static clconv_status write_outputs(const clconv_job *job, const char *output, int marked,
                                    const clconv_plane *img, const clconv_plane *out,
                                    const clconv_image *cin, const clconv_image *color,
-                                   clconv__stack *stack, const clconv__path_key *keep,
-                                   clconv_report *r, char *err)
+                                   const clconv_cl_mapped *dm, clconv__stack *stack,
+                                   const clconv__path_key *keep, clconv_report *r, char *err)
 {
     const char *sbs = job->side_by_side;
     char *dst = marked ? marked_name(output) : NULL;
@@ -207,7 +207,9 @@ static clconv_status write_outputs(const clconv_job *job, const char *output, in
                                      &r->clipped, &written, color,
                                      color && color->channels % 2 == 0 &&
                                          job->alpha == CLCONV_ALPHA_KEEP,
-                                     color ? &r->out_channels : NULL};
+                                     color ? &r->out_channels : NULL,
+                                     dm ? dm->data : NULL, dm ? dm->bits : 0,
+                                     dm ? dm->nan_count : 0, dm ? dm->clipped : 0};
         /* A page of a stack file goes into it whatever the check said: the
          * whole file is named as a mismatch at the end. */
         st = stack ? clconv__stack_add(stack, out, &o, err)
@@ -373,6 +375,15 @@ static int sample_points(const clconv_geometry *g, int band_rows, uint64_t seed,
     return n;
 }
 
+/* The spot check's seed: the job's, mixed with the file name (FNV-1a). */
+static uint64_t spot_seed(const clconv_job *job, const char *input)
+{
+    uint64_t seed = job->verify_seed ^ 0xcbf29ce484222325ULL;
+    const char *c;
+    for (c = input; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+    return seed;
+}
+
 /* The default check of a device result: the reference at a few hundred
  * pixels (sample_points) from the unpadded image, into r->sr. Returns 0
  * when they pass (or when the maps cannot be made: nothing is claimed). */
@@ -384,9 +395,7 @@ static int spot_check_failed(const clconv_job *job, const char *input,
     int xs[SAMPLE_CAP], ys[SAMPLE_CAP], n;
     int *rmap = clconv__axis_map(g->in_h, g->pad_top, g->pad_bottom, job->params.border);
     int *cmap = clconv__axis_map(g->in_w, g->pad_left, g->pad_right, job->params.border);
-    uint64_t seed = job->verify_seed ^ 0xcbf29ce484222325ULL;
-    const char *c;
-    for (c = input; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+    uint64_t seed = spot_seed(job, input);
     if (rmap && cmap) {
         n = sample_points(g, r->cl_timing.band_rows, seed, xs, ys);
         clconv__verify_points(out, img8->data ? NULL : img->data, img8->data,
@@ -394,6 +403,101 @@ static int spot_check_failed(const clconv_job *job, const char *input,
                               job->params.cval, job->filter, g, xs, ys, n, &r->sr);
         r->sampled = 1;
         r->sample_points = n;
+    }
+    free(rmap);
+    free(cmap);
+    return r->sampled && r->sr.bad > 0;
+}
+
+/* The device map (docs/kernels.md, "The device map"): the output depth
+ * (8 or 16) the device maps this image's result to, 0 for none. Only on
+ * the gray path, for an 8- or 16-bit output, and not where the whole float
+ * result is read anyway (--verify full, --side-by-side). On every device
+ * by default: without host-unified memory it saves 3/4 (1/2) of the
+ * read-back, and on zero-copy CPU devices (PoCL, Intel) the device's
+ * parallel map still beat the host's single-threaded one end to end
+ * (bench/RESULTS.md, "The device map"). CLCONV_DEVICE_MAP=0 turns it off. */
+static int device_map_bits(const clconv_job *job, clconv_cl *cl, const char *output,
+                           int in_depth)
+{
+    const char *env = getenv("CLCONV_DEVICE_MAP");
+    clconv_depth d;
+    if (!cl || job->color || job->verify == CLCONV_VERIFY_FULL || job->side_by_side)
+        return 0;
+    if (env && strcmp(env, "0") == 0) return 0;
+    d = clconv_format_depth(output, (clconv_depth)job->depth,
+                            in_depth ? (clconv_depth)in_depth : CLCONV_DEPTH_8);
+    return d == CLCONV_DEPTH_8 || d == CLCONV_DEPTH_16 ? (int)d : 0;
+}
+
+/* The host's mapping of one device float v (before --scale/--offset), as
+ * the device must have mapped it: a plane of v alone, or for normalize of
+ * the device's min, max and v (their min and max are the device's when v
+ * lies between them, as it must). */
+static unsigned host_mapped(const clconv_job *job, const clconv_cl_mapped *dm, float v)
+{
+    float vals[3];
+    clconv_plane p = {1, 1, vals};
+    unsigned char b = 0;
+    uint16_t u = 0;
+    if (job->affine) v = (float)(job->scale * (double)v + job->offset);
+    vals[0] = v;
+    if (dm->map == CLCONV_MAP_NORMALIZE) {
+        vals[0] = dm->lo;
+        vals[1] = dm->hi;
+        vals[2] = v;
+        p.width = 3;
+    }
+    if (dm->bits == 16) {
+        uint16_t w[3];
+        clconv__plane_map(&p, dm->map, 16, NULL, w, NULL, NULL);
+        u = w[p.width - 1];
+        return u;
+    } else {
+        unsigned char w[3];
+        clconv__plane_map(&p, dm->map, 8, w, NULL, NULL, NULL);
+        b = w[p.width - 1];
+        return b;
+    }
+}
+
+/* The spot check of a result the device mapped: its floats at the probes
+ * (the caller's points and the band seams) against the reference, as
+ * spot_check_failed does, and each probe's mapped sample against the
+ * host's mapping of its float, exactly (a wrong map kernel counts as over
+ * tolerance, its sample and the host's shown as device and reference). */
+static int mapped_check_failed(const clconv_job *job, const clconv_plane *img,
+                               const clconv_image8 *img8, const clconv_geometry *g,
+                               const clconv_cl_mapped *dm, clconv_report *r)
+{
+    int *rmap = clconv__axis_map(g->in_h, g->pad_top, g->pad_bottom, job->params.border);
+    int *cmap = clconv__axis_map(g->in_w, g->pad_left, g->pad_right, job->params.border);
+    int k;
+    if (rmap && cmap) {
+        clconv__verify_values(NULL, dm->probe_v, img8->data ? NULL : img->data, img8->data,
+                              img8->data ? img8->width : img->width, rmap, cmap,
+                              job->params.cval, job->filter, g, dm->probe_x, dm->probe_y,
+                              dm->nprobe, &r->sr);
+        r->sampled = 1;
+        r->sample_points = dm->nprobe;
+        for (k = 0; k < dm->nprobe; k++) {
+            const size_t at = (size_t)dm->probe_y[k] * (size_t)g->out_w + (size_t)dm->probe_x[k];
+            const unsigned got = dm->bits == 16 ? ((const uint16_t *)dm->data)[at]
+                                                : ((const unsigned char *)dm->data)[at];
+            const unsigned want = host_mapped(job, dm, dm->probe_v[k]);
+            if (got != want) {
+                const double e = got > want ? got - want : want - got;
+                if (e > r->sr.max_abs_err || r->sr.bad == 0) {
+                    r->sr.max_abs_err = e > r->sr.max_abs_err ? e : r->sr.max_abs_err;
+                    r->sr.worst_x = dm->probe_x[k];
+                    r->sr.worst_y = dm->probe_y[k];
+                    r->sr.worst_dev = (float)got;
+                    r->sr.worst_ref = (float)want;
+                    r->sr.worst_tol = 0;
+                }
+                r->sr.bad++;
+            }
+        }
     }
     free(rmap);
     free(cmap);
@@ -755,7 +859,8 @@ static clconv_status process_color(const clconv_job *job, const source *src,
     r->pad_ms = r->cl_timing.pad_ms;
     marked = (r->sampled && r->sr.bad > 0 && r->on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, stack,
+    st = write_outputs(job, output, marked, &in.planes[0], &out.planes[0], &in, &out, NULL,
+                       stack,
                        keep, r, err);
     if (st != CLCONV_OK) goto failed;
     r->encode_ms = clconv__now_ms() - t;
@@ -789,9 +894,13 @@ static clconv_status process_gray(const clconv_job *job, const source *src,
     clconv_cl *cl = job->cl;
     clconv_geometry g;
     char err[CLCONV_ERR_MAX];
+    clconv_cl_mapped dm;
+    int probe_x[SAMPLE_CAP], probe_y[SAMPLE_CAP];
+    float probe_v[SAMPLE_CAP];
     double t;
     int done_on_device = 0, marked;
 
+    memset(&dm, 0, sizeof dm);
     err[0] = '\0';
     t = clconv__now_ms();
     st = decode_input(job, src, &img8, &img, r, err);
@@ -820,22 +929,51 @@ static clconv_status process_gray(const clconv_job *job, const source *src,
     if (!cl && job->wait_device) cl = job->wait_device(job->wait_user);
     if (cl && job->fallback) cl = usable_device(job, cl);
     t = clconv__now_ms();
+    /* (Not for a page of a stack: the stack writer maps its planes.) */
+    if (cl && !stack && (dm.bits = device_map_bits(job, cl, output, r->in_depth)) != 0 &&
+        !(dm.data = malloc((size_t)g.out_w * (size_t)g.out_h * (size_t)(dm.bits / 8))))
+        dm.bits = 0; /* no room: the floats come down */
     if (cl) {
-        /* The device fills the border itself (clconv_conv_cl_image). */
-        st = clconv_conv_cl_image(cl, img8.data ? NULL : &img,
-                                  img8.data ? &img8 : NULL, &job->params,
-                                  job->filter, &g, &out, &r->cl_timing, err);
+        /* The device fills the border itself (clconv_conv_cl_image), and
+         * maps the result to the output's depth where it may (dm.bits). */
+        if (dm.bits) {
+            dm.map = job->map;
+            dm.affine = job->affine;
+            dm.scale = job->scale;
+            dm.offset = job->offset;
+            dm.probe_x = probe_x;
+            dm.probe_y = probe_y;
+            dm.probe_v = probe_v;
+            dm.probe_seed = spot_seed(job, input);
+            if (job->verify == CLCONV_VERIFY_SAMPLE) {
+                dm.probe_cap = SAMPLE_CAP;
+                dm.nprobe = sample_points(&g, 0, dm.probe_seed, probe_x, probe_y);
+            }
+            st = clconv_conv_cl_image_mapped(cl, img8.data ? NULL : &img,
+                                             img8.data ? &img8 : NULL, &job->params,
+                                             job->filter, &g, &out, &dm, &r->cl_timing, err);
+        } else {
+            st = clconv_conv_cl_image(cl, img8.data ? NULL : &img,
+                                      img8.data ? &img8 : NULL, &job->params,
+                                      job->filter, &g, &out, &r->cl_timing, err);
+        }
         r->tuned = clconv__tune_last();
         if (st == CLCONV_OK) {
             done_on_device = 1;
+            r->device_map = dm.bits && dm.mapped;
+            r->download_bytes = r->device_map ? dm.bytes_down
+                                              : (unsigned long long)g.out_w * g.out_h * sizeof(float);
             r->pad_ms += r->cl_timing.pad_ms;
             const double tv = clconv__now_ms();
             const int wrong = job->verify == CLCONV_VERIFY_SAMPLE &&
-                              spot_check_failed(job, input, &img, &img8, &g, &out, r);
+                              (r->device_map
+                                   ? mapped_check_failed(job, &img, &img8, &g, &dm, r)
+                                   : spot_check_failed(job, input, &img, &img8, &g, &out, r));
             r->verify_ms = clconv__now_ms() - tv;
             if (wrong && job->fallback) {
                 retire_wrong_device(job, input, r, "", cl, r);
                 done_on_device = 0;
+                r->device_map = 0; /* the reference's floats are mapped on the host */
             }
         } else if (job->fallback) {
             note_cl_failed(input, err, cl, r);
@@ -875,12 +1013,14 @@ static clconv_status process_gray(const clconv_job *job, const source *src,
     }
     clconv_plane_free(&padded);
     /* --scale/--offset: either path's result, after --verify, before the map. */
-    if (job->affine) clconv__plane_affine(&out, job->scale, job->offset);
+    /* (The device map applied it on the device.) */
+    if (job->affine && !r->device_map) clconv__plane_affine(&out, job->scale, job->offset);
 
     /* An explicit device's wrong spot check, or --verify full's mismatch. */
     marked = (r->sampled && r->sr.bad > 0 && done_on_device) || (r->verified && r->vr.bad > 0);
     t = clconv__now_ms();
-    st = write_outputs(job, output, marked, &img, &out, NULL, NULL, stack, keep, r, err);
+    st = write_outputs(job, output, marked, &img, &out, NULL, NULL,
+                       r->device_map ? &dm : NULL, stack, keep, r, err);
     if (st != CLCONV_OK) { fail(r, st, err); goto cleanup; }
     r->encode_ms = clconv__now_ms() - t;
     if (marked) {
@@ -888,6 +1028,7 @@ static clconv_status process_gray(const clconv_job *job, const source *src,
         st = fail(r, CLCONV_E_MISMATCH, err);
     }
 cleanup:
+    free(dm.data);
     clconv_image8_free(&img8);
     clconv_plane_free(&img);
     clconv_plane_free(&padded);

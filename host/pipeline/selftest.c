@@ -3,7 +3,8 @@
  * and with the border read on the device (float and 8-bit sources), on a
  * few fixed cases drawn from the test suite's generator (host/core/cases.c),
  * each compared with the CPU reference: bit for bit for integer cases,
- * within DESIGN.md's tolerance otherwise.
+ * within DESIGN.md's tolerance otherwise; and the device map (8/16-bit
+ * results mapped on the device) against the host's mapping.
  * It must not print: each path's result goes to the caller's callback.
  */
 #include "core/core.h"
@@ -168,6 +169,101 @@ done:
     clconv_plane_free(&asum);
 }
 
+/* The device map's path (clconv_conv_cl_image_mapped): the default
+ * kernel's floats checked against the reference as above, then mapped on
+ * the device (8 and 16 bits, every map, with and without --scale/--offset,
+ * banded and not) and compared with the host's mapping of those floats,
+ * sample for sample and count for count. A request the device declines
+ * (no double precision, normalize over bands) brings the floats down and
+ * is not a failure. */
+static void run_map(clconv_cl *cl, int k, uint64_t *seed, clconv_self_test_line *line)
+{
+    const int bits = k % 2 ? 16 : 8, affine = (k / 2) % 2, band_rows = k % 4 == 3 ? 7 : 0;
+    const clconv_map map = (clconv_map)((k / 4) % 3);
+    clconv_plane img = {0, 0, NULL}, padded = {0, 0, NULL}, dev = {0, 0, NULL};
+    clconv_plane ref = {0, 0, NULL}, asum = {0, 0, NULL}, tmp = {0, 0, NULL};
+    clconv_filter *f = clconv__case_filter(seed, 5, 5, 0, 0, line->err);
+    unsigned char *got = NULL, *want = NULL;
+    clconv_cl_mapped m;
+    clconv_verify_result vr;
+    clconv_params prm;
+    clconv_geometry g;
+    clconv_status st = CLCONV_E_NOMEM;
+    long long nans = 0, clipped = 0;
+    size_t i, n;
+
+    clconv_params_init(&prm);
+    prm.border = CLCONV_BORDER_REFLECT;
+    if (!f || clconv_plane_alloc(&img, 53, 41) != CLCONV_OK) goto done;
+    clconv__case_image(seed, &img, 0);
+    for (i = 0; i < 53 * 41; i += 7) img.data[i] = (float)(i % 600) - 150.0f + 0.5f;
+    st = clconv_geometry_compute(53, 41, 5, 5, &prm, &g, line->err);
+    if (st != CLCONV_OK || (st = clconv_pad(&img, &g, &prm, &padded, line->err)) != CLCONV_OK)
+        goto done;
+    st = CLCONV_E_NOMEM;
+    n = (size_t)g.out_w * (size_t)g.out_h;
+    if (clconv_plane_alloc(&dev, g.out_w, g.out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&tmp, g.out_w, g.out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&ref, g.out_w, g.out_h) != CLCONV_OK ||
+        clconv_plane_alloc(&asum, g.out_w, g.out_h) != CLCONV_OK ||
+        !(got = malloc(n * 2)) || !(want = malloc(n * 2)))
+        goto done;
+    for (i = 0; i < n; i++) dev.data[i] = NAN;
+    memset(got, 0xA5, n * 2);
+    clconv_cl_set_band_rows(cl, band_rows);
+    st = clconv_conv_cl_image(cl, &img, NULL, &prm, f, &g, &dev, NULL, line->err);
+    memset(&m, 0, sizeof m);
+    m.bits = bits;
+    m.map = map;
+    m.affine = affine;
+    m.scale = 0.5;
+    m.offset = 128.25;
+    m.data = got;
+    if (st == CLCONV_OK)
+        st = clconv_conv_cl_image_mapped(cl, &img, NULL, &prm, f, &g, &tmp, &m, NULL, line->err);
+    clconv_cl_set_band_rows(cl, 0);
+    if (st != CLCONV_OK) goto done;
+    if (m.mapped) line->ran = "device map";
+    else if (!line->ran[0]) line->ran = "host map (the device declined)";
+    if ((st = clconv_conv_ref(&padded, f, &g, &ref, &asum)) != CLCONV_OK) goto done;
+    clconv_verify(&dev, &ref, &asum, 25, &vr);
+    if (m.mapped) {
+        /* The host's mapping of the same floats, exactly. */
+        memcpy(tmp.data, dev.data, n * sizeof(float));
+        if (affine) clconv__plane_affine(&tmp, m.scale, m.offset);
+        clconv__plane_map(&tmp, map, bits, bits == 8 ? want : NULL,
+                          bits == 16 ? (uint16_t *)(void *)want : NULL, &nans, &clipped);
+        for (i = 0; i < n; i++)
+            if (memcmp(got + i * (size_t)(bits / 8), want + i * (size_t)(bits / 8),
+                       (size_t)(bits / 8)) != 0)
+                vr.bad++;
+        if (nans != m.nan_count || clipped != m.clipped) vr.bad++;
+    }
+    line->bad += vr.bad;
+    if (vr.worst_x >= 0 && (line->worst_x < 0 || vr.max_abs_err > line->max_abs_err)) {
+        line->max_abs_err = vr.max_abs_err;
+        line->worst_x = vr.worst_x;
+        line->worst_y = vr.worst_y;
+        line->worst_dev = vr.worst_dev;
+        line->worst_ref = vr.worst_ref;
+    }
+done:
+    if (st != CLCONV_OK) {
+        if (!line->err[0]) snprintf(line->err, sizeof line->err, "%s", clconv_status_str(st));
+        line->bad++;
+    }
+    line->cases++;
+    clconv_filter_destroy(f);
+    clconv_plane_free(&img);
+    clconv_plane_free(&padded);
+    clconv_plane_free(&dev);
+    clconv_plane_free(&tmp);
+    clconv_plane_free(&ref);
+    clconv_plane_free(&asum);
+    free(got);
+    free(want);
+}
+
 clconv_status clconv_self_test(clconv_cl *cl, clconv_self_test_fn fn, void *user)
 {
     static char names[CLCONV__VARIANTS][SRC_KINDS][96];
@@ -197,5 +293,16 @@ clconv_status clconv_self_test(clconv_cl *cl, clconv_self_test_fn fn, void *user
             if (fn) fn(&line, user);
         }
     clconv_cl_set_kernel(cl, "auto");
+    {
+        uint64_t seed = 0x5e1f7e57u + 1000;
+        memset(&line, 0, sizeof line);
+        line.path = "device map: 8 and 16 bits, every map, --scale/--offset, bands";
+        line.ran = "";
+        line.worst_x = line.worst_y = -1;
+        for (i = 0; i < 12; i++) run_map(cl, i, &seed, &line);
+        line.passed = line.bad == 0;
+        if (!line.passed) st = CLCONV_E_MISMATCH;
+        if (fn) fn(&line, user);
+    }
     return st;
 }

@@ -54,7 +54,7 @@ def clconv_ms(spec, name, color):
     """(cold ms, steady ms: median of the batch's later images, device)."""
     cmd = [clconv, "-q", "--json", "--verify=off", "-j", "1", "-f", spec]
     cmd += [os.path.join(d, f"{name}-{i}.npy") for i in range(batch)]
-    cmd += ["-o", os.path.join(d, "out") + os.sep]
+    cmd += ["--format", "npy", "-o", os.path.join(d, "out") + os.sep]
     if color:
         cmd.insert(1, "--color")
     p = subprocess.run(cmd, capture_output=True, text=True, check=True)

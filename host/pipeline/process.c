@@ -414,9 +414,10 @@ static int spot_check_failed(const clconv_job *job, const char *input,
  * the gray path, for an 8- or 16-bit output, and not where the whole float
  * result is read anyway (--verify full, --side-by-side). On every device
  * by default: without host-unified memory it saves 3/4 (1/2) of the
- * read-back, and on zero-copy CPU devices (PoCL, Intel) the device's
- * parallel map still beat the host's single-threaded one end to end
- * (bench/RESULTS.md, "The device map"). CLCONV_DEVICE_MAP=0 turns it off. */
+ * read-back; on zero-copy CPU devices (PoCL) it measures even with the
+ * host's branch-free map (comp+enc 0.96-0.97 on a quiet machine,
+ * bench/RESULTS.md, "The device map"), so one path serves every device.
+ * CLCONV_DEVICE_MAP=0 turns it off. */
 static int device_map_bits(const clconv_job *job, clconv_cl *cl, const char *output,
                            int in_depth)
 {

@@ -85,6 +85,28 @@ static int cases_for(int var, int src, st_case *cs)
 }
 
 /* Runs one case on the path; adds its comparison to *line. */
+/* Adds one case to its line: its bad pixels and, when it is the worst so
+ * far, where; a failed call (st) counts as a bad case with its message. */
+static void tally(clconv_self_test_line *line, const clconv_verify_result *vr,
+                  clconv_status st)
+{
+    if (st != CLCONV_OK) {
+        if (!line->err[0]) snprintf(line->err, sizeof line->err, "%s", clconv_status_str(st));
+        line->bad++;
+        line->cases++;
+        return;
+    }
+    line->bad += vr->bad;
+    if (vr->worst_x >= 0 && (line->worst_x < 0 || vr->max_abs_err > line->max_abs_err)) {
+        line->max_abs_err = vr->max_abs_err;
+        line->worst_x = vr->worst_x;
+        line->worst_y = vr->worst_y;
+        line->worst_dev = vr->worst_dev;
+        line->worst_ref = vr->worst_ref;
+    }
+    line->cases++;
+}
+
 static void run_one(clconv_cl *cl, int src, const st_case *c, uint64_t *seed,
                     clconv_self_test_line *line)
 {
@@ -146,20 +168,11 @@ static void run_one(clconv_cl *cl, int src, const st_case *c, uint64_t *seed,
         for (i = 0; i < n; i++)
             if (!(dev.data[i] == ref.data[i])) vr.bad++;
     }
-    line->bad += vr.bad;
-    if (vr.worst_x >= 0 && (line->worst_x < 0 || vr.max_abs_err > line->max_abs_err)) {
-        line->max_abs_err = vr.max_abs_err;
-        line->worst_x = vr.worst_x;
-        line->worst_y = vr.worst_y;
-        line->worst_dev = vr.worst_dev;
-        line->worst_ref = vr.worst_ref;
-    }
+    tally(line, &vr, CLCONV_OK);
+    goto freed;
 done:
-    if (st != CLCONV_OK) {
-        if (!line->err[0]) snprintf(line->err, sizeof line->err, "%s", clconv_status_str(st));
-        line->bad++;
-    }
-    line->cases++;
+    tally(line, &vr, st);
+freed:
     clconv_filter_destroy(f);
     clconv_image8_free(&img8);
     clconv_plane_free(&img);
@@ -239,20 +252,11 @@ static void run_map(clconv_cl *cl, int k, uint64_t *seed, clconv_self_test_line 
                 vr.bad++;
         if (nans != m.nan_count || clipped != m.clipped) vr.bad++;
     }
-    line->bad += vr.bad;
-    if (vr.worst_x >= 0 && (line->worst_x < 0 || vr.max_abs_err > line->max_abs_err)) {
-        line->max_abs_err = vr.max_abs_err;
-        line->worst_x = vr.worst_x;
-        line->worst_y = vr.worst_y;
-        line->worst_dev = vr.worst_dev;
-        line->worst_ref = vr.worst_ref;
-    }
+    tally(line, &vr, CLCONV_OK);
+    goto freed;
 done:
-    if (st != CLCONV_OK) {
-        if (!line->err[0]) snprintf(line->err, sizeof line->err, "%s", clconv_status_str(st));
-        line->bad++;
-    }
-    line->cases++;
+    tally(line, &vr, st);
+freed:
     clconv_filter_destroy(f);
     clconv_plane_free(&img);
     clconv_plane_free(&padded);
